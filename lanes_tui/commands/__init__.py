@@ -1,0 +1,20 @@
+"""Subcommand implementations; `dispatch` picks one from parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command in ("init", "init-pool"):
+        from lanes_tui.commands import scaffold
+
+        return scaffold.run(args)
+    if command in ("demo", "self-test"):
+        from lanes_tui.commands import demo
+
+        return demo.run(args)
+    from lanes_tui.commands import queue
+
+    return queue.run(args)

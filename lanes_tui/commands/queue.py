@@ -1,0 +1,461 @@
+"""Queue verbs: submit, wait, next/watch, claim, renew, release, event, respond,
+status, list, and lanes-tui's cancel, break, requeue and archive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lanes_tui.commands.output import emit, emit_json, note, warn
+from lanes_tui.config import RuntimeConfig, load_config
+from lanes_tui.core import views
+from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
+from lanes_tui.core.scan import Listing, all_tasks, last_event_of, live_tasks, snapshot_views
+from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside
+
+MAX_PROMPT_BYTES = 32 << 20
+MAX_BODY_BYTES = 32 << 20
+MAX_METADATA_ITEMS = 200
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = TaskStore(args.store or config.store_root) if config else TaskStore(args.store)
+    handler = _HANDLERS[args.command]
+    return handler(args, store, config)
+
+
+def _config(args: argparse.Namespace) -> RuntimeConfig | None:
+    """handoff.yaml is needed by submit; other verbs work from --store alone."""
+    if args.store and args.command != "submit" and not Path(args.config).exists():
+        return None
+    return load_config(args.config, store_override=args.store)
+
+
+def _as_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
+    if len(items) > MAX_METADATA_ITEMS:
+        raise InvalidInput(f"{flag}: at most {MAX_METADATA_ITEMS} items")
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{flag} expects KEY=VALUE, got: {item!r}")
+        result[key.strip()] = value
+    return result
+
+
+def _read_text_file(path: Path, limit: int, what: str) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFound(f"{what} does not exist: {path}") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    if path.is_dir():
+        raise InvalidInput(f"{what} is a directory: {path}")
+    if size > limit:
+        raise InvalidInput(f"{what} {path} is too large ({size} bytes, limit {limit})")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{what} {path} is too large (limit {limit} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
+
+
+# -- submit ----------------------------------------------------------------------
+
+
+def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    assert config is not None
+    fields: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    prompt_base = Path.cwd()
+    if args.task_path:
+        from lanes_tui.core.taskfile import load_task_file
+
+        definition = load_task_file(args.task_path)
+        if definition.unknown_keys:
+            warn(f"task file {definition.path} has unknown keys (ignored): {', '.join(definition.unknown_keys)}")
+        fields.update(definition.fields)
+        metadata.update(definition.metadata)
+        if "prompt_file" in fields:
+            prompt_base = definition.path.parent
+    for key in ("lane", "request_from", "response_to", "worktree_path", "branch"):
+        value = getattr(args, key)
+        if value:
+            fields[key] = value
+    if args.prompt is not None:
+        fields["prompt"] = args.prompt
+        fields.pop("prompt_file", None)
+    if args.prompt_file:
+        fields["prompt_file"] = args.prompt_file
+        fields.pop("prompt", None)
+        prompt_base = Path.cwd()
+    metadata.update(parse_pairs(args.metadata, "--metadata"))
+
+    lane = fields.get("lane")
+    if not lane:
+        raise UsageError("submit requires --lane (either inline or via --task)")
+    prompt = fields.get("prompt") or ""
+    if fields.get("prompt_file"):
+        prompt_path = Path(fields["prompt_file"]).expanduser()
+        prompt_path = (prompt_path if prompt_path.is_absolute() else prompt_base / prompt_path).resolve()
+        require_inside(config.workspace_root, prompt_path, "prompt_file")
+        prompt = _read_text_file(prompt_path, MAX_PROMPT_BYTES, "prompt file")
+    if len(prompt.encode("utf-8")) > MAX_PROMPT_BYTES:
+        raise InvalidInput(f"prompt is too large (limit {MAX_PROMPT_BYTES} bytes)")
+    if not fields.get("request_from"):
+        raise UsageError("submit requires --request-from (either inline or via --task)")
+    if not fields.get("response_to"):
+        raise UsageError("submit requires --response-to (either inline or via --task)")
+    correlation = args.correlation_id or (Path(args.task_path).stem if args.task_path else str(lane))
+    worktree = fields.get("worktree_path") or config.worktree_path
+    task = store.create_task(
+        workspace_id=config.workspace_id,
+        correlation_id=correlation,
+        source_agent=args.source_agent,
+        lane=str(lane),
+        workspace_root=config.workspace_root,
+        request_path=_workspace_path(config, fields["request_from"]),
+        response_path=_workspace_path(config, fields["response_to"]),
+        prompt=prompt,
+        worktree_path=Path(worktree) if worktree else None,
+        expected_branch=fields.get("branch") or config.expected_branch,
+        supporting_paths=fields.get("supporting_paths") or [],
+        metadata=metadata,
+    )
+    emit({"task_id": task["id"], "task": task}, _as_json(args))
+    return 0
+
+
+def _workspace_path(config: RuntimeConfig, raw: str) -> Path:
+    # agent-lanes resolves relative request/response paths against the working directory.
+    if "\x00" in raw:
+        raise InvalidInput("path contains a NUL byte")
+    return Path(raw).expanduser().resolve()
+
+
+# -- waiting -------------------------------------------------------------------------
+
+
+def cmd_wait(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    if args.lane:
+        return _lane_wait(args, store, "wait --lane")
+    if not args.task_id:
+        raise UsageError("wait requires a task id or --lane")
+    from lanes_tui.engine.waiting import wait_for_answer
+
+    task_id = args.task_id
+    store.read_task(task_id)  # unknown or invalid ids fail now, not after the timeout
+    beat = None if args.quiet else (lambda: note(_wait_diagnostic(store, task_id)))
+    task = wait_for_answer(store, task_id, timeout=args.timeout, heartbeat_seconds=args.heartbeat_seconds, on_heartbeat=beat)
+    if task is None:
+        raise WaitTimeout(f"timed out waiting for response: {task_id}")
+    response = store.read_response(task_id)
+    output_path = None
+    if response is not None:
+        output_path = write_response_output(task, response)
+    if task["state"] == FAILED:
+        # agent-lanes reports "completed" and exits 0 here; a failed task must not look done.
+        payload = {
+            "status": "failed",
+            "task_id": task_id,
+            "failure_reason": task.get("failure_reason"),
+            "response_path": str(output_path) if output_path else task.get("response_path"),
+            "response": response,
+        }
+        if _as_json(args):
+            emit_json(payload)
+        raise TaskFailed(f"task {task_id} failed: {_first_line(task.get('failure_reason'))}")
+    emit({"status": "completed", "task_id": task_id, "response_path": str(output_path), "response": response}, _as_json(args))
+    return 0
+
+
+def write_response_output(task: dict[str, Any], response: dict[str, Any]) -> Path:
+    """Write the answer body to the task's response_path (inside workspace_root)."""
+    from lanes_tui.core import fsio
+
+    root = Path(task["workspace_root"]).resolve()
+    target = require_inside(root, Path(task["response_path"]).resolve(), "response_path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with fsio.open_dir(target.parent) as fd:
+        fsio.write_atomic(target.name, str(response.get("body", "")), dir_fd=fd, mode=0o644)
+    return target
+
+
+def _lane_wait(args: argparse.Namespace, store: TaskStore, label: str) -> int:
+    from lanes_tui.engine.waiting import wait_for_lane_task
+
+    beat = None if args.quiet else (lambda: note(f"lanes-tui {label}: waiting for lane {args.lane}"))
+    result = wait_for_lane_task(
+        store,
+        args.lane,
+        timeout=args.timeout,
+        vendor=args.vendor,
+        claim_owner=args.owner if args.claim else None,
+        lease_seconds=args.lease_seconds,
+        heartbeat_seconds=args.heartbeat_seconds,
+        on_heartbeat=beat,
+    )
+    for task_id, reason in result.stale:
+        warn(f"stale input skipped: {reason}")
+    extra: dict[str, Any] = {}
+    if result.stale:
+        extra["stale_input"] = [{"task_id": tid, "reason": reason} for tid, reason in result.stale]
+    if result.task is None:
+        _print_idle(args, store, extra)
+        return 0
+    payload: dict[str, Any] = {"status": "task_available", "lane": args.lane, "task": result.task, **extra}
+    if result.claim_token:
+        payload.update(status="claimed", task_id=result.task["id"], claim_token=result.claim_token)
+    emit(payload, _as_json(args))
+    return 0
+
+
+def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any]) -> None:
+    lane = args.lane
+    message = (
+        f"No queued tasks found on lane {lane}. If you are the polling monitor, keep waiting. "
+        "If you are the orchestrator, submit a task when the next artifact is ready."
+    )
+    if _as_json(args):
+        has_tasks = any(t["lane"] == lane for t in all_tasks(store, lane=lane).tasks)
+        emit_json(
+            {
+                "status": "idle",
+                "lane": lane,
+                "reason": "no_queued_task" if has_tasks else "no_task_submitted",
+                "timeout_seconds": args.timeout,
+                "message": message,
+                "next_action": f"monitor: run wait --lane {lane} --json again; orchestrator: submit when ready",
+                **extra,
+            }
+        )
+    else:
+        note(message + f" Timed out after {args.timeout:g}s.")
+
+
+def cmd_next(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    return _lane_wait(args, store, args.command)
+
+
+# -- claims and answers ----------------------------------------------------------------
+
+
+def cmd_claim(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    task = store.claim(args.task_id, owner=args.owner, lease_seconds=args.lease_seconds)
+    payload = {"status": "claimed", "task_id": task["id"], "claim_token": task["claim_token"], "task": task}
+    if _as_json(args):
+        emit_json(payload)
+    else:
+        print(f"task_id={task['id']}")
+        print(f"claim_token={task['claim_token']}")
+    return 0
+
+
+def cmd_renew(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    task = store.renew(args.task_id, claim_token=args.claim_token, lease_seconds=args.lease_seconds)
+    emit({"status": "renewed", "task_id": task["id"], "claim_token": task["claim_token"], "task": task}, _as_json(args))
+    return 0
+
+
+def cmd_release(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    task = store.release(args.task_id, claim_token=args.claim_token, reason=args.reason)
+    emit({"status": "released", "task_id": task["id"], "task": task}, _as_json(args))
+    return 0
+
+
+def cmd_event(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    data = parse_pairs(args.data, "--data")
+    store.append_event(args.task_id, args.type, args.message, data, claim_token=args.claim_token)
+    emit({"status": "ok", "task_id": args.task_id}, _as_json(args))
+    return 0
+
+
+def cmd_respond(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    if args.file and args.file != "-":
+        body = _read_text_file(Path(args.file).expanduser(), MAX_BODY_BYTES, "response file")
+    elif args.body is not None and not args.file:
+        body = args.body
+    else:
+        body = sys.stdin.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidInput(f"response body is too large (limit {MAX_BODY_BYTES} bytes)")
+    response = store.respond(
+        args.task_id,
+        body=body,
+        reviewer=args.reviewer,
+        claim_token=args.claim_token,
+        status=args.status,
+        follow_up_required=args.follow_up_required,
+        verdict=args.verdict,
+        blocking_count=args.blocking_count,
+        nonblocking_count=args.nonblocking_count,
+        expect_sha256=args.expect_sha256,
+        metadata=parse_pairs(args.metadata, "--metadata"),
+    )
+    task = store.read_task(args.task_id)
+    depth = sum(1 for t in live_tasks(store, lane=task["lane"]).tasks if t["state"] == QUEUED)
+    payload = {
+        "status": response["status"],
+        "task_id": task["id"],
+        "correlation_id": task["correlation_id"],
+        "lane": task["lane"],
+        "response_path": task["response_path"],
+        "verdict": response.get("verdict"),
+        "blocking_count": response.get("blocking_count"),
+        "nonblocking_count": response.get("nonblocking_count"),
+        "queue_depth": depth,
+        "next_action": (
+            "reviewer: stop after this task unless instructed otherwise; "
+            f"orchestrator: run wait {task['id']}; "
+            f"monitor: re-arm wait --lane {task['lane']} --json if more tasks are expected"
+        ),
+        "response": response,
+    }
+    if _as_json(args):
+        emit_json(payload)
+    else:
+        for key in ("status", "task_id", "verdict", "response_path", "queue_depth"):
+            print(f"{key}={payload[key]}")
+        print(payload["next_action"])
+    return 0
+
+
+# -- inspection ------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    if args.rack and not args.all:
+        note("[deprecated] --rack is renamed to --all; --rack will be removed in v0.2.")
+        args.all = True
+    if args.all:
+        listing = all_tasks(store, lane=args.lane, include_terminal=not args.active_only)
+        task_views = snapshot_views(store, listing)
+        counts = views.summary(task_views)
+        payload = {
+            "status": "ok",
+            "tasks": task_views,
+            "count": len(task_views),
+            "summary": counts,
+            "next_action": views.queue_next_action(counts),
+        }
+        _add_corrupt(payload, listing)
+        emit(payload, _as_json(args))
+        return 0
+    if not args.task_id:
+        raise UsageError("status requires a task id or --all")
+    task = store.effective_task(args.task_id)
+    view = views.task_view(
+        task,
+        response_exists=store.response_exists(task["id"]),
+        last_event=last_event_of(store, task["id"]),
+        now=store.now(),
+    )
+    emit({"status": "ok", "task": view}, _as_json(args))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    listing = all_tasks(store, lane=args.lane, include_terminal=not args.active_only)
+    task_views = snapshot_views(store, listing)
+    payload = {"status": "ok", "tasks": task_views, "count": len(task_views)}
+    _add_corrupt(payload, listing)
+    emit(payload, _as_json(args))
+    return 0
+
+
+def _add_corrupt(payload: dict[str, Any], listing: Listing) -> None:
+    """Corrupt tasks are listed beside the healthy ones, never instead of them."""
+    for task_id, reason in listing.corrupt:
+        warn(reason)
+    if listing.corrupt:
+        payload["corrupt"] = [{"task_id": tid, "reason": reason} for tid, reason in listing.corrupt]
+
+
+# -- operator verbs ------------------------------------------------------------------------
+
+
+def cmd_cancel(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    task = store.cancel(args.task_id, by=args.by, reason=args.reason)
+    emit({"status": "cancelled", "task_id": task["id"], "task": task}, _as_json(args))
+    return 0
+
+
+def cmd_break(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    task = store.break_claim(args.task_id, by=args.by, reason=args.reason)
+    emit({"status": "broken", "task_id": task["id"], "task": task}, _as_json(args))
+    return 0
+
+
+def cmd_requeue(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    overrides = parse_pairs(args.metadata, "--metadata")
+    task = store.requeue(args.task_id, by=args.by, metadata_overrides=overrides)
+    emit({"status": "requeued", "task_id": task["id"], "requeued_from": args.task_id, "task": task}, _as_json(args))
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    moved = store.archive(older_than_days=args.older_than_days, dry_run=args.dry_run)
+    payload = {
+        "status": "ok",
+        "dry_run": args.dry_run,
+        "archived": moved,
+        "count": len(moved),
+        "archive_path": str(store.archive_dir),
+    }
+    if _as_json(args):
+        emit_json(payload)
+    else:
+        verb = "would archive" if args.dry_run else "archived"
+        print(f"{verb} {len(moved)} task(s) to {store.archive_dir}")
+    return 0
+
+
+def _wait_diagnostic(store: TaskStore, task_id: str) -> str:
+    try:
+        task = store.effective_task(task_id)
+    except Exception as exc:  # diagnostics must never break the wait itself
+        return f"lanes-tui wait: waiting for response {task_id}; status unavailable: {exc}"
+    if task["state"] == QUEUED:
+        return f"lanes-tui wait: task_id={task_id}; state=queued; awaiting reviewer claim"
+    return (
+        f"lanes-tui wait: task_id={task_id}; state={task['state']}; claim_owner={task.get('claim_owner')}; "
+        f"lease_expires_at={task.get('lease_expires_at')}"
+    )
+
+
+def _first_line(text: Any) -> str:
+    line = str(text or "no reason recorded").strip().splitlines()
+    return (line[0] if line else "no reason recorded")[:300]
+
+
+_HANDLERS = {
+    "submit": cmd_submit,
+    "wait": cmd_wait,
+    "next": cmd_next,
+    "watch": cmd_next,
+    "claim": cmd_claim,
+    "renew": cmd_renew,
+    "release": cmd_release,
+    "event": cmd_event,
+    "respond": cmd_respond,
+    "status": cmd_status,
+    "list": cmd_list,
+    "cancel": cmd_cancel,
+    "break": cmd_break,
+    "requeue": cmd_requeue,
+    "archive": cmd_archive,
+}

@@ -1,0 +1,1 @@
+"""Pure, synchronous building blocks: no asyncio, no Textual, no Rich."""

@@ -1,0 +1,858 @@
+"""The task store: agent-lanes v0.1 on-disk layout, with sturdier verbs.
+
+Layout and JSON bytes are exactly agent-lanes 0.1.1's, so its CLI, dispatchers
+and chats work on the same folder. What we do differently is all internal:
+
+* every change holds `flock(<store>/lock)` for one task's read-modify-write only;
+  nothing here scans the store under the lock (listings are lock-free, see
+  `lanes_tui.core.scan`);
+* paths inside the store are opened with O_NOFOLLOW (`fsio`);
+* a corrupt task raises `CorruptTask` for that task alone;
+* response.json present means answered: mutating verbs roll task.json forward
+  first (G8), so a crash between the two writes cannot be answered twice (G4);
+* operator verbs (cancel, break, requeue, archive) write ordinary events so
+  agent-lanes clients still understand what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from lanes_tui.core import fsio
+from lanes_tui.core.clock import Clock, after, format_ts, id_stamp, parse_ts, system_clock
+from lanes_tui.core.errors import (
+    ConflictError,
+    CorruptTask,
+    InvalidInput,
+    LanesError,
+    NotFound,
+    StoreError,
+)
+from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
+from lanes_tui.core.storecheck import check_store_root
+
+QUEUED, CLAIMED, COMPLETED, FAILED = "queued", "claimed", "completed", "failed"
+STATES = (QUEUED, CLAIMED, COMPLETED, FAILED)
+TERMINAL_STATES = frozenset({COMPLETED, FAILED})
+TASK_KEYS = (
+    "id", "workspace_id", "correlation_id", "source_agent", "lane", "workspace_root",
+    "worktree_path", "expected_branch", "request_path", "request_sha256", "supporting_paths",
+    "response_path", "prompt", "metadata", "state", "created_at", "updated_at", "claim_owner",
+    "claim_token", "lease_expires_at", "claimed_at", "completed_at", "failed_at", "failure_reason",
+)
+# Prompts live inside task.json, and users do send megabytes of context.
+MAX_TASK_BYTES = 64 << 20
+MAX_RESPONSE_BYTES = 64 << 20
+MAX_EVENT_LINE_BYTES = 1 << 20
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class NextResult:
+    """Outcome of looking for (or claiming) the next task of a lane."""
+
+    task: dict[str, Any] | None
+    claim_token: str | None = None
+    # Tasks passed over because they can never be claimed as they stand
+    # (request changed or missing, corrupt): (task_id, reason).
+    stale: tuple[tuple[str, str], ...] = ()
+    # Tasks passed over because they are meant for another vendor.
+    skipped_vendor: tuple[str, ...] = ()
+
+
+@dataclass
+class EventLog:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidInput(f"not a regular file: {path}")
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def require_inside(root: Path, candidate: Path, label: str) -> Path:
+    try:
+        candidate.relative_to(root)
+    except ValueError:
+        raise InvalidInput(f"{label} is outside workspace_root {root}: {candidate}") from None
+    return candidate
+
+
+def lease_expired(task: dict[str, Any], now: Any) -> bool:
+    try:
+        expiry = parse_ts(task.get("lease_expires_at"))
+    except ValueError:
+        return True  # an unreadable lease cannot protect a claim
+    return expiry is not None and expiry <= now
+
+
+def vendor_matches(task: dict[str, Any], vendor: str | None) -> bool:
+    if vendor is None:
+        return True
+    wanted = (task.get("metadata") or {}).get("required_vendor") or "any"
+    return wanted in ("any", vendor)
+
+
+def normalise_task(raw: Any, folder_name: str) -> dict[str, Any]:
+    """Validate the shape of a parsed task.json; CorruptTask names what is wrong."""
+    if not isinstance(raw, dict):
+        raise CorruptTask(f"task {folder_name}: task.json is not a JSON object")
+    if "correlation_id" not in raw and "checkpoint_id" in raw:
+        raw["correlation_id"] = raw["checkpoint_id"]  # legacy name, read-compatible
+    raw.pop("checkpoint_id", None)
+    if raw.get("metadata") is None:
+        raw["metadata"] = {}
+    problems = []
+    if raw.get("id") != folder_name:
+        problems.append("id does not match its folder")
+    if raw.get("state") not in STATES:
+        problems.append(f"unknown state {raw.get('state')!r}")
+    for key in ("lane", "created_at", "request_path", "response_path", "workspace_root"):
+        if not isinstance(raw.get(key), str):
+            problems.append(f"{key} is not a string")
+    if not isinstance(raw.get("metadata"), dict):
+        problems.append("metadata is not an object")
+    if not isinstance(raw.get("prompt", ""), str):
+        problems.append("prompt is not a string")
+    try:
+        parse_ts(raw.get("created_at"))
+    except ValueError:
+        problems.append("created_at is not a timestamp")
+    if problems:
+        raise CorruptTask(f"task {folder_name}: corrupt task.json ({'; '.join(problems)})")
+    return raw
+
+
+def parse_task_bytes(data: bytes, folder_name: str) -> dict[str, Any]:
+    if not data.strip():
+        raise CorruptTask(f"task {folder_name}: task.json is empty")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorruptTask(f"task {folder_name}: task.json is not UTF-8") from None
+    except ValueError as exc:
+        raise CorruptTask(f"task {folder_name}: task.json is not valid JSON ({exc.msg})") from None
+    return normalise_task(raw, folder_name)
+
+
+def parse_event_lines(data: bytes) -> EventLog:
+    """Parse events.jsonl, skipping torn or corrupt lines (G6) instead of failing."""
+    log = EventLog()
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            log.bad_lines += 1
+            continue
+        if isinstance(event, dict):
+            log.events.append(event)
+        else:
+            log.bad_lines += 1
+    return log
+
+
+class TaskStore:
+    def __init__(self, root: str | os.PathLike[str], *, clock: Clock = system_clock, create: bool = True):
+        self.clock = clock
+        root_path = Path(root).expanduser()
+        if create:
+            try:
+                root_path.mkdir(mode=fsio.DIR_MODE, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(fsio.describe_os_error(exc, f"cannot create store {root_path}")) from exc
+        self.root = root_path.resolve()
+        if not self.root.is_dir():
+            raise NotFound(f"store does not exist: {self.root}")
+        check_store_root(self.root)
+        self.tasks_dir = self.root / "tasks"
+        self.archive_dir = self.root / "archive"
+        self.lock_path = self.root / "lock"
+        if create:
+            self._ensure_layout()
+
+    # -- layout and locking -------------------------------------------------
+
+    def _ensure_layout(self) -> None:
+        try:
+            with fsio.open_dir(self.root) as root_fd:
+                fsio.make_dir("tasks", dir_fd=root_fd, exist_ok=True)
+                fsio.make_dir("indexes", dir_fd=root_fd, exist_ok=True)
+                with fsio.open_dir("indexes", dir_fd=root_fd) as idx_fd:
+                    fsio.make_dir("correlations", dir_fd=idx_fd, exist_ok=True)
+                with fsio.open_dir("tasks", dir_fd=root_fd):
+                    pass  # refuses a symlinked tasks/ folder
+        except OSError as exc:
+            raise StoreError(fsio.describe_os_error(exc, f"cannot prepare store {self.root}")) from exc
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive flock on <store>/lock, robust to the file being replaced.
+
+        If another process deletes or replaces `lock` while we wait, our flock is
+        on an orphaned inode that a newcomer would not contend for; we re-check
+        that the path still names our inode after locking, and retry if not.
+        """
+        while True:
+            try:
+                fd = os.open(
+                    self.lock_path,
+                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    fsio.FILE_MODE,
+                )
+            except OSError as exc:
+                raise StoreError(fsio.describe_os_error(exc, f"cannot open {self.lock_path}")) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(self.lock_path, follow_symlinks=False)
+                except FileNotFoundError:
+                    current = None
+                held = os.fstat(fd)
+                if current is not None and (current.st_ino, current.st_dev) == (held.st_ino, held.st_dev):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        try:
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    @contextlib.contextmanager
+    def _task_dir(self, task_id: str) -> Iterator[int]:
+        validate_task_id(task_id)
+        try:
+            with fsio.open_dir(self.tasks_dir) as tasks_fd:
+                try:
+                    with fsio.open_dir(task_id, dir_fd=tasks_fd) as fd:
+                        yield fd
+                except FileNotFoundError:
+                    raise NotFound(f"unknown task: {task_id}") from None
+        except OSError as exc:
+            raise StoreError(fsio.describe_os_error(exc, f"task {task_id}")) from exc
+
+    # -- lock-free reads -------------------------------------------------------
+
+    def now(self) -> Any:
+        return self.clock()
+
+    def task_ids(self) -> list[str]:
+        try:
+            with os.scandir(self.tasks_dir) as entries:
+                return [e.name for e in entries if is_valid_task_id(e.name)]
+        except FileNotFoundError:
+            return []
+
+    def read_task(self, task_id: str) -> dict[str, Any]:
+        with self._task_dir(task_id) as fd:
+            return self._read_task_at(fd, task_id)
+
+    def _read_task_at(self, fd: int, task_id: str) -> dict[str, Any]:
+        try:
+            data = fsio.read_file("task.json", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
+        except FileNotFoundError:
+            raise CorruptTask(f"task {task_id}: task.json is missing") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptTask(f"task {task_id}: task.json is a symlink (refused)") from None
+            raise StoreError(fsio.describe_os_error(exc, f"task {task_id}")) from exc
+        return parse_task_bytes(data, task_id)
+
+    def read_response(self, task_id: str) -> dict[str, Any] | None:
+        with self._task_dir(task_id) as fd:
+            return self._read_response_at(fd, task_id)
+
+    def _read_response_at(self, fd: int, task_id: str) -> dict[str, Any] | None:
+        try:
+            data = fsio.read_file("response.json", dir_fd=fd, max_bytes=MAX_RESPONSE_BYTES)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptTask(f"task {task_id}: response.json is a symlink (refused)") from None
+            raise StoreError(fsio.describe_os_error(exc, f"task {task_id}")) from exc
+        try:
+            response = json.loads(data.decode("utf-8"))
+        except ValueError:
+            raise CorruptTask(f"task {task_id}: response.json is not valid JSON") from None
+        if not isinstance(response, dict):
+            raise CorruptTask(f"task {task_id}: response.json is not a JSON object")
+        if response.get("metadata") is None:
+            response["metadata"] = {}
+        return response
+
+    def response_exists(self, task_id: str) -> bool:
+        validate_task_id(task_id)
+        return os.path.lexists(self.tasks_dir / task_id / "response.json")
+
+    def read_events(self, task_id: str, *, limit: int | None = None) -> EventLog:
+        with self._task_dir(task_id) as fd:
+            try:
+                if limit is not None:
+                    data, _ = fsio.read_tail("events.jsonl", dir_fd=fd, max_bytes=64 * 1024 * max(1, limit))
+                    data = data.split(b"\n", 1)[1] if data.count(b"\n") > limit else data
+                else:
+                    data = fsio.read_file("events.jsonl", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
+            except FileNotFoundError:
+                return EventLog()
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise CorruptTask(f"task {task_id}: events.jsonl is a symlink (refused)") from None
+                raise
+        log = parse_event_lines(data)
+        if limit is not None:
+            log.events = log.events[-limit:] if limit > 0 else []
+        return log
+
+    def last_event(self, task_id: str) -> dict[str, Any] | None:
+        log = self.read_events(task_id, limit=1)
+        return log.events[-1] if log.events else None
+
+    def attempts(self, task_id: str) -> int:
+        """How many times the task was claimed (by any client: counted from events)."""
+        return sum(1 for e in self.read_events(task_id).events if e.get("type") == "claimed")
+
+    def effective_task(self, task_id: str) -> dict[str, Any]:
+        """task.json as it will be after roll-forward recovery (no write)."""
+        with self._task_dir(task_id) as fd:
+            task = self._read_task_at(fd, task_id)
+            if task["state"] not in TERMINAL_STATES:
+                response = self._read_response_at(fd, task_id)
+                if response is not None:
+                    _apply_response(task, response)
+            return task
+
+    # -- verbs -------------------------------------------------------------------
+
+    def create_task(
+        self,
+        *,
+        workspace_id: str,
+        correlation_id: str,
+        source_agent: str,
+        lane: str,
+        workspace_root: Path,
+        request_path: Path,
+        response_path: Path,
+        prompt: str,
+        worktree_path: Path | None = None,
+        expected_branch: str | None = None,
+        supporting_paths: Iterable[Any] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        root = Path(workspace_root).resolve()
+        request = require_inside(root, Path(request_path).resolve(), "request_path")
+        response = require_inside(root, Path(response_path).resolve(), "response_path")
+        if not request.is_file():
+            raise NotFound(f"request file does not exist: {request}")
+        if not isinstance(lane, str) or not lane.strip():
+            raise InvalidInput("lane must be a non-empty string")
+        supporting = [self._supporting_record(root, i, item) for i, item in enumerate(supporting_paths)]
+        request_sha = sha256_file(request)
+        moment = self.now()
+        created_at = format_ts(moment)
+        task_id = new_task_id(id_stamp(moment), correlation_id, request_sha)
+        task = {
+            "id": task_id,
+            "workspace_id": workspace_id,
+            "correlation_id": correlation_id,
+            "source_agent": source_agent,
+            "lane": lane,
+            "workspace_root": str(root),
+            "worktree_path": str(Path(worktree_path).resolve()) if worktree_path else None,
+            "expected_branch": expected_branch,
+            "request_path": str(request),
+            "request_sha256": request_sha,
+            "supporting_paths": supporting,
+            "response_path": str(response),
+            "prompt": prompt,
+            "metadata": dict(metadata or {}),
+            "state": QUEUED,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "claim_owner": None,
+            "claim_token": None,
+            "lease_expires_at": None,
+            "claimed_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "failure_reason": None,
+        }
+        text = fsio.dumps_json(task)
+        if len(text) > MAX_TASK_BYTES:
+            raise InvalidInput(f"task is too large ({len(text)} bytes, limit {MAX_TASK_BYTES})")
+        with self._guard(f"submit to {self.root}"), self.locked():
+            with fsio.open_dir(self.tasks_dir) as tasks_fd:
+                try:
+                    os.mkdir(task_id, fsio.DIR_MODE, dir_fd=tasks_fd)
+                except FileExistsError:
+                    raise ConflictError(f"task already exists: {task_id}") from None
+                try:
+                    with fsio.open_dir(task_id, dir_fd=tasks_fd) as fd:
+                        # events.jsonl first: a task.json never exists without it.
+                        fsio.write_new_file("events.jsonl", b"", dir_fd=fd)
+                        fsio.write_atomic("task.json", text, dir_fd=fd)
+                        os.fsync(tasks_fd)  # G1: the new folder entry is durable too
+                        self._append_event_at(fd, "created", "task queued", {"lane": lane})
+                except BaseException:
+                    _remove_partial_task(tasks_fd, task_id)
+                    raise
+            self._write_correlation_index(workspace_id, correlation_id, task_id)
+        return task
+
+    def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
+        _check_lease(lease_seconds)
+        with self._guard(f"claim {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            return self._claim_loaded(fd, task, owner=owner, lease_seconds=lease_seconds)
+
+    def _claim_loaded(self, fd: int, task: dict[str, Any], *, owner: str, lease_seconds: float) -> dict[str, Any]:
+        task_id = task["id"]
+        now = self.now()
+        if task["state"] in TERMINAL_STATES:
+            raise ConflictError(f"cannot claim {task_id}; task is {task['state']}")
+        if task["state"] == CLAIMED and not lease_expired(task, now):
+            raise ConflictError(f"cannot claim {task_id}; active lease held by {task['claim_owner']}")
+        self._verify_request(task)
+        attempt = 1 + sum(
+            1 for e in parse_event_lines(_read_events_bytes(fd)).events if e.get("type") == "claimed"
+        )
+        stamp = format_ts(now)
+        task.update(
+            {
+                "state": CLAIMED,
+                "claim_owner": owner,
+                "claim_token": secrets.token_hex(16),
+                "lease_expires_at": format_ts(after(now, lease_seconds)),
+                "claimed_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+        self._append_event_at(fd, "claimed", "task claimed", {"owner": owner, "attempt": attempt})
+        return task
+
+    def next_task(
+        self,
+        lane: str,
+        *,
+        candidates: Iterable[str],
+        vendor: str | None = None,
+        claim_owner: str | None = None,
+        lease_seconds: float | None = None,
+    ) -> NextResult:
+        """First claimable task of `lane` among `candidates` (ids in queue order).
+
+        With `claim_owner`, claims it atomically. Tasks for another vendor and
+        tasks that can never be claimed as they stand are skipped and reported,
+        never returned (no head-of-line blocking). Candidates come from an index
+        or a lock-free scan; each is re-checked from disk, under the lock when
+        claiming, so a stale index only costs a retry.
+        """
+        stale: list[tuple[str, str]] = []
+        skipped: list[str] = []
+        for task_id in candidates:
+            try:
+                task = self.effective_task(task_id)
+            except NotFound:
+                continue
+            except CorruptTask as exc:
+                stale.append((task_id, str(exc)))
+                continue
+            if task["lane"] != lane or not _claimable(task, self.now()):
+                continue
+            if not vendor_matches(task, vendor):
+                skipped.append(task_id)
+                continue
+            problem = self.request_problem(task)
+            if problem is not None:
+                stale.append((task_id, problem))
+                continue
+            if claim_owner is None:
+                return NextResult(task, None, tuple(stale), tuple(skipped))
+            try:
+                claimed = self.claim(task_id, owner=claim_owner, lease_seconds=lease_seconds or 0)
+            except (ConflictError, NotFound):
+                continue  # someone else won the race for this one: try the next
+            return NextResult(claimed, claimed["claim_token"], tuple(stale), tuple(skipped))
+        return NextResult(None, None, tuple(stale), tuple(skipped))
+
+    def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
+        _check_lease(lease_seconds)
+        with self._guard(f"renew {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            self._require_holder(task, claim_token, "renew")
+            now = self.now()
+            task.update(
+                {"lease_expires_at": format_ts(after(now, lease_seconds)), "updated_at": format_ts(now)}
+            )
+            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+            self._append_event_at(fd, "renewed", "claim lease renewed", {"owner": task["claim_owner"]})
+            return task
+
+    def release(self, task_id: str, *, claim_token: str, reason: str | None = None) -> dict[str, Any]:
+        with self._guard(f"release {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            self._require_holder(task, claim_token, "release")
+            self._requeue_in_place(fd, task, "claim released", {"reason": reason} if reason else {})
+            return task
+
+    def append_event(
+        self,
+        task_id: str,
+        event_type: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> None:
+        """Append an event; with a claim token, only while that claim is current (G7)."""
+        with self._guard(f"event on {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._read_task_at(fd, task_id)
+            if claim_token is not None:
+                self._require_holder(task, claim_token, "add an event to")
+            self._append_event_at(fd, event_type, message, data or {})
+
+    def respond(
+        self,
+        task_id: str,
+        *,
+        body: str,
+        reviewer: str,
+        claim_token: str | None = None,
+        status: str = COMPLETED,
+        follow_up_required: bool = False,
+        verdict: str | None = None,
+        blocking_count: int | None = None,
+        nonblocking_count: int | None = None,
+        expect_sha256: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record the answer, at most once and only by the current holder (G4)."""
+        if status not in (COMPLETED, FAILED):
+            raise InvalidInput(f"status must be completed or failed, not {status!r}")
+        if (
+            verdict is not None
+            and blocking_count is not None
+            and blocking_count > 0
+            and verdict != "needs-revision"
+        ):
+            raise InvalidInput("blocking-count > 0 requires verdict needs-revision")
+        with self._guard(f"respond to {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            if task["state"] == COMPLETED:
+                raise ConflictError(f"task is already completed: {task_id}")
+            if task["state"] == FAILED:
+                raise ConflictError(f"task is failed: {task_id}")
+            if task["state"] == CLAIMED and claim_token != task["claim_token"]:
+                raise ConflictError("claim token does not match active lease")
+            if expect_sha256 is not None and expect_sha256 != task["request_sha256"]:
+                raise ConflictError(
+                    f"reviewed request hash does not match task: expected {task['request_sha256']}, "
+                    f"got {expect_sha256}"
+                )
+            problem = self.request_problem(task)
+            if problem is not None and status == COMPLETED:
+                raise ConflictError(problem)
+            now = format_ts(self.now())
+            response = {
+                "task_id": task_id,
+                "reviewer": reviewer,
+                "status": status,
+                "body": body,
+                "reviewed_request_sha256": expect_sha256 or task["request_sha256"],
+                "request_changed_before_response": problem is not None,
+                "follow_up_required": follow_up_required,
+                "verdict": verdict,
+                "blocking_count": blocking_count,
+                "nonblocking_count": nonblocking_count,
+                "metadata": dict(metadata or {}),
+                "created_at": now,
+            }
+            text = fsio.dumps_json(response)
+            if len(text) > MAX_RESPONSE_BYTES:
+                raise InvalidInput(f"response is too large ({len(text)} bytes, limit {MAX_RESPONSE_BYTES})")
+            # response.json first: once it exists the task counts as answered (G8).
+            fsio.write_atomic("response.json", text, dir_fd=fd)
+            _apply_response(task, response)
+            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+            self._append_event_at(fd, "response", "response submitted", {"reviewer": reviewer})
+            return response
+
+    def cancel(self, task_id: str, *, by: str, reason: str | None = None) -> dict[str, Any]:
+        """queued or claimed -> failed with failure_reason `cancelled`."""
+        with self._guard(f"cancel {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            if task["state"] in TERMINAL_STATES:
+                raise ConflictError(f"cannot cancel {task_id}; task is {task['state']}")
+            previous = {"previous_state": task["state"], "previous_owner": task["claim_owner"]}
+            stamp = format_ts(self.now())
+            task.update(
+                {
+                    "state": FAILED,
+                    "failed_at": stamp,
+                    "updated_at": stamp,
+                    "failure_reason": CANCELLED,
+                    "claim_owner": None,
+                    "claim_token": None,
+                    "lease_expires_at": None,
+                    "claimed_at": None,
+                }
+            )
+            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+            self._append_event_at(
+                fd, "cancelled", "task cancelled by operator", {"by": by, "reason": reason, **previous}
+            )
+            return task
+
+    def break_claim(self, task_id: str, *, by: str, reason: str) -> dict[str, Any]:
+        """Force-release a claim: back to queued; the old token is dead (G7)."""
+        with self._guard(f"break {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            task = self._load_for_update(fd, task_id)
+            if task["state"] != CLAIMED:
+                raise ConflictError(f"cannot break {task_id}; task is {task['state']}, not claimed")
+            data = {
+                "action": "break",
+                "by": by,
+                "reason": reason,
+                "previous_owner": task["claim_owner"],
+                "claimed_at": task["claimed_at"],
+                "lease_expires_at": task["lease_expires_at"],
+            }
+            self._requeue_in_place(fd, task, f"claim broken by {by}", data)
+            return task
+
+    def requeue(
+        self,
+        task_id: str,
+        *,
+        by: str,
+        metadata_overrides: dict[str, Any] | None = None,
+        source_agent: str | None = None,
+    ) -> dict[str, Any]:
+        """A failed task's definition submitted again as a new task linked to the old."""
+        old = self.effective_task(task_id)
+        if old["state"] != FAILED:
+            raise ConflictError(f"cannot requeue {task_id}; task is {old['state']}, not failed")
+        metadata = {k: v for k, v in old["metadata"].items() if k != "requeued_from"}
+        metadata.update(metadata_overrides or {})
+        metadata["requeued_from"] = task_id
+        new = self.create_task(
+            workspace_id=old.get("workspace_id") or "",
+            correlation_id=old.get("correlation_id") or old["lane"],
+            source_agent=source_agent or old.get("source_agent") or by,
+            lane=old["lane"],
+            workspace_root=Path(old["workspace_root"]),
+            request_path=Path(old["request_path"]),
+            response_path=Path(old["response_path"]),
+            prompt=old.get("prompt") or "",
+            worktree_path=Path(old["worktree_path"]) if old.get("worktree_path") else None,
+            expected_branch=old.get("expected_branch"),
+            supporting_paths=[item.get("path") for item in old.get("supporting_paths") or [] if isinstance(item, dict)],
+            metadata=metadata,
+        )
+        self.append_event(task_id, "requeued", f"requeued as {new['id']}", {"by": by, "new_task_id": new["id"]})
+        return new
+
+    def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
+        """Move terminal tasks finished more than N days ago to <store>/archive/.
+
+        Candidates are found lock-free; each move re-checks under the lock and is
+        a rename, so a task is always either fully in tasks/ or in archive/.
+        """
+        if not (older_than_days >= 0) or older_than_days == float("inf"):
+            raise InvalidInput("--older-than-days must be a finite number >= 0")
+        cutoff = after(self.now(), -older_than_days * 86400)
+        moved: list[str] = []
+        for task_id in sorted(self.task_ids()):
+            if not self._finished_before(task_id, cutoff):
+                continue
+            if dry_run:
+                moved.append(task_id)
+                continue
+            with self._guard(f"archive {task_id}"), self.locked():
+                if not self._finished_before(task_id, cutoff):
+                    continue
+                with fsio.open_dir(self.root) as root_fd:
+                    fsio.make_dir("archive", dir_fd=root_fd, exist_ok=True)
+                    with fsio.open_dir("tasks", dir_fd=root_fd) as src, fsio.open_dir("archive", dir_fd=root_fd) as dst:
+                        os.rename(task_id, task_id, src_dir_fd=src, dst_dir_fd=dst)
+                        os.fsync(src)
+                        os.fsync(dst)
+            moved.append(task_id)
+        return moved
+
+    def recover(self, task_id: str) -> dict[str, Any]:
+        """Roll task.json forward if a response was written before a crash (G8)."""
+        with self._guard(f"recover {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+            return self._load_for_update(fd, task_id)
+
+    # -- helpers -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Turn OS errors (disk full, EIO from fsync) into one-line StoreErrors."""
+        try:
+            yield
+        except LanesError:
+            raise
+        except OSError as exc:
+            raise StoreError(fsio.describe_os_error(exc, f"cannot {what}")) from exc
+
+    def _load_for_update(self, fd: int, task_id: str) -> dict[str, Any]:
+        task = self._read_task_at(fd, task_id)
+        if task["state"] not in TERMINAL_STATES:
+            response = self._read_response_at(fd, task_id)
+            if response is not None:
+                _apply_response(task, response)
+                fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+                self._append_event_at(
+                    fd, "recovered", "response.json present; task.json rolled forward", {"state": task["state"]}
+                )
+        return task
+
+    def _require_holder(self, task: dict[str, Any], claim_token: str, verb: str) -> None:
+        if task["state"] != CLAIMED:
+            raise ConflictError(f"cannot {verb} {task['id']}; task is {task['state']}")
+        if not claim_token or claim_token != task["claim_token"]:
+            raise ConflictError("claim token does not match active lease")
+
+    def _requeue_in_place(self, fd: int, task: dict[str, Any], message: str, data: dict[str, Any]) -> None:
+        task.update(
+            {
+                "state": QUEUED,
+                "claim_owner": None,
+                "claim_token": None,
+                "lease_expires_at": None,
+                "claimed_at": None,
+                "updated_at": format_ts(self.now()),
+            }
+        )
+        fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
+        self._append_event_at(fd, "released", message, data)
+
+    def _append_event_at(self, fd: int, event_type: str, message: str, data: dict[str, Any]) -> None:
+        event = {"created_at": format_ts(self.now()), "type": event_type, "message": message, "data": data}
+        line = json.dumps(event, sort_keys=True) + "\n"
+        if len(line) > MAX_EVENT_LINE_BYTES:
+            raise InvalidInput(f"event is too large ({len(line)} bytes, limit {MAX_EVENT_LINE_BYTES})")
+        fsio.append_line("events.jsonl", line, dir_fd=fd)
+
+    def request_problem(self, task: dict[str, Any]) -> str | None:
+        """Why the task's request cannot be claimed as it stands, or None."""
+        request = Path(task["request_path"])
+        try:
+            current = sha256_file(request)
+        except (FileNotFoundError, NotADirectoryError):
+            return f"request source is missing for {task['id']}: {request}"
+        except (OSError, InvalidInput) as exc:
+            return f"request source is unreadable for {task['id']}: {request} ({exc})"
+        if current != task.get("request_sha256"):
+            return f"request hash mismatch for {task['id']}: expected {task.get('request_sha256')}, got {current}"
+        return None
+
+    def _verify_request(self, task: dict[str, Any]) -> None:
+        problem = self.request_problem(task)
+        if problem is not None:
+            raise ConflictError(problem)
+
+    def _supporting_record(self, root: Path, index: int, item: Any) -> dict[str, str]:
+        raw = item.get("path") if isinstance(item, dict) else item
+        if not isinstance(raw, (str, Path)) or not str(raw):
+            raise InvalidInput(f"supporting_paths[{index}] is missing a path")
+        path = Path(str(raw)).expanduser()
+        path = (path if path.is_absolute() else root / path).resolve()
+        require_inside(root, path, f"supporting_paths[{index}]")
+        if not path.is_file():
+            raise NotFound(f"supporting path does not exist: {path}")
+        return {"path": str(path), "sha256": sha256_file(path)}
+
+    def _write_correlation_index(self, workspace_id: str, correlation_id: str, task_id: str) -> None:
+        name = f"{slug(workspace_id)}--{slug(correlation_id)}.json"
+        if len(name) > 250:
+            return  # agent-lanes would crash here; the index is advisory, the task is saved
+        record = {
+            "workspace_id": workspace_id,
+            "correlation_id": correlation_id,
+            "task_id": task_id,
+            "updated_at": format_ts(self.now()),
+        }
+        with fsio.open_dir(self.root / "indexes" / "correlations") as fd:
+            fsio.write_atomic(name, fsio.dumps_json(record), dir_fd=fd)
+
+    def _finished_before(self, task_id: str, cutoff: Any) -> bool:
+        try:
+            task = self.effective_task(task_id)
+        except (NotFound, CorruptTask):
+            return False
+        if task["state"] not in TERMINAL_STATES:
+            return False
+        try:
+            finished = parse_ts(task.get("completed_at") or task.get("failed_at") or task.get("updated_at"))
+        except ValueError:
+            return False
+        return finished is not None and finished < cutoff
+
+
+def _claimable(task: dict[str, Any], now: Any) -> bool:
+    return task["state"] == QUEUED or (task["state"] == CLAIMED and lease_expired(task, now))
+
+
+def _apply_response(task: dict[str, Any], response: dict[str, Any]) -> None:
+    # Same fields agent-lanes updates on respond; claim fields are kept as they were.
+    completed = response.get("status") == COMPLETED
+    stamp = response.get("created_at") or task.get("updated_at")
+    task.update(
+        {
+            "state": COMPLETED if completed else FAILED,
+            "updated_at": stamp,
+            "completed_at": stamp if completed else None,
+            "failed_at": None if completed else stamp,
+            "failure_reason": None if completed else response.get("body"),
+        }
+    )
+
+
+def _read_events_bytes(fd: int) -> bytes:
+    try:
+        return fsio.read_file("events.jsonl", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
+    except FileNotFoundError:
+        return b""
+
+
+def _remove_partial_task(tasks_fd: int, task_id: str) -> None:
+    """Undo a submit that failed half-way (disk full): nothing torn stays behind."""
+    with contextlib.suppress(OSError):
+        with fsio.open_dir(task_id, dir_fd=tasks_fd) as fd:
+            for name in os.listdir(fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=fd)
+        os.rmdir(task_id, dir_fd=tasks_fd)
+
+
+def _check_lease(seconds: float) -> None:
+    if not isinstance(seconds, (int, float)) or not (0 < seconds <= 10 * 365 * 86400):
+        raise InvalidInput(f"lease seconds must be a finite number > 0 (got {seconds!r})")

@@ -1,0 +1,1 @@
+"""asyncio services (change feed, index, waiting); never imports Textual."""
