@@ -1,17 +1,20 @@
-"""Where the example task files are: the wheel ships `tasks/` as `lanes_tui.examples`."""
+"""Where the example task files are.
+
+The wheel ships the repository's `tasks/` folder as `lanes_tui/examples/`
+(see `package-dir` in pyproject.toml); a checkout or an editable install reads
+`tasks/` directly.
+"""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def example_task_files() -> list[Path]:
-    checkout = Path(__file__).resolve().parent.parent / "tasks"
-    try:
-        folder = Path(str(resources.files("lanes_tui.examples")))
-    except (ModuleNotFoundError, TypeError):
-        folder = checkout  # running from a checkout or an editable install
-    if not folder.is_dir():
-        folder = checkout
-    return sorted(folder.glob("*.yaml"))
+    for folder in (_PACKAGE / "examples", _PACKAGE.parent / "tasks"):
+        files = sorted(folder.glob("*.yaml"))
+        if files:
+            return files
+    return []

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from lanes_tui.commands.output import emit_json
+from lanes_tui.core.errors import NotFound
 from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import load_task_file
 from lanes_tui.examples import example_task_files
@@ -42,8 +43,11 @@ def _round_trip(workspace: Path) -> list[dict[str, str]]:
     store = TaskStore(workspace / "state")
     request = workspace / "request.md"
     request.write_text("# Demo request\n\nPlease look at this.\n", encoding="utf-8")
+    files = example_task_files()
+    if not files:
+        raise NotFound("no example task files found (expected lanes_tui/examples/*.yaml or tasks/*.yaml)")
     submitted = []
-    for path in example_task_files():
+    for path in files:
         definition = load_task_file(path)
         submitted.append(
             store.create_task(
