@@ -10,9 +10,9 @@ from typing import Any
 
 from lanes_tui.commands.output import emit, emit_json, note, warn
 from lanes_tui.config import RuntimeConfig, load_config
-from lanes_tui.core import views
+from lanes_tui.core import listing, views
 from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
-from lanes_tui.core.scan import Listing, all_tasks, last_event_of, live_tasks, snapshot_views
+from lanes_tui.core.scan import last_event_of, lane_has_tasks, live_tasks
 from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside
 
 MAX_PROMPT_BYTES = 32 << 20
@@ -176,9 +176,14 @@ def cmd_wait(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig |
             "response_path": str(output_path) if output_path else task.get("response_path"),
             "response": response,
         }
-        if _as_json(args):
-            emit_json(payload)
-        raise TaskFailed(f"task {task_id} failed: {_first_line(task.get('failure_reason'))}")
+        failure = TaskFailed(f"task {task_id} failed: {_first_line(task.get('failure_reason'))}")
+        if not _as_json(args):
+            raise failure
+        # One JSON document on stdout (not this payload plus the generic error object):
+        # the failure itself, carrying the error fields every other error prints.
+        emit_json({**payload, "error": failure.kind, "message": str(failure), "exit_code": failure.exit_code})
+        print(f"lanes-tui: {failure}", file=sys.stderr)
+        return failure.exit_code
     emit({"status": "completed", "task_id": task_id, "response_path": str(output_path), "response": response}, _as_json(args))
     return 0
 
@@ -209,8 +214,7 @@ def _lane_wait(args: argparse.Namespace, store: TaskStore, label: str) -> int:
         heartbeat_seconds=args.heartbeat_seconds,
         on_heartbeat=beat,
     )
-    for task_id, reason in result.stale:
-        warn(f"stale input skipped: {reason}")
+    _report_stale(result.stale)
     extra: dict[str, Any] = {}
     if result.stale:
         extra["stale_input"] = [{"task_id": tid, "reason": reason} for tid, reason in result.stale]
@@ -224,6 +228,14 @@ def _lane_wait(args: argparse.Namespace, store: TaskStore, label: str) -> int:
     return 0
 
 
+def _report_stale(stale: tuple[tuple[str, str], ...], shown: int = 3) -> None:
+    """A few lines on stderr, not one per task: a deleted request can strand hundreds."""
+    for _, reason in stale[:shown]:
+        warn(f"stale input skipped: {reason}")
+    if len(stale) > shown:
+        warn(f"... and {len(stale) - shown} more stale task(s) skipped (see stale_input with --json)")
+
+
 def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any]) -> None:
     lane = args.lane
     message = (
@@ -231,12 +243,11 @@ def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any
         "If you are the orchestrator, submit a task when the next artifact is ready."
     )
     if _as_json(args):
-        has_tasks = any(t["lane"] == lane for t in all_tasks(store, lane=lane).tasks)
         emit_json(
             {
                 "status": "idle",
                 "lane": lane,
-                "reason": "no_queued_task" if has_tasks else "no_task_submitted",
+                "reason": "no_queued_task" if lane_has_tasks(store, lane) else "no_task_submitted",
                 "timeout_seconds": args.timeout,
                 "message": message,
                 "next_action": f"monitor: run wait --lane {lane} --json again; orchestrator: submit when ready",
@@ -342,18 +353,8 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         note("[deprecated] --rack is renamed to --all; --rack will be removed in v0.2.")
         args.all = True
     if args.all:
-        listing = all_tasks(store, lane=args.lane, include_terminal=not args.active_only)
-        task_views = snapshot_views(store, listing)
-        counts = views.summary(task_views)
-        payload = {
-            "status": "ok",
-            "tasks": task_views,
-            "count": len(task_views),
-            "summary": counts,
-            "next_action": views.queue_next_action(counts),
-        }
-        _add_corrupt(payload, listing)
-        emit(payload, _as_json(args))
+        collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
+        _emit_listing(listing.render_status_all(collected), collected)
         return 0
     if not args.task_id:
         raise UsageError("status requires a task id or --all")
@@ -369,20 +370,16 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
 
 
 def cmd_list(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
-    listing = all_tasks(store, lane=args.lane, include_terminal=not args.active_only)
-    task_views = snapshot_views(store, listing)
-    payload = {"status": "ok", "tasks": task_views, "count": len(task_views)}
-    _add_corrupt(payload, listing)
-    emit(payload, _as_json(args))
+    collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
+    _emit_listing(listing.render_list(collected), collected)
     return 0
 
 
-def _add_corrupt(payload: dict[str, Any], listing: Listing) -> None:
-    """Corrupt tasks are listed beside the healthy ones, never instead of them."""
-    for task_id, reason in listing.corrupt:
+def _emit_listing(text: str, collected: listing.Collected) -> None:
+    """Always JSON, as agent-lanes prints it; corrupt tasks are reported beside the rest."""
+    for _, reason in collected.corrupt:
         warn(reason)
-    if listing.corrupt:
-        payload["corrupt"] = [{"task_id": tid, "reason": reason} for tid, reason in listing.corrupt]
+    sys.stdout.write(text + "\n")
 
 
 # -- operator verbs ------------------------------------------------------------------------

@@ -101,8 +101,8 @@ def read_tail(name: str, *, dir_fd: int, max_bytes: int) -> tuple[bytes, int]:
         os.close(fd)
 
 
-def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE) -> None:
-    """Replace dir_fd/name atomically and durably with text."""
+def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE, durable: bool = True) -> None:
+    """Replace dir_fd/name atomically (and durably unless durable=False, for caches)."""
     data = text.encode("utf-8")
     tmp = f".{name}.{secrets.token_hex(16)}.tmp"
     fd = os.open(
@@ -112,7 +112,8 @@ def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE) ->
         try:
             _write_all(fd, data)
             os.fchmod(fd, mode)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         # rename never follows a symlink at the destination: a planted link is replaced.
@@ -121,7 +122,8 @@ def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE) ->
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=dir_fd)
         raise
-    os.fsync(dir_fd)
+    if durable:
+        os.fsync(dir_fd)
 
 
 def write_new_file(name: str, data: bytes, *, dir_fd: int) -> None:

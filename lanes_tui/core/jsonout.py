@@ -17,11 +17,12 @@ _float_repr = json.encoder.JSONEncoder().iterencode  # for floats: nan/inf rules
 
 def dumps(obj: Any) -> str:
     out: list[str] = []
-    _encode(obj, "", out)
+    encode_into(obj, "", out)
     return "".join(out)
 
 
-def _encode(obj: Any, indent: str, out: list[str]) -> None:
+def encode_into(obj: Any, indent: str, out: list[str]) -> None:
+    """Append the encoding of obj, as if nested where lines are indented by `indent`."""
     if isinstance(obj, str):
         out.append(_quote(obj))
     elif obj is None:
@@ -52,7 +53,7 @@ def _encode(obj: Any, indent: str, out: list[str]) -> None:
             else:
                 out.append(_quote(key))
             out.append(": ")
-            _encode(obj[key], inner, out)
+            encode_into(obj[key], inner, out)
         out.append("\n" + indent + "}")
     elif isinstance(obj, (list, tuple)):
         if not obj:
@@ -66,7 +67,7 @@ def _encode(obj: Any, indent: str, out: list[str]) -> None:
             if not first:
                 out.append(sep)
             first = False
-            _encode(item, inner, out)
+            encode_into(item, inner, out)
         out.append("\n" + indent + "]")
     else:
         raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

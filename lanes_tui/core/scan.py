@@ -1,22 +1,23 @@
-"""Lock-free listing of the store for one-shot commands.
+"""Lock-free scans of the store for one-shot commands.
 
-agent-lanes parses every task.json under the exclusive lock for each listing;
-we never take the lock to read (every write is an atomic rename, so a read sees
-either the old or the new file), and a corrupt task is reported next to the
-listing instead of breaking it.
+agent-lanes parses every task.json under the exclusive lock for each listing
+and each poll; we never take the lock to read (every write is an atomic
+rename, so a read sees the old or the new file), and a corrupt task is
+reported next to the results instead of breaking them.
 
-Completed and failed tasks never change state again, so their ids are kept in
-a small cache (`<store>/.lanes-tui/terminal-ids`): looking for the next task
-of a lane then only opens the few live tasks, however long the history is.
-The cache only ever says "this id is terminal", which stays true, so a stale
-or lost cache costs time, never correctness.
+Two facts about a task never change once known: its lane, and that it is
+finished (completed and failed tasks never return to the queue; requeue makes
+a new task). They are cached per task id in `<store>/.lanes-tui/facts`, so
+finding the next task of a lane opens only that lane's live tasks, in id order
+(ids begin with their creation time), however long the history is. The cache
+can only be incomplete, never wrong, so a lost cache costs time, not
+correctness.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.store import TERMINAL_STATES, TaskStore
 
 CACHE_DIR = ".lanes-tui"
-TERMINAL_CACHE = "terminal-ids"
+FACTS_CACHE = "facts"
+FACTS_VERSION = 1
 
 
 @dataclass
@@ -34,34 +36,102 @@ class Listing:
     corrupt: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_terminal_ids(store: TaskStore) -> set[str]:
-    try:
-        with fsio.open_dir(store.root / CACHE_DIR) as fd:
-            data = fsio.read_file(TERMINAL_CACHE, dir_fd=fd, max_bytes=64 << 20)
-        ids = json.loads(data)
-        return set(ids) if isinstance(ids, list) else set()
-    except (OSError, ValueError, StoreError, CorruptTask):
-        return set()
+class TaskFacts:
+    """id -> lane and the set of finished ids, persisted between commands."""
+
+    def __init__(self, lanes: dict[str, str], finished: set[str]) -> None:
+        self.lanes = lanes
+        self.finished = finished
+        self.dirty = False
+
+    @classmethod
+    def load(cls, store: TaskStore) -> "TaskFacts":
+        try:
+            with fsio.open_dir(store.root / CACHE_DIR) as fd:
+                raw = json.loads(fsio.read_file(FACTS_CACHE, dir_fd=fd, max_bytes=256 << 20))
+            if raw.get("version") == FACTS_VERSION:
+                lanes, finished = raw["lanes"], raw["finished"]
+                if isinstance(lanes, dict) and isinstance(finished, list):
+                    return cls(lanes, set(finished))
+        except (OSError, ValueError, KeyError, AttributeError, StoreError, CorruptTask):
+            pass
+        return cls({}, set())
+
+    def learn(self, task: dict[str, Any]) -> None:
+        task_id = task["id"]
+        if self.lanes.get(task_id) != task["lane"]:
+            self.lanes[task_id] = task["lane"]
+            self.dirty = True
+        if task["state"] in TERMINAL_STATES and task_id not in self.finished:
+            self.finished.add(task_id)
+            self.dirty = True
+
+    def forget_missing(self, present: list[str]) -> None:
+        """Drop archived ids so the cache does not grow forever."""
+        if len(self.lanes) > len(present):
+            keep = set(present)
+            self.lanes = {k: v for k, v in self.lanes.items() if k in keep}
+            self.finished &= keep
+            self.dirty = True
+
+    def save(self, store: TaskStore) -> None:
+        """Best effort, not fsynced: a lost cache only costs time."""
+        if not self.dirty:
+            return
+        payload = {"version": FACTS_VERSION, "lanes": self.lanes, "finished": sorted(self.finished)}
+        with contextlib.suppress(OSError, StoreError):
+            with fsio.open_dir(store.root) as root_fd:
+                fsio.make_dir(CACHE_DIR, dir_fd=root_fd, exist_ok=True)
+                with fsio.open_dir(CACHE_DIR, dir_fd=root_fd) as fd:
+                    fsio.write_atomic(FACTS_CACHE, json.dumps(payload, separators=(",", ":")), dir_fd=fd, durable=False)
+        self.dirty = False
 
 
-def save_terminal_ids(store: TaskStore, ids: set[str]) -> None:
-    """Best effort: a read-only or full disk just means the next scan is slower."""
-    with contextlib.suppress(OSError, StoreError):
-        with fsio.open_dir(store.root) as root_fd:
-            fsio.make_dir(CACHE_DIR, dir_fd=root_fd, exist_ok=True)
-            with fsio.open_dir(CACHE_DIR, dir_fd=root_fd) as fd:
-                fsio.write_atomic(TERMINAL_CACHE, json.dumps(sorted(ids)), dir_fd=fd)
+def lane_candidates(store: TaskStore, lane: str | None, facts: TaskFacts, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
+    """Ids of tasks that may be live in `lane` (all lanes for None), oldest first.
+
+    Only tasks never seen before are opened here (to learn their lane); known
+    ones are filtered from the cache alone.
+    """
+    present = store.task_ids(known=facts.lanes)
+    facts.forget_missing(present)
+    candidates = []
+    for task_id in present:
+        if task_id in facts.finished:
+            continue
+        known_lane = facts.lanes.get(task_id)
+        if known_lane is None:
+            try:
+                task = store.effective_task(task_id)
+            except NotFound:
+                continue
+            except CorruptTask as exc:
+                if corrupt is not None:
+                    corrupt.append((task_id, str(exc)))
+                continue
+            facts.learn(task)
+            if task["state"] in TERMINAL_STATES:
+                continue
+            known_lane = task["lane"]
+        if lane is None or known_lane == lane:
+            candidates.append(task_id)
+    candidates.sort()
+    return candidates
+
+
+def lane_has_tasks(store: TaskStore, lane: str) -> bool:
+    """Whether any task (live or finished) was ever submitted to `lane`."""
+    facts = TaskFacts.load(store)
+    lane_candidates(store, lane, facts)  # learns the lane of every task not seen before
+    facts.save(store)
+    return lane in set(facts.lanes.values())
 
 
 def live_tasks(store: TaskStore, *, lane: str | None = None) -> Listing:
-    """Queued and claimed tasks (after roll-forward), oldest first."""
-    known_terminal = load_terminal_ids(store)
-    present = store.task_ids()
+    """Queued and claimed tasks of `lane` (after roll-forward), oldest first."""
+    facts = TaskFacts.load(store)
     listing = Listing()
-    newly_terminal: set[str] = set()
-    for task_id in present:
-        if task_id in known_terminal:
-            continue
+    for task_id in lane_candidates(store, lane, facts, listing.corrupt):
         try:
             task = store.effective_task(task_id)
         except NotFound:
@@ -69,13 +139,10 @@ def live_tasks(store: TaskStore, *, lane: str | None = None) -> Listing:
         except CorruptTask as exc:
             listing.corrupt.append((task_id, str(exc)))
             continue
-        if task["state"] in TERMINAL_STATES:
-            newly_terminal.add(task_id)
-        elif lane is None or task["lane"] == lane:
+        facts.learn(task)
+        if task["state"] not in TERMINAL_STATES:
             listing.tasks.append(task)
-    if newly_terminal or len(known_terminal) > len(present):
-        # Drop ids of archived tasks so the cache does not grow forever.
-        save_terminal_ids(store, (known_terminal & set(present)) | newly_terminal)
+    facts.save(store)
     listing.tasks.sort(key=lambda t: t["created_at"])
     return listing
 
@@ -85,7 +152,6 @@ def all_tasks(store: TaskStore, *, lane: str | None = None, include_terminal: bo
     if not include_terminal:
         return live_tasks(store, lane=lane)
     listing = Listing()
-    terminal: set[str] = set()
     for task_id in store.task_ids():
         try:
             task = store.effective_task(task_id)
@@ -94,12 +160,8 @@ def all_tasks(store: TaskStore, *, lane: str | None = None, include_terminal: bo
         except CorruptTask as exc:
             listing.corrupt.append((task_id, str(exc)))
             continue
-        if task["state"] in TERMINAL_STATES:
-            terminal.add(task_id)
         if lane is None or task["lane"] == lane:
             listing.tasks.append(task)
-    if terminal != load_terminal_ids(store):
-        save_terminal_ids(store, terminal)
     listing.tasks.sort(key=lambda t: t["created_at"])
     return listing
 

@@ -259,12 +259,15 @@ class TaskStore:
     def now(self) -> Any:
         return self.clock()
 
-    def task_ids(self) -> list[str]:
+    def task_ids(self, known: "set[str] | dict[str, Any] | None" = None) -> list[str]:
+        """Folder names under tasks/ that are valid ids (those in `known` were checked before)."""
         try:
-            with os.scandir(self.tasks_dir) as entries:
-                return [e.name for e in entries if is_valid_task_id(e.name)]
+            names = os.listdir(self.tasks_dir)
         except FileNotFoundError:
             return []
+        if known:
+            return [n for n in names if n in known or is_valid_task_id(n)]
+        return [n for n in names if is_valid_task_id(n)]
 
     def read_task(self, task_id: str) -> dict[str, Any]:
         with self._task_dir(task_id) as fd:
@@ -274,7 +277,10 @@ class TaskStore:
         try:
             data = fsio.read_file("task.json", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
         except FileNotFoundError:
-            raise CorruptTask(f"task {task_id}: task.json is missing") from None
+            # A folder without task.json is a submit still in progress, or one killed
+            # before its task.json was renamed into place: not a task yet (agent-lanes'
+            # scanners ignore it too), so not "corrupt" either.
+            raise NotFound(f"unknown task: {task_id} (no task.json)") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise CorruptTask(f"task {task_id}: task.json is a symlink (refused)") from None
@@ -569,6 +575,11 @@ class TaskStore:
                 raise ConflictError(f"task is failed: {task_id}")
             if task["state"] == CLAIMED and claim_token != task["claim_token"]:
                 raise ConflictError("claim token does not match active lease")
+            if task["state"] == QUEUED and claim_token is not None:
+                # G7: a token from a claim that was broken or released is dead even while
+                # the task sits queued (agent-lanes would accept it here). Tokenless
+                # responds to a queued task stay allowed, as in agent-lanes.
+                raise ConflictError(f"claim token does not match active lease: {task_id} is queued, not claimed")
             if expect_sha256 is not None and expect_sha256 != task["request_sha256"]:
                 raise ConflictError(
                     f"reviewed request hash does not match task: expected {task['request_sha256']}, "

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
-from lanes_tui.core.scan import live_tasks
+from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks
 from lanes_tui.core.store import CLAIMED, TERMINAL_STATES, NextResult, TaskStore
 from lanes_tui.engine.changefeed import DirWatcher
 
@@ -36,18 +36,23 @@ def wait_for_lane_task(
     stale_seen: dict[str, str] = {}
     while True:
         with DirWatcher([store.tasks_dir, *(store.tasks_dir / t for t in watched)]) as watcher:
-            listing = live_tasks(store, lane=lane)
+            facts = TaskFacts.load(store)
+            corrupt: list[tuple[str, str]] = []
             result = store.next_task(
                 lane,
-                candidates=[t["id"] for t in listing.tasks],
+                candidates=lane_candidates(store, lane, facts, corrupt),
                 vendor=vendor,
                 claim_owner=claim_owner,
                 lease_seconds=lease_seconds,
             )
+            facts.save(store)
             stale_seen.update(dict(result.stale))
-            stale_seen.update((tid, reason) for tid, reason in listing.corrupt)
+            stale_seen.update(corrupt)
             if result.task is not None:
                 return _with_stale(result, stale_seen)
+            # Nothing claimable: the lane's live tasks (claimed, skipped) decide
+            # what to watch and when the next lease runs out.
+            listing = live_tasks(store, lane=lane)
             live_ids = tuple(sorted(t["id"] for t in listing.tasks))
             if live_ids != watched:
                 watched = live_ids  # re-arm on the new set before sleeping
