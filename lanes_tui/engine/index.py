@@ -1,0 +1,209 @@
+"""In-memory index of the store for long-running processes (supervisor, dashboard).
+
+Claim-next and listings are answered from memory; the disk is only touched for
+tasks that changed (named by the change feed) and, on the periodic rescan
+safety net, for tasks whose task.json stat changed. Claims still go through
+`TaskStore`, which re-reads the one candidate under the lock, so an index that
+lags behind the disk costs a retry, never a wrong claim.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from lanes_tui.core.clock import parse_ts
+from lanes_tui.core.errors import CorruptTask, NotFound
+from lanes_tui.core.store import CLAIMED, QUEUED, TERMINAL_STATES, NextResult, TaskStore, lease_expired
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """The fields claim-next, counts and the task table need, without the prompt."""
+
+    id: str
+    lane: str
+    state: str
+    created_at: str
+    required_vendor: str
+    claim_owner: str | None
+    lease_expires_at: str | None
+    updated_at: str | None
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, task: dict[str, Any]) -> "TaskSummary":
+        vendor = (task.get("metadata") or {}).get("required_vendor") or "any"
+        reason = task.get("failure_reason")
+        return cls(
+            id=task["id"],
+            lane=task["lane"],
+            state=task["state"],
+            created_at=task["created_at"],
+            required_vendor=str(vendor),
+            claim_owner=task.get("claim_owner"),
+            lease_expires_at=task.get("lease_expires_at"),
+            updated_at=task.get("updated_at"),
+            failure_reason=str(reason)[:500] if reason is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    """What one refresh found: ids added or changed, removed, and newly corrupt."""
+
+    changed: frozenset[str]
+    removed: frozenset[str]
+    corrupt: frozenset[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.removed or self.corrupt)
+
+
+class TaskIndex:
+    def __init__(self, store: TaskStore) -> None:
+        self.store = store
+        self._tasks: dict[str, TaskSummary] = {}
+        self._stats: dict[str, tuple[int, int, int]] = {}
+        self.corrupt: dict[str, str] = {}
+
+    # -- reading ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def get(self, task_id: str) -> TaskSummary | None:
+        return self._tasks.get(task_id)
+
+    def tasks(self) -> list[TaskSummary]:
+        return sorted(self._tasks.values(), key=lambda t: t.created_at)
+
+    def counts(self) -> dict[str, int]:
+        result = {state: 0 for state in (QUEUED, CLAIMED, "completed", "failed")}
+        for task in self._tasks.values():
+            result[task.state] = result.get(task.state, 0) + 1
+        return result
+
+    def candidates(self, lane: str, *, vendor: str | None = None) -> list[str]:
+        """Claimable ids of `lane` for `vendor`, oldest first (from memory only)."""
+        now = self.store.now()
+        found = [
+            t
+            for t in self._tasks.values()
+            if t.lane == lane
+            and (t.state == QUEUED or (t.state == CLAIMED and lease_expired({"lease_expires_at": t.lease_expires_at}, now)))
+            and (vendor is None or t.required_vendor in ("any", vendor))
+        ]
+        found.sort(key=lambda t: t.created_at)
+        return [t.id for t in found]
+
+    def next_lease_expiry(self) -> float | None:
+        """Seconds until the earliest claim in the index expires (a task becomes claimable)."""
+        now = self.store.now()
+        soonest: float | None = None
+        for task in self._tasks.values():
+            if task.state != CLAIMED:
+                continue
+            try:
+                expiry = parse_ts(task.lease_expires_at)
+            except ValueError:
+                continue
+            if expiry is not None:
+                left = max(0.0, (expiry - now).total_seconds())
+                soonest = left if soonest is None else min(soonest, left)
+        return soonest
+
+    # -- acting ---------------------------------------------------------------------
+
+    def claim_next(self, lane: str, *, owner: str, lease_seconds: float, vendor: str | None = None) -> NextResult:
+        result = self.store.next_task(
+            lane, candidates=self.candidates(lane, vendor=vendor), claim_owner=owner, lease_seconds=lease_seconds
+        )
+        touched = [tid for tid, _ in result.stale]
+        if result.task is not None:
+            touched.append(result.task["id"])
+        self.refresh(touched)
+        return result
+
+    # -- keeping up with the disk --------------------------------------------------------
+
+    def refresh(self, task_ids: Iterable[str]) -> IndexChange:
+        """Re-read the named tasks (from the change feed)."""
+        outcomes: dict[str | None, set[str]] = {"changed": set(), "removed": set(), "corrupt": set(), None: set()}
+        for task_id in set(task_ids):
+            outcomes[self._load(task_id, force=True)].add(task_id)
+        return IndexChange(frozenset(outcomes["changed"]), frozenset(outcomes["removed"]), frozenset(outcomes["corrupt"]))
+
+    def rescan(self) -> IndexChange:
+        """The safety net: compare every task folder with what we hold, by stat."""
+        present = set(self.store.task_ids(known=self._tasks))
+        removed = set(self._tasks) - present
+        removed |= set(self.corrupt) - present
+        for task_id in removed:
+            self._forget(task_id)
+        changed, corrupt = set(), set()
+        for task_id in present:
+            outcome = self._load(task_id, force=False)
+            if outcome == "changed":
+                changed.add(task_id)
+            elif outcome == "corrupt":
+                corrupt.add(task_id)
+        return IndexChange(frozenset(changed), frozenset(removed), frozenset(corrupt))
+
+    def _load(self, task_id: str, *, force: bool, waited: bool = False) -> str | None:
+        stat = self._stat(task_id)
+        if stat is None:
+            if task_id in self._tasks or task_id in self.corrupt:
+                self._forget(task_id)
+                return "removed"
+            return None
+        if not force and self._stats.get(task_id) == stat:
+            return None
+        try:
+            task = self.store.effective_task(task_id)
+        except NotFound:
+            return "removed" if self._forget(task_id) else None
+        except CorruptTask as exc:
+            if _is_being_created(exc) and not waited:
+                with self.store.locked():  # a submitter holds the lock until task.json is written
+                    pass
+                return self._load(task_id, force=True, waited=True)
+            self._tasks.pop(task_id, None)
+            self._stats[task_id] = stat
+            new = self.corrupt.get(task_id) != str(exc)
+            self.corrupt[task_id] = str(exc)
+            return "corrupt" if new else None
+        self.corrupt.pop(task_id, None)
+        self._stats[task_id] = stat
+        summary = TaskSummary.of(task)
+        if self._tasks.get(task_id) == summary:
+            return None
+        self._tasks[task_id] = summary
+        return "changed"
+
+    def _forget(self, task_id: str) -> bool:
+        self._stats.pop(task_id, None)
+        self.corrupt.pop(task_id, None)
+        return self._tasks.pop(task_id, None) is not None
+
+    def _stat(self, task_id: str) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(self.store.tasks_dir / task_id / "task.json", follow_symlinks=False)
+        except FileNotFoundError:
+            try:
+                os.stat(self.store.tasks_dir / task_id, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
+            return (-1, -1, -1)  # folder without task.json: being created, or broken
+        except OSError:
+            return (-1, -1, -1)
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _is_being_created(exc: CorruptTask) -> bool:
+    return "task.json is missing" in str(exc)
+
+
+def finished(summary: TaskSummary) -> bool:
+    return summary.state in TERMINAL_STATES
