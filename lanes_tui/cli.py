@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[out], help="a submit/claim/respond round trip on a scratch queue")
     demo.add_argument("--keep", action="store_true", help="keep the scratch queue and print its path")
-    sub.add_parser("self-test", parents=[out], help="same as demo, for agent-lanes compatibility")
+    # Same namespace as demo (which reads args.keep), without the flag agent-lanes lacks.
+    sub.add_parser("self-test", parents=[out], help="same as demo, for agent-lanes compatibility").set_defaults(keep=False)
     return parser
 
 

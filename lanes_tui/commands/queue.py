@@ -151,9 +151,9 @@ def _workspace_path(config: RuntimeConfig, raw: str) -> Path:
 
 
 def cmd_wait(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
-    if args.lane:
+    if args.lane is not None:
         return _lane_wait(args, store, "wait --lane")
-    if not args.task_id:
+    if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
         raise UsageError("wait requires a task id or --lane")
     from lanes_tui.engine.waiting import wait_for_answer
 
@@ -201,6 +201,8 @@ def write_response_output(task: dict[str, Any], response: dict[str, Any]) -> Pat
 
 
 def _lane_wait(args: argparse.Namespace, store: TaskStore, label: str) -> int:
+    if not args.lane.strip():
+        raise InvalidInput("--lane must be a non-empty lane name")  # submit refuses empty lanes: waiting would never end
     from lanes_tui.engine.waiting import wait_for_lane_task
 
     beat = None if args.quiet else (lambda: note(f"lanes-tui {label}: waiting for lane {args.lane}"))
@@ -356,7 +358,7 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
         _emit_listing(listing.render_status_all(collected), collected)
         return 0
-    if not args.task_id:
+    if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
         raise UsageError("status requires a task id or --all")
     task = store.effective_task(args.task_id)
     view = views.task_view(

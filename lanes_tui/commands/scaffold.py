@@ -60,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     target = Path(args.path).expanduser().resolve()
-    target.mkdir(parents=True, exist_ok=True)
     handoff = target / "handoff"
     if handoff.exists():
         raise ConflictError(f"handoff/ already exists: {handoff}")
-    workspace_id = _check_value(args.workspace_id or target.name or "workspace", "--workspace-id")
-    workspace_root = _check_value(args.workspace_root or "..", "--workspace-root")
-    queue_root = _check_value(args.queue_root or "state", "--queue-root")
+    workspace_id = _check_value(target.name or "workspace" if args.workspace_id is None else args.workspace_id, "--workspace-id")
+    workspace_root = _check_value(args.workspace_root, "--workspace-root")
+    queue_root = _check_value(args.queue_root, "--queue-root")
+    target.mkdir(parents=True, exist_ok=True)  # only once every value was checked: bad input writes nothing
     (handoff / "bin").mkdir(parents=True)
     (handoff / "handoff.yaml").write_text(_config_text(workspace_id, workspace_root, queue_root), encoding="utf-8")
     wrapper = handoff / "bin" / "handoff"
@@ -98,11 +98,11 @@ def _init(args: argparse.Namespace) -> int:
 
 def _init_pool(args: argparse.Namespace) -> int:
     target = Path(args.path).expanduser().resolve()
-    target.mkdir(parents=True, exist_ok=True)
     queue_dir = target / ".agent-lanes-queue"
     if queue_dir.exists():
         raise ConflictError(f".agent-lanes-queue/ already exists: {queue_dir}")
-    workspace_id = _check_value(args.workspace_id or target.name or "workspace", "--workspace-id")
+    workspace_id = _check_value(target.name or "workspace" if args.workspace_id is None else args.workspace_id, "--workspace-id")
+    target.mkdir(parents=True, exist_ok=True)
     queue_dir.mkdir(mode=fsio.DIR_MODE)
     config = queue_dir / "handoff.yaml"
     config.write_text(_config_text(workspace_id, "..", "state"), encoding="utf-8")

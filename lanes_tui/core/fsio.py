@@ -157,8 +157,15 @@ def append_line(name: str, line: str, *, dir_fd: int) -> None:
             last = os.pread(fd, 1, info.st_size - 1)
             if last != b"\n":
                 payload = b"\n" + payload
-        _write_all(fd, payload)
-        os.fsync(fd)
+        try:
+            _write_all(fd, payload)
+            os.fsync(fd)
+        except BaseException:
+            # A failed append (disk full mid-line, EIO) is cut back off: the caller
+            # reports the operation failed, so its event must not stay behind.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, info.st_size)
+            raise
     finally:
         os.close(fd)
 

@@ -152,6 +152,8 @@ def parse_task_bytes(data: bytes, folder_name: str) -> dict[str, Any]:
         raise CorruptTask(f"task {folder_name}: task.json is not UTF-8") from None
     except ValueError as exc:
         raise CorruptTask(f"task {folder_name}: task.json is not valid JSON ({exc.msg})") from None
+    except RecursionError:  # "[[[[..." : json has no depth limit of its own
+        raise CorruptTask(f"task {folder_name}: task.json is not valid JSON (nested too deeply)") from None
     return normalise_task(raw, folder_name)
 
 
@@ -163,7 +165,7 @@ def parse_event_lines(data: bytes) -> EventLog:
             continue
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.bad_lines += 1
             continue
         if isinstance(event, dict):
@@ -213,44 +215,68 @@ class TaskStore:
         If another process deletes or replaces `lock` while we wait, our flock is
         on an orphaned inode that a newcomer would not contend for; we re-check
         that the path still names our inode after locking, and retry if not.
+
+        That re-check cannot protect a holder: once `lock` is unlinked or replaced
+        while we hold it, a newcomer locks the fresh file and walks in. So
+        lanes-tui processes first take a flock on the store folder itself (which
+        nobody can swap under us); the `lock` file's flock keeps agent-lanes out.
+        Always folder first, then file: no lock-order cycle.
         """
-        while True:
-            try:
-                fd = os.open(
-                    self.lock_path,
-                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                    fsio.FILE_MODE,
-                )
-            except OSError as exc:
-                raise StoreError(fsio.describe_os_error(exc, f"cannot open {self.lock_path}")) from exc
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    current = os.stat(self.lock_path, follow_symlinks=False)
-                except FileNotFoundError:
-                    current = None
-                held = os.fstat(fd)
-                if current is not None and (current.st_ino, current.st_dev) == (held.st_ino, held.st_dev):
-                    break
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)
         try:
-            yield
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise StoreError(fsio.describe_os_error(exc, f"cannot open {self.root}")) from exc
+        try:
+            fcntl.flock(root_fd, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fd = os.open(
+                        self.lock_path,
+                        os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        fsio.FILE_MODE,
+                    )
+                except OSError as exc:
+                    raise StoreError(fsio.describe_os_error(exc, f"cannot open {self.lock_path}")) from exc
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    try:
+                        current = os.stat(self.lock_path, follow_symlinks=False)
+                    except FileNotFoundError:
+                        current = None
+                    held = os.fstat(fd)
+                    if current is not None and (current.st_ino, current.st_dev) == (held.st_ino, held.st_dev):
+                        break
+                except BaseException:
+                    os.close(fd)
+                    raise
+                os.close(fd)
+            try:
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
         finally:
-            os.close(fd)  # closing releases the flock
+            os.close(root_fd)
 
     @contextlib.contextmanager
     def _task_dir(self, task_id: str) -> Iterator[int]:
         validate_task_id(task_id)
         try:
             with fsio.open_dir(self.tasks_dir) as tasks_fd:
+                opened = False
                 try:
                     with fsio.open_dir(task_id, dir_fd=tasks_fd) as fd:
+                        opened = True
                         yield fd
                 except FileNotFoundError:
                     raise NotFound(f"unknown task: {task_id}") from None
+                except StoreError:
+                    if opened:
+                        raise
+                    # A planted symlink (or a file) in place of the task folder: this
+                    # task is corrupt, the others are fine (listings keep working).
+                    raise CorruptTask(
+                        f"task {task_id}: task folder is a symlink or not a folder (refused)"
+                    ) from None
         except OSError as exc:
             raise StoreError(fsio.describe_os_error(exc, f"task {task_id}")) from exc
 
@@ -276,6 +302,8 @@ class TaskStore:
     def _read_task_at(self, fd: int, task_id: str) -> dict[str, Any]:
         try:
             data = fsio.read_file("task.json", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
+        except CorruptTask as exc:  # too large, not a regular file: say which task
+            raise CorruptTask(f"task {task_id}: {exc}") from None
         except FileNotFoundError:
             # A folder without task.json is a submit still in progress, or one killed
             # before its task.json was renamed into place: not a task yet (agent-lanes'
@@ -302,7 +330,7 @@ class TaskStore:
             raise StoreError(fsio.describe_os_error(exc, f"task {task_id}")) from exc
         try:
             response = json.loads(data.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CorruptTask(f"task {task_id}: response.json is not valid JSON") from None
         if not isinstance(response, dict):
             raise CorruptTask(f"task {task_id}: response.json is not a JSON object")
@@ -318,17 +346,27 @@ class TaskStore:
         with self._task_dir(task_id) as fd:
             try:
                 if limit is not None:
-                    data, _ = fsio.read_tail("events.jsonl", dir_fd=fd, max_bytes=64 * 1024 * max(1, limit))
-                    data = data.split(b"\n", 1)[1] if data.count(b"\n") > limit else data
+                    # Read the tail; widen it while it holds fewer than `limit` good
+                    # events (lines may be up to MAX_EVENT_LINE_BYTES, or torn) and
+                    # the file goes further back.
+                    window = 64 * 1024 * max(1, limit)
+                    while True:
+                        data, size = fsio.read_tail("events.jsonl", dir_fd=fd, max_bytes=window)
+                        whole = len(data) >= size
+                        if not whole:  # the window starts mid-line: drop that partial line
+                            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+                        log = parse_event_lines(data)
+                        if whole or len(log.events) >= limit or window >= MAX_TASK_BYTES:
+                            break
+                        window *= 4
                 else:
-                    data = fsio.read_file("events.jsonl", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
+                    log = parse_event_lines(fsio.read_file("events.jsonl", dir_fd=fd, max_bytes=MAX_TASK_BYTES))
             except FileNotFoundError:
                 return EventLog()
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise CorruptTask(f"task {task_id}: events.jsonl is a symlink (refused)") from None
                 raise
-        log = parse_event_lines(data)
         if limit is not None:
             log.events = log.events[-limit:] if limit > 0 else []
         return log
@@ -426,12 +464,15 @@ class TaskStore:
                 except BaseException:
                     _remove_partial_task(tasks_fd, task_id)
                     raise
-            self._write_correlation_index(workspace_id, correlation_id, task_id)
+            # Advisory (agent-lanes never reads it back): the task is already durable, so a
+            # failing index write must not report the submit failed (a retry would duplicate it).
+            with contextlib.suppress(OSError, LanesError):
+                self._write_correlation_index(workspace_id, correlation_id, task_id)
         return task
 
     def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
         _check_lease(lease_seconds)
-        with self._guard(f"claim {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"claim {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             return self._claim_loaded(fd, task, owner=owner, lease_seconds=lease_seconds)
 
@@ -508,7 +549,7 @@ class TaskStore:
 
     def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
         _check_lease(lease_seconds)
-        with self._guard(f"renew {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"renew {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             self._require_holder(task, claim_token, "renew")
             now = self.now()
@@ -520,7 +561,7 @@ class TaskStore:
             return task
 
     def release(self, task_id: str, *, claim_token: str, reason: str | None = None) -> dict[str, Any]:
-        with self._guard(f"release {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"release {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             self._require_holder(task, claim_token, "release")
             self._requeue_in_place(fd, task, "claim released", {"reason": reason} if reason else {})
@@ -567,7 +608,7 @@ class TaskStore:
             and verdict != "needs-revision"
         ):
             raise InvalidInput("blocking-count > 0 requires verdict needs-revision")
-        with self._guard(f"respond to {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"respond to {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             if task["state"] == COMPLETED:
                 raise ConflictError(f"task is already completed: {task_id}")
@@ -615,7 +656,7 @@ class TaskStore:
 
     def cancel(self, task_id: str, *, by: str, reason: str | None = None) -> dict[str, Any]:
         """queued or claimed -> failed with failure_reason `cancelled`."""
-        with self._guard(f"cancel {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"cancel {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             if task["state"] in TERMINAL_STATES:
                 raise ConflictError(f"cannot cancel {task_id}; task is {task['state']}")
@@ -641,7 +682,7 @@ class TaskStore:
 
     def break_claim(self, task_id: str, *, by: str, reason: str) -> dict[str, Any]:
         """Force-release a claim: back to queued; the old token is dead (G7)."""
-        with self._guard(f"break {task_id}"), self.locked(), self._task_dir(task_id) as fd:
+        with self._guard(f"break {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
             task = self._load_for_update(fd, task_id)
             if task["state"] != CLAIMED:
                 raise ConflictError(f"cannot break {task_id}; task is {task['state']}, not claimed")
@@ -852,6 +893,48 @@ def _read_events_bytes(fd: int) -> bytes:
         return fsio.read_file("events.jsonl", dir_fd=fd, max_bytes=MAX_TASK_BYTES)
     except FileNotFoundError:
         return b""
+
+
+@contextlib.contextmanager
+def _undo_on_error(fd: int) -> Iterator[None]:
+    """All or nothing for a verb that writes several files (row 12: EIO, disk full).
+
+    A verb that fails after its first write (an fsync raising EIO after a rename, a
+    full disk on the second file, a failed event append) must not leave its state
+    change behind while reporting failure (a claim nobody holds the token of, an
+    answer the caller will retry). task.json is kept as a hard link and put back;
+    a response.json the verb created is removed. Renames and unlinks need no free
+    space, so this works on a full disk too.
+    """
+    backup = f".task.json.{secrets.token_hex(16)}.tmp"
+    try:
+        os.link("task.json", backup, src_dir_fd=fd, dst_dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        backup = None  # no task.json, or no hard links here: errors surface in the verb
+    try:
+        os.stat("response.json", dir_fd=fd, follow_symlinks=False)
+        had_response = True
+    except OSError:
+        had_response = False
+    try:
+        yield
+    except ConflictError:
+        # A refusal is decided before the verb writes anything; keep what the
+        # roll-forward in _load_for_update may have repaired (G8).
+        raise
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if not had_response:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink("response.json", dir_fd=fd)
+            if backup is not None:
+                os.replace(backup, "task.json", src_dir_fd=fd, dst_dir_fd=fd)
+            os.fsync(fd)
+        raise
+    finally:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup, dir_fd=fd)
 
 
 def _remove_partial_task(tasks_fd: int, task_id: str) -> None:

@@ -14,6 +14,11 @@ from typing import Any
 from lanes_tui.core.errors import ConfigError, NotFound
 
 MAX_YAML_BYTES = 1 << 20
+# Pure-Python PyYAML spends ~30 us per value: a 1 MB "[1,1,1,...]" takes 14 s, and
+# deep nesting overflows the Python stack. Task files and configs hold dozens of
+# values, so structure is capped too (fault row 20: hostile YAML is rejected fast).
+MAX_YAML_NODES = 20_000
+MAX_YAML_DEPTH = 64
 
 
 def load_mapping(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> dict[str, Any]:
@@ -60,6 +65,10 @@ def parse_yaml_text(text: str, *, source: str) -> Any:
         raise ConfigError(f"{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: YAML is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ConfigError(f"{source}: invalid YAML value: {' '.join(str(exc).split())[:200]}") from None
     finally:
         loader.dispose()
 
@@ -84,7 +93,21 @@ def _strict_loader(yaml: Any) -> type:
                 raise yaml.MarkedYAMLError(
                     problem="YAML anchors are not allowed", problem_mark=event.start_mark
                 )
-            return super().compose_node(parent, index)
+            self._yaml_nodes = getattr(self, "_yaml_nodes", 0) + 1
+            if self._yaml_nodes > MAX_YAML_NODES:
+                raise yaml.MarkedYAMLError(
+                    problem=f"too many YAML values (more than {MAX_YAML_NODES})", problem_mark=event.start_mark
+                )
+            depth = getattr(self, "_yaml_depth", 0)
+            if depth >= MAX_YAML_DEPTH:
+                raise yaml.MarkedYAMLError(
+                    problem=f"YAML is nested deeper than {MAX_YAML_DEPTH} levels", problem_mark=event.start_mark
+                )
+            self._yaml_depth = depth + 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._yaml_depth = depth
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()
