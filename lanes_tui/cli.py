@@ -195,7 +195,12 @@ def _wants_json(argv: Sequence[str]) -> bool:
     return "--json" in argv
 
 
+BLOCKING_COMMANDS = frozenset({"wait", "next", "watch"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Called without argv (console script, `python -m`), it owns the process."""
+    owns_process = argv is None
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args_list)
     try:
@@ -205,7 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from lanes_tui.commands import dispatch
 
-        return dispatch(args)
+        code = dispatch(args)
+        if owns_process and args.command in BLOCKING_COMMANDS:
+            from lanes_tui.commands.output import finish_stdout
+
+            finish_stdout()  # the answer is complete: the reader need not wait for our exit
+        return code
     except LanesError as exc:
         return report_error(exc, as_json)
     except KeyboardInterrupt:

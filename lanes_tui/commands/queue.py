@@ -356,7 +356,7 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         args.all = True
     if args.all:
         collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-        _emit_listing(listing.render_status_all(collected), collected)
+        _emit_listing(listing.render_status_all_bytes(collected), collected)
         return 0
     if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
         raise UsageError("status requires a task id or --all")
@@ -373,15 +373,34 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
 
 def cmd_list(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-    _emit_listing(listing.render_list(collected), collected)
+    _emit_listing(listing.render_list_bytes(collected), collected)
     return 0
 
 
-def _emit_listing(text: str, collected: listing.Collected) -> None:
-    """Always JSON, as agent-lanes prints it; corrupt tasks are reported beside the rest."""
+def _emit_listing(data: bytes, collected: listing.Collected) -> None:
+    """Always JSON, as agent-lanes prints it; corrupt tasks are reported beside the rest.
+
+    `data` is UTF-8 (in fact ASCII: json escapes the rest); tens of megabytes at
+    10,000 tasks, so it goes to the byte stream under sys.stdout when that is
+    what encoding the text would produce, instead of a decode and re-encode.
+    """
+    import codecs
+
     for _, reason in collected.corrupt:
         warn(reason)
-    sys.stdout.write(text + "\n")
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    try:
+        utf8 = codecs.lookup(out.encoding).name == "utf-8"
+    except (AttributeError, TypeError, LookupError):
+        utf8 = False
+    if buffer is not None and utf8:
+        out.flush()  # anything already written as text goes first
+        buffer.write(data)
+        buffer.write(b"\n")
+        buffer.flush()
+    else:
+        out.write(data.decode("utf-8") + "\n")
 
 
 # -- operator verbs ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import os
 import secrets
 import stat
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from lanes_tui.core.errors import CorruptTask, StoreError
 
@@ -126,6 +126,32 @@ def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE, du
         os.fsync(dir_fd)
 
 
+def write_atomic_chunks(
+    name: str, chunks: Iterable[bytes | memoryview], *, dir_fd: int, mode: int = FILE_MODE, durable: bool = True
+) -> None:
+    """write_atomic for binary content given in pieces (written in order, never joined in memory)."""
+    tmp = f".{name}.{secrets.token_hex(16)}.tmp"
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd
+    )
+    try:
+        try:
+            for chunk in chunks:
+                _write_all(fd, chunk)
+            os.fchmod(fd, mode)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    if durable:
+        os.fsync(dir_fd)
+
+
 def write_new_file(name: str, data: bytes, *, dir_fd: int) -> None:
     """Create a file that must not exist yet (O_EXCL), durably."""
     fd = os.open(
@@ -166,6 +192,15 @@ def append_line(name: str, line: str, *, dir_fd: int) -> None:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, info.st_size)
             raise
+    finally:
+        os.close(fd)
+
+
+def append_text(name: str, text: str, *, dir_fd: int) -> None:
+    """Append to a cache log in one write (not fsynced): whole lines even with concurrent appenders."""
+    fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE, dir_fd=dir_fd)
+    try:
+        _write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
 

@@ -15,8 +15,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from lanes_tui.core.ids import is_valid_task_id
+
 STEP_MS = 10
 DEBOUNCE_MS = 50
+
+
+def task_ids_of(paths: set[str], tasks_dir: Path) -> set[str]:
+    """The task ids named by changed paths under `tasks_dir`."""
+    ids = set()
+    root = str(tasks_dir) + "/"
+    for path in paths:
+        if path.startswith(root):
+            name = path[len(root):].split("/", 1)[0]
+            if is_valid_task_id(name):
+                ids.add(name)
+    return ids
 
 
 class DirWatcher:

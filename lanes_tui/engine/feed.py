@@ -16,22 +16,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lanes_tui.core.ids import is_valid_task_id
-from lanes_tui.engine.changefeed import DEBOUNCE_MS, STEP_MS
+from lanes_tui.engine.changefeed import DEBOUNCE_MS, STEP_MS, task_ids_of
 from lanes_tui.engine.index import IndexChange, TaskIndex
 
 DEFAULT_RESCAN_SECONDS = 30.0
-
-
-def task_ids_of(paths: set[str], tasks_dir: Path) -> set[str]:
-    ids = set()
-    root = str(tasks_dir) + "/"
-    for path in paths:
-        if path.startswith(root):
-            name = path[len(root):].split("/", 1)[0]
-            if is_valid_task_id(name):
-                ids.add(name)
-    return ids
 
 
 class TaskFeed:

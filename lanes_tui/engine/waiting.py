@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
-from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks
+from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks, read_new_tasks
 from lanes_tui.core.store import CLAIMED, TERMINAL_STATES, NextResult, TaskStore
-from lanes_tui.engine.changefeed import DirWatcher
+from lanes_tui.engine.changefeed import DirWatcher, task_ids_of
 
 RESCAN_SECONDS = 30.0
 
@@ -30,44 +30,78 @@ def wait_for_lane_task(
     heartbeat_seconds: float = 0.0,
     on_heartbeat: Callable[[], None] | None = None,
 ) -> NextResult:
+    """The lane's next claimable task (claimed for `claim_owner` if given), or none by `timeout`.
+
+    One watcher stays armed across wake-ups (it keeps collecting events while
+    we look at the store), and is re-armed only when the set of folders worth
+    watching changes. A wake-up re-reads just the tasks whose folders changed;
+    the whole lane is re-checked after re-arming, when a lease runs out, and on
+    the periodic rescan.
+    """
     deadline = time.monotonic() + timeout
     next_beat = time.monotonic() + heartbeat_seconds if heartbeat_seconds > 0 else None
-    watched: tuple[str, ...] = ()
+    watcher: DirWatcher | None = None
+    watched: tuple[str, ...] | None = None
+    full_check = True
+    changed: set[str] = set()
     stale_seen: dict[str, str] = {}
-    while True:
-        with DirWatcher([store.tasks_dir, *(store.tasks_dir / t for t in watched)]) as watcher:
-            facts = TaskFacts.load(store)
-            corrupt: list[tuple[str, str]] = []
-            result = store.next_task(
-                lane,
-                candidates=lane_candidates(store, lane, facts, corrupt),
-                vendor=vendor,
-                claim_owner=claim_owner,
-                lease_seconds=lease_seconds,
-            )
-            facts.save(store)
+    next_rescan = time.monotonic() + RESCAN_SECONDS
+    lease_due = next_rescan
+
+    def look(candidates: list[str]) -> NextResult:
+        return store.next_task(
+            lane, candidates=candidates, vendor=vendor, claim_owner=claim_owner, lease_seconds=lease_seconds
+        )
+
+    try:
+        while True:
+            if full_check:
+                facts = TaskFacts.load(store)
+                corrupt: list[tuple[str, str]] = []
+                result = look(lane_candidates(store, lane, facts, corrupt))
+                facts.save(store)
+                stale_seen.update(corrupt)
+            else:
+                fresh = read_new_tasks(store, sorted(changed))
+                result = look(sorted(t["id"] for t in fresh if t["lane"] == lane))
             stale_seen.update(dict(result.stale))
-            stale_seen.update(corrupt)
             if result.task is not None:
                 return _with_stale(result, stale_seen)
-            # Nothing claimable: the lane's live tasks (claimed, skipped) decide
-            # what to watch and when the next lease runs out.
-            listing = live_tasks(store, lane=lane)
-            live_ids = tuple(sorted(t["id"] for t in listing.tasks))
-            if live_ids != watched:
-                watched = live_ids  # re-arm on the new set before sleeping
-                continue
+            if full_check:
+                # Nothing claimable: the lane's live tasks (claimed, skipped) are
+                # what can change into something claimable; watch their folders.
+                listing = live_tasks(store, lane=lane)
+                wanted = tuple(sorted(t["id"] for t in listing.tasks))
+                lease_due = time.monotonic() + _until_first_expiry(store, listing.tasks)
+                if wanted != watched:
+                    if watcher is not None:
+                        watcher.close()
+                    watcher = DirWatcher([store.tasks_dir, *(store.tasks_dir / t for t in wanted)])
+                    watched = wanted
+                    continue  # armed anew: look again so nothing slips between the two
             now = time.monotonic()
             if now >= deadline:
                 return _with_stale(result, stale_seen)
-            wake = min(deadline, now + RESCAN_SECONDS, now + _until_first_expiry(store, listing.tasks))
+            wake = min(deadline, next_rescan, lease_due)
             if next_beat is not None:
                 if now >= next_beat:
                     if on_heartbeat:
                         on_heartbeat()
                     next_beat = now + heartbeat_seconds
                 wake = min(wake, next_beat)
-            watcher.wait(max(0.001, wake - now))
+            assert watcher is not None
+            paths = watcher.wait(max(0.001, wake - now))
+            changed = task_ids_of({str(p) for p in paths}, store.tasks_dir)
+            now = time.monotonic()
+            timer_fired = not paths and now < deadline
+            full_check = timer_fired or now >= next_rescan or bool(changed & set(watched or ()))
+            if now >= next_rescan:
+                next_rescan = now + RESCAN_SECONDS
+            if not full_check and not changed:
+                continue  # events elsewhere in the store: nothing for this lane
+    finally:
+        if watcher is not None:
+            watcher.close()
 
 
 def wait_for_answer(

@@ -66,3 +66,42 @@ def test_answer_wait_returns_failed_tasks(workspace):
     task = workspace.submit()
     store.cancel(task["id"], by="op")
     assert wait_for_answer(store, task["id"], timeout=1)["failure_reason"] == "cancelled"
+
+
+def _someone_waits_for_a_lock(pid: int) -> bool:
+    """True once /proc/locks shows a blocked flock request from `pid` (a thread of ours)."""
+    with open("/proc/locks") as handle:
+        return any("->" in line and f" {pid} " in f" {line} " for line in handle)
+
+
+def test_lane_wait_does_not_lose_a_task_whose_folder_appears_before_its_task_json(workspace):
+    """A submitter makes the folder first and writes task.json later, under the lock."""
+    import json
+    import os
+
+    from lanes_tui.core import fsio
+
+    store = workspace.store()
+    template = workspace.submit(lane="elsewhere")  # a real task.json to copy, in another lane
+    body = json.loads((store.tasks_dir / template["id"] / "task.json").read_text())
+    new_id = template["id"].replace("elsewhere", "late")
+    body.update(id=new_id, lane="default", correlation_id="late")
+    armed = threading.Event()
+    thread, box = run_in_thread(
+        lambda: wait_for_lane_task(store, "default", timeout=RESCAN_SECONDS - 10,
+                                   heartbeat_seconds=0.001, on_heartbeat=armed.set)
+    )
+    assert armed.wait(10)
+    with store.locked():
+        os.mkdir(store.tasks_dir / new_id, 0o700)
+        # Hold task.json back until the waiter has seen the bare folder and queued for the lock.
+        for _ in range(200_000):
+            if _someone_waits_for_a_lock(os.getpid()):
+                break
+        else:
+            raise AssertionError("the waiter never asked for the store lock")
+        with fsio.open_dir(store.tasks_dir / new_id) as fd:
+            fsio.write_new_file("events.jsonl", b"", dir_fd=fd)
+            fsio.write_atomic("task.json", fsio.dumps_json(body), dir_fd=fd)
+    thread.join(RESCAN_SECONDS)
+    assert box["result"].task is not None and box["result"].task["id"] == new_id
