@@ -1,0 +1,104 @@
+"""Process identity on this host: pid plus start time, because pids are reused.
+
+Recovery kills a leftover worker group only when its leader's start time still
+matches what was recorded (G9); a decoy that reuses the pid is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22)."""
+    fields = _stat_fields(pid)
+    # The command name (field 2) may hold spaces and parentheses: _stat_fields splits after the last ')'.
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def is_same_process(pid: int, recorded_start: int | None) -> bool:
+    return recorded_start is not None and start_time(pid) == recorded_start
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data[data.rfind(b")") + 2:].split()  # fields from 3 (state) on
+
+
+def group_members(pgid: int) -> list[tuple[int, str, int]]:
+    """(pid, state, ppid) of every process in the group, from /proc."""
+    members = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        fields = _stat_fields(int(name))
+        if fields is None or len(fields) < 3:
+            continue
+        try:
+            if int(fields[2]) == pgid:
+                members.append((int(name), fields[0].decode(), int(fields[1])))
+        except ValueError:
+            continue
+    return members
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is left in the group.
+
+    Zombies are ignored: an orphan reparented to a PID 1 that never reaps
+    would otherwise look alive forever. Zombies that are our own children
+    (we are a subreaper) are reaped on the way.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    alive = False
+    me = os.getpid()
+    for pid, state, ppid in group_members(pgid):
+        if state == "Z":
+            if ppid == me:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            continue
+        alive = True
+    return alive
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send sig to the whole group; False when the group is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux PR_SET_CHILD_SUBREAPER) so they can be reaped.
+
+    In a container our process may be PID 1's child with nobody reaping
+    orphans; as a subreaper, grandchildren whose worker died become ours.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER = 36
+    except (OSError, AttributeError):
+        return False
+
+
+SIGTERM, SIGKILL = signal.SIGTERM, signal.SIGKILL
