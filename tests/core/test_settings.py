@@ -1,0 +1,304 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+from lanes_tui.core.errors import ConfigError
+from lanes_tui.settings import (
+    DEFAULT_ENV_ALLOW,
+    LaneMode,
+    LaneSettings,
+    load_settings,
+    worker_environment,
+)
+
+
+def write(folder: Path, text: str, name: str = "lanes-tui.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_any_file(tmp_path):
+    s = load_settings(None, config_dir=tmp_path)  # folder exists, file does not
+    assert s.path is None
+    assert sorted(s.vendors) == ["claude", "codex", "demo"]
+    claude, codex, demo = s.vendor("claude"), s.vendor("codex"), s.vendor("demo")
+    assert claude.executable == ("claude",) and codex.executable == ("codex",)
+    assert demo.executable == (sys.executable, "-m", "lanes_tui.demo_agent")
+    assert dict(claude.models) == {"opus": "claude-opus-4-7", "sonnet": "claude-sonnet-4-6",
+                                   "haiku": "claude-haiku-4-5", "any": "claude-sonnet-4-6"}
+    assert dict(codex.models) == {"gpt-5-3": "gpt-5.3", "gpt-5-3-spark": "gpt-5.3-codex-spark", "any": "gpt-5.3"}
+    assert sorted(codex.efforts) == ["high", "low", "medium", "minimal", "xhigh"]
+    assert sorted(claude.efforts) == sorted(demo.efforts) == ["high", "low", "medium", "xhigh"]
+    assert claude.prompt_effort_hint and not codex.prompt_effort_hint and not demo.prompt_effort_hint
+    assert (claude.stream, codex.stream, demo.stream) == ("claude", "codex", "claude")
+    assert s.vendor("nope") is None and s.default_vendor is None
+    assert s.concurrency.global_max == 4
+    assert [s.concurrency.vendor(n) for n in ("claude", "codex", "demo")] == [2, 2, 4]
+    assert s.concurrency.lane("review") is None
+    lane = s.lane("anything")
+    assert lane == LaneSettings() and lane.mode is LaneMode.INTERNAL
+    assert (lane.timeout_seconds, lane.lease_seconds, lane.renew_seconds, lane.max_attempts) == (1800, 900, 60, 3)
+    assert (lane.backoff_seconds, lane.backoff_max_seconds) == (30, 900)
+    assert (s.rate_limit_cooldown_seconds, s.shutdown_grace_seconds, s.kill_grace_seconds) == (300, 30, 5)
+    assert (s.log_max_bytes, s.output_line_max_bytes, s.notify_command) == (16 << 20, 8 << 20, None)
+    assert load_settings(None, config_dir=None) == s
+
+
+def test_default_file_next_to_handoff_is_read(tmp_path):
+    path = write(tmp_path, "concurrency: {global: 7}\n")
+    s = load_settings(None, config_dir=tmp_path)
+    assert s.path == path.absolute() and s.concurrency.global_max == 7
+
+
+def test_explicit_missing_path_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="settings file does not exist: .*other.yaml"):
+        load_settings(tmp_path / "other.yaml", config_dir=tmp_path)
+
+
+def test_empty_file_is_all_defaults(tmp_path):
+    assert load_settings(write(tmp_path, "{}\n"), config_dir=None).lane("x") == LaneSettings()
+
+
+def test_vendor_override_merges_with_builtin(tmp_path):
+    path = write(tmp_path, """
+vendors:
+  claude:
+    executable: /opt/claude/bin/claude
+    models: {opus: claude-opus-5, haiku: null, fast: claude-haiku-4-5}
+    env: {allow: [AWS_*]}
+  local:
+    executable: [python3, -m, my_agent]
+    args: [--model, "{model}", "{effort}"]
+    models: {any: small}
+    efforts: {low: [--quick], medium: []}
+    default_effort: low
+default_vendor: local
+""")
+    s = load_settings(path, config_dir=None)
+    claude = s.vendor("claude")
+    assert claude.executable == ("/opt/claude/bin/claude",)
+    assert claude.args == ("-p", "--output-format", "stream-json", "--verbose", "--model", "{model}")  # kept
+    assert dict(claude.models) == {"opus": "claude-opus-5", "sonnet": "claude-sonnet-4-6",
+                                   "any": "claude-sonnet-4-6", "fast": "claude-haiku-4-5"}
+    assert claude.env_allow == ("ANTHROPIC_API_KEY", "ANTHROPIC_*", "CLAUDE_*", "AWS_*")
+    assert claude.prompt_effort_hint  # not given, so kept
+    local = s.vendor("local")
+    assert local.executable == ("python3", "-m", "my_agent") and local.stream == "claude"
+    assert dict(local.efforts) == {"low": ("--quick",), "medium": ()}
+    assert local.default_effort == "low" and not local.prompt_effort_hint
+    assert s.default_vendor == "local" and s.concurrency.vendor("local") == 2
+    assert s.vendor("codex") == load_settings(None, config_dir=None).vendor("codex")
+
+
+def test_relative_executable_is_relative_to_the_settings_file(tmp_path):
+    path = write(tmp_path, "vendors: {codex: {executable: bin/codex}}\n")
+    assert load_settings(path, config_dir=None).vendor("codex").executable == (str(tmp_path / "bin" / "codex"),)
+
+
+def test_lanes_and_lane_defaults(tmp_path):
+    path = write(tmp_path, """
+lane_defaults: {timeout_seconds: 600, max_attempts: 5}
+lanes:
+  review: {mode: external}
+  "two words": {max_attempts: 1}
+  batch: {mode: hybrid, lease_seconds: 120, renew_seconds: 20.5, backoff_seconds: 0}
+concurrency: {lanes: {batch: 1}, vendors: {codex: 1}}
+""")
+    s = load_settings(path, config_dir=None)
+    assert s.lane("review").mode is LaneMode.EXTERNAL and s.lane("review").timeout_seconds == 600
+    batch = s.lane("batch")
+    assert (batch.mode, batch.lease_seconds, batch.renew_seconds, batch.max_attempts) == ("hybrid", 120, 20.5, 5)
+    assert s.lane("two words").max_attempts == 1
+    assert s.lane("other") == LaneSettings(timeout_seconds=600, max_attempts=5)
+    assert s.lane("other").mode == "internal"
+    assert s.concurrency.lane("batch") == 1 and s.concurrency.vendor("codex") == 1
+    assert s.concurrency.vendor("claude") == 2
+
+
+def test_backoff_is_exponential_and_capped():
+    lane = LaneSettings(backoff_seconds=30, backoff_max_seconds=900)
+    assert [lane.backoff(n) for n in (0, 1, 2, 3, 5, 6, 10_000)] == [0, 30, 60, 120, 480, 900, 900]
+
+
+BAD = [
+    ("lease_secnds: 5\n", "lease_secnds is not a known setting"),
+    ("lanes: {review: {lease_second: 5}}\n", "lanes.review.lease_second is not a known setting"),
+    ("lanes: {review: {lease_seconds: -1}}\n", "lanes.review.lease_seconds must be a number > 0"),
+    ("lanes: {review: {lease_seconds: '900'}}\n", "lanes.review.lease_seconds must be a number > 0"),
+    ("lanes: {review: {timeout_seconds: .nan}}\n", "lanes.review.timeout_seconds must be a number > 0"),
+    ("lanes: {review: {timeout_seconds: .inf}}\n", "lanes.review.timeout_seconds must be a number > 0"),
+    ("lanes: {review: {timeout_seconds: 0}}\n", "lanes.review.timeout_seconds must be a number > 0"),
+    ("lanes: {review: {lease_seconds: 60, renew_seconds: 60}}\n", "lanes.review.renew_seconds must be less than lease_seconds"),
+    ("lane_defaults: {renew_seconds: 1000}\n", "lane_defaults.renew_seconds must be less than lease_seconds"),
+    ("lanes: {review: {mode: sometimes}}\n", "lanes.review.mode must be one of internal, external, hybrid"),
+    ("lanes: {review: {mode: [internal]}}\n", "lanes.review.mode must be one of"),
+    ("lanes: {review: {max_attempts: 0}}\n", "lanes.review.max_attempts must be a whole number from 1 to 100"),
+    ("lanes: {review: {max_attempts: 2.5}}\n", "lanes.review.max_attempts must be a whole number"),
+    ("lanes: {review: {max_attempts: true}}\n", "lanes.review.max_attempts must be a whole number"),
+    ("lanes: {review: {backoff_seconds: 60, backoff_max_seconds: 10}}\n", "lanes.review.backoff_max_seconds must be at least"),
+    ("lanes: {review: 5}\n", "lanes.review must be a mapping"),
+    ("lanes: [review]\n", "lanes must be a mapping"),
+    ('lanes: {"bad\\nname": {}}\n', r"lanes has an invalid lane name 'bad\\nname'"),
+    ("concurrency: {global: 0}\n", "concurrency.global must be a whole number from 1 to 1024"),
+    ("concurrency: {globl: 2}\n", "concurrency.globl is not a known setting"),
+    ("concurrency: {vendors: {gemini: 1}}\n", "concurrency.vendors.gemini names an unknown vendor"),
+    ("concurrency: {lanes: {review: -1}}\n", "concurrency.lanes.review must be a whole number"),
+    ("kill_grace_seconds: -1\n", "kill_grace_seconds must be a number >= 0"),
+    ("log_max_bytes: 10\n", "log_max_bytes must be a whole number from 4096"),
+    ("notify_command: notify-send\n", "notify_command must be a non-empty list of strings"),
+    ("notify_command: [notify-send, {a: 1}]\n", r"notify_command\[1\] must be a non-empty string"),
+    ("environment: {allow: [GITHUB_TOKEN, 'A B']}\n", "environment.allow has an invalid variable name or pattern 'A B'"),
+    ("environment: {alow: [X]}\n", "environment.alow is not a known setting"),
+    ("default_vendor: gemini\n", "default_vendor names an unknown vendor 'gemini'"),
+    ("vendors: {claude: {executabel: x}}\n", "vendors.claude.executabel is not a known setting"),
+    ("vendors: {claude: {executable: 'claude -p'}}\n", "vendors.claude.executable must be a program name or path without spaces"),
+    ("vendors: {claude: {executable: []}}\n", "vendors.claude.executable must be a program name, a path, or a non-empty list"),
+    ("vendors: {claude: {args: --verbose}}\n", "vendors.claude.args must be a list of strings"),
+    ("vendors: {claude: {args: ['--model', '{modle}']}}\n", r"vendors.claude.args has unknown placeholder \{modle\}"),
+    ("vendors: {claude: {models: {opus: [x]}}}\n", "vendors.claude.models.opus must be a non-empty string"),
+    ("vendors: {claude: {models: {opus: null, sonnet: null, haiku: null, any: null}}}\n", "vendors.claude.models must name at least one"),
+    ("vendors: {claude: {efforts: {high: --effort=high}}}\n", r"vendors.claude.efforts.high gives a value but vendors.claude.args has no \{effort\}"),
+    ("vendors: {claude: {efforts: {high: [--think]}}}\n", r"vendors.claude.efforts.high is a list of argv items, which needs \{effort\}"),
+    ("vendors: {codex: {efforts: {high: [--x]}}}\n", r"vendors.codex.efforts.high must be a string: vendors.codex.args uses \{effort\} inside"),
+    ("vendors: {codex: {default_effort: huge}}\n", "vendors.codex.default_effort 'huge' is not in vendors.codex.efforts"),
+    ("vendors: {codex: {stream: json}}\n", "vendors.codex.stream must be one of claude, codex"),
+    ("vendors: {codex: {prompt_effort_hint: 'yes'}}\n", "vendors.codex.prompt_effort_hint must be true or false"),
+    ("vendors: {codex: {env: {allow: GITHUB_*}}}\n", "vendors.codex.env.allow must be a list of strings"),
+    ("vendors: {codex: {env: {deny: [X]}}}\n", "vendors.codex.env.deny is not a known setting"),
+    ("vendors: {gemini: {executable: gemini}}\n", "vendors.gemini.models is required for a vendor that is not built in"),
+    ("vendors: {any: {executable: x, models: {any: y}}}\n", "vendors.any is reserved"),
+    ("vendors: {codex: 1}\n", "vendors.codex must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split()[0] for _, m in BAD])
+def test_every_validation_error_is_one_line_naming_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, config_dir=None)
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(f"{path}: ")
+    import re
+
+    assert re.search(message, text), text
+    assert info.value.exit_code == 6
+
+
+def test_yaml_problems_keep_the_strict_loader_errors(tmp_path):
+    path = write(tmp_path, "lanes: {}\nlanes: {}\n")
+    with pytest.raises(ConfigError, match=rf"{path}:2: duplicate key 'lanes'"):
+        load_settings(None, config_dir=tmp_path)
+    write(tmp_path, "- a\n- b\n")
+    with pytest.raises(ConfigError, match="must contain a mapping"):
+        load_settings(None, config_dir=tmp_path)
+
+
+ENV = {
+    "PATH": "/usr/bin", "HOME": "/home/u", "USER": "u", "LANG": "C.UTF-8", "LC_ALL": "C", "TERM": "xterm",
+    "ANTHROPIC_API_KEY": "sk-ant", "ANTHROPIC_BASE_URL": "https://proxy", "CLAUDE_CODE_USE_BEDROCK": "1",
+    "OPENAI_API_KEY": "sk-oai", "CODEX_HOME": "/home/u/.codex",
+    "AWS_SECRET_ACCESS_KEY": "aws", "AWS_REGION": "eu-west-1", "GITHUB_TOKEN": "ghp", "DATABASE_URL": "postgres://x",
+    "SSH_AUTH_SOCK": "/tmp/ssh", "DEMO_AGENT_DELAY": "0",
+}
+SECRETS = {"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "DATABASE_URL", "SSH_AUTH_SOCK"}
+
+
+def test_environment_allow_list_per_vendor():
+    s = load_settings(None, config_dir=None)
+    base = {"PATH", "HOME", "USER", "LANG", "LC_ALL"}
+    extra = {"LANES_TASK_ID": "t1", "LANES_AGENT_ID": "a1"}
+    claude = worker_environment(s, "claude", ENV, extra)
+    assert set(claude) == base | {"ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_USE_BEDROCK"} | set(extra)
+    codex = worker_environment(s, s.vendor("codex"), ENV, extra)
+    assert set(codex) == base | {"OPENAI_API_KEY", "CODEX_HOME"} | set(extra)
+    assert "ANTHROPIC_API_KEY" not in codex and "OPENAI_API_KEY" not in claude
+    assert set(worker_environment(s, "demo", ENV, {})) == base | {"DEMO_AGENT_DELAY"}
+    for env in (claude, codex):
+        assert not SECRETS & set(env) and "TERM" not in env
+    assert claude["LANES_TASK_ID"] == "t1" and claude["PATH"] == "/usr/bin"
+
+
+def test_environment_allow_and_deny_from_the_file(tmp_path):
+    path = write(tmp_path, """
+environment: {allow: [GITHUB_TOKEN], deny: [LC_*]}
+vendors: {claude: {env: {allow: ['AWS_*']}}}
+""")
+    s = load_settings(path, config_dir=None)
+    assert s.env_allow == (*DEFAULT_ENV_ALLOW, "GITHUB_TOKEN")
+    claude = worker_environment(s, "claude", ENV, {})
+    codex = worker_environment(s, "codex", ENV, {})
+    assert {"GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} <= set(claude)
+    assert "GITHUB_TOKEN" in codex and "AWS_SECRET_ACCESS_KEY" not in codex
+    assert "LC_ALL" not in claude and "DATABASE_URL" not in claude
+    # Patterns are case-sensitive: an allow for GITHUB_TOKEN does not pass github_token.
+    assert "github_token" not in worker_environment(s, "codex", {"github_token": "x"}, {})
+
+
+def test_unknown_vendor_gets_only_the_global_list():
+    s = load_settings(None, config_dir=None)
+    assert set(worker_environment(s, "gemini", ENV, {})) == {"PATH", "HOME", "USER", "LANG", "LC_ALL"}
+
+
+# The defaults spelled out in the file format (the README shows the same text):
+# loading it must change nothing.
+SPELLED_OUT = """
+vendors:
+  claude:
+    executable: claude
+    args: [-p, --output-format, stream-json, --verbose, --model, "{model}"]
+    models: {opus: claude-opus-4-7, sonnet: claude-sonnet-4-6, haiku: claude-haiku-4-5, any: claude-sonnet-4-6}
+    efforts: {low: [], medium: [], high: [], xhigh: []}
+    default_effort: medium
+    prompt_effort_hint: true
+    stream: claude
+    enabled: true
+    env: {allow: [ANTHROPIC_API_KEY, "ANTHROPIC_*", "CLAUDE_*"]}
+  codex:
+    executable: codex
+    args: [exec, --json, -m, "{model}", --config, "model_reasoning_effort={effort}", --skip-git-repo-check, "-"]
+    models: {gpt-5-3: gpt-5.3, gpt-5-3-spark: gpt-5.3-codex-spark, any: gpt-5.3}
+    efforts: {minimal: minimal, low: low, medium: medium, high: high, xhigh: xhigh}
+    default_effort: medium
+    prompt_effort_hint: false
+    stream: codex
+    env: {allow: [OPENAI_API_KEY, "OPENAI_*", "CODEX_*"]}
+  demo:
+    args: [-p, --output-format, stream-json, --verbose, --model, "{model}"]
+    models: {any: demo, opus: demo, sonnet: demo, haiku: demo}
+    efforts: {low: [], medium: [], high: [], xhigh: []}
+    stream: claude
+    env: {allow: ["DEMO_AGENT_*"]}
+default_vendor: null
+environment:
+  allow: []
+  deny: []
+concurrency:
+  global: 4
+  vendors: {claude: 2, codex: 2, demo: 4}
+  lanes: {}
+lane_defaults:
+  mode: internal
+  timeout_seconds: 1800
+  lease_seconds: 900
+  renew_seconds: 60
+  max_attempts: 3
+  backoff_seconds: 30
+  backoff_max_seconds: 900
+lanes: {}
+rate_limit_cooldown_seconds: 300
+shutdown_grace_seconds: 30
+kill_grace_seconds: 5
+log_max_bytes: 16777216
+output_line_max_bytes: 8388608
+notify_command: null
+"""
+
+
+def test_spelled_out_defaults_equal_the_builtins(tmp_path):
+    from dataclasses import replace
+
+    spelled = load_settings(write(tmp_path, SPELLED_OUT), config_dir=None)
+    assert replace(spelled, path=None) == load_settings(None, config_dir=None)
