@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default="handoff/handoff.yaml", help="path to handoff.yaml (default: %(default)s)")
     parser.add_argument("--store", help="queue store folder (overrides queue_root)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--no-ui", action="store_true", help="run the supervisor headless (CI, servers)")
+    parser.add_argument("--drain", action="store_true", help="with --no-ui: exit once the internal/hybrid lanes are done")
+    parser.add_argument("--summary", metavar="FILE", help="with --no-ui: write a JSON summary of the run to FILE")
+    parser.add_argument("--settings", metavar="FILE", help="lanes-tui.yaml (default: next to handoff.yaml)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     out = _Parser(add_help=False)
     out.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
@@ -205,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = _wants_json(args_list)
     try:
         args = build_parser().parse_args(args_list)
+        if args.command is None and args.no_ui:
+            from lanes_tui.commands import supervise
+
+            return supervise.run(args)
         if args.command is None:
             build_parser().print_help()
             return 0

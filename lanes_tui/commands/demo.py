@@ -1,72 +1,98 @@
-"""`lanes-tui demo`: a complete round trip on a scratch queue, no agent CLI needed.
+"""`lanes-tui demo`: the real supervisor on a scratch queue, with a simulated agent.
 
-Creates a throw-away workspace, submits the example tasks, claims each one,
-records a canned answer and waits for it like an orchestrator would, then
-prints what happened. (The supervisor with a simulated agent replaces the
-canned answers once it exists.)
+Creates a throw-away workspace, submits the example tasks from `tasks/` (the
+delegation example as a child of the question, so it gets thread context),
+and drains them with the built-in `demo` vendor: a simulated agent shipped
+inside the package that speaks Claude's stream-json format. No agent CLI,
+account or network needed. Prints the supervisor's log and then a summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import io
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.store import TaskStore
-from lanes_tui.core.taskfile import load_task_file
+from lanes_tui.core.taskfile import TaskDefinition, load_task_file
+from lanes_tui.engine.headless import EventPrinter, exit_code, summary_of
+from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.examples import example_task_files
+from lanes_tui.settings import Settings, load_settings
 
 
 def run(args: argparse.Namespace) -> int:
     workspace = Path(tempfile.mkdtemp(prefix="lanes-tui-demo-"))
+    keep = getattr(args, "keep", False)
     try:
-        rows = _round_trip(workspace)
+        store = TaskStore(workspace / "state")
+        _submit_examples(store, workspace)
+        settings = dataclasses.replace(load_settings(None, config_dir=None), default_vendor="demo")
+        code, supervisor_summary = asyncio.run(_drain(store, settings, quiet=getattr(args, "json", False)))
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(workspace, ignore_errors=True)
     if getattr(args, "json", False):
-        emit_json({"status": "ok", "workspace": str(workspace) if args.keep else None, "tasks": rows})
-        return 0
-    print(f"{'task':<58} {'lane':<8} {'state':<10} answer")
-    for row in rows:
-        print(f"{row['task_id']:<58} {row['lane']:<8} {row['state']:<10} {row['answer']}")
-    print(f"demo: {len(rows)} task(s) submitted, claimed, answered and collected")
-    if args.keep:
-        print(f"scratch queue kept at {workspace / 'state'}")
-    return 0
+        emit_json({"status": "ok" if code == 0 else "failed", **supervisor_summary,
+                   "workspace": str(workspace) if keep else None})
+        return code
+    print()
+    print(f"{'task':<52} {'state':<10} {'attempts':>8} {'tokens in/out':>14}  answer file")
+    for task in supervisor_summary["tasks"]:
+        tokens = f"{task['tokens_in']}/{task['tokens_out']}"
+        print(f"{task['id']:<52} {task['state']:<10} {task['attempts']:>8} {tokens:>14}  {task['answer_file']}")
+    totals = supervisor_summary["totals"]
+    print(f"demo: {totals['completed']} of {totals['tasks']} task(s) completed by the simulated agent "
+          f"in {totals['duration_ms'] / 1000:.1f} s of agent time")
+    if keep:
+        print(f"scratch queue kept at {workspace / 'state'} (try: lanes-tui --store {workspace / 'state'} status --all)")
+    return code
 
 
-def _round_trip(workspace: Path) -> list[dict[str, str]]:
-    store = TaskStore(workspace / "state")
-    request = workspace / "request.md"
-    request.write_text("# Demo request\n\nPlease look at this.\n", encoding="utf-8")
+async def _drain(store: TaskStore, settings: Settings, *, quiet: bool) -> tuple[int, dict[str, Any]]:
+    log = io.StringIO() if quiet else sys.stdout
+    supervisor = Supervisor(store, settings, emit=EventPrinter(log, as_json=False), drain=True)
+    await supervisor.start()
+    await supervisor.run()
+    code = exit_code(supervisor, interrupted=False)
+    summary = summary_of(supervisor, code)
+    for task in summary["tasks"]:
+        task["answer_file"] = Path(store.read_task(task["id"])["response_path"]).name
+    return code, summary
+
+
+def _submit_examples(store: TaskStore, workspace: Path) -> None:
     files = example_task_files()
     if not files:
         raise NotFound("no example task files found (expected lanes_tui/examples/*.yaml or tasks/*.yaml)")
-    submitted = []
-    for path in files:
-        definition = load_task_file(path)
-        submitted.append(
-            store.create_task(
-                workspace_id="lanes-tui-demo",
-                correlation_id=path.stem,
-                source_agent="demo",
-                lane=definition.fields.get("lane", "default"),
-                workspace_root=workspace,
-                request_path=request,
-                response_path=workspace / f"{path.stem}.answer.md",
-                prompt=definition.fields.get("prompt", ""),
-                metadata=definition.metadata,
-            )
+    request = workspace / "request.md"
+    request.write_text("# Demo request\n\nSee README.md for what this project does.\n", encoding="utf-8")
+    definitions = [(path, load_task_file(path)) for path in files]
+
+    def submit(path: Path, definition: TaskDefinition, metadata: dict[str, Any]) -> dict[str, Any]:
+        return store.create_task(
+            workspace_id="lanes-tui-demo", correlation_id=path.stem, source_agent="demo",
+            lane=definition.fields.get("lane", "default"), workspace_root=workspace, request_path=request,
+            response_path=workspace / f"{path.stem}.answer.md", prompt=definition.fields.get("prompt", ""),
+            metadata=metadata,
         )
-    rows = []
-    for task in submitted:
-        claimed = store.claim(task["id"], owner="demo-worker", lease_seconds=60)
-        answer = f"Demo answer for {task['correlation_id']}."
-        store.respond(task["id"], body=answer, reviewer="demo-worker", claim_token=claimed["claim_token"])
-        done = store.effective_task(task["id"])
-        rows.append({"task_id": task["id"], "lane": done["lane"], "state": done["state"], "answer": answer})
-    return rows
+
+    parent_id = None
+    for path, definition in definitions:
+        if definition.metadata.get("kind") != "delegation":
+            task = submit(path, definition, dict(definition.metadata))
+            if definition.metadata.get("kind") == "question":
+                parent_id = task["id"]
+    # The delegation example continues the question's thread: it waits for its parent
+    # (depends_on) and then reads the parent's answer as thread context.
+    for path, definition in definitions:
+        if definition.metadata.get("kind") == "delegation" and parent_id is not None:
+            submit(path, definition, {**definition.metadata, "parent_task_id": parent_id, "depends_on": [parent_id]})

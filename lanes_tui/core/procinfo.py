@@ -54,8 +54,8 @@ def group_alive(pgid: int) -> bool:
     """Whether a live (non-zombie) process is left in the group.
 
     Zombies are ignored: an orphan reparented to a PID 1 that never reaps
-    would otherwise look alive forever. Zombies that are our own children
-    (we are a subreaper) are reaped on the way.
+    would otherwise look alive forever. Zombie orphans adopted by us (as a
+    subreaper) are reaped on the way; the leader never is (asyncio reaps it).
     """
     try:
         os.killpg(pgid, 0)
@@ -67,7 +67,9 @@ def group_alive(pgid: int) -> bool:
     me = os.getpid()
     for pid, state, ppid in group_members(pgid):
         if state == "Z":
-            if ppid == me:
+            # Reap adopted orphans only: the leader is asyncio's child, and reaping
+            # it here would rob asyncio of its exit status.
+            if ppid == me and pid != pgid:
                 try:
                     os.waitpid(pid, os.WNOHANG)
                 except ChildProcessError:

@@ -551,16 +551,20 @@ def test_no_subcommand_prints_help(workspace):
 
 @pytest.mark.parametrize("command", ["demo", "self-test"])
 def test_demo_round_trip(tmp_path, command):
-    plain = subprocess.run([*LANES_TUI, command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "DEMO_AGENT_DELAY": "0"}  # the simulated agent's pauses are for humans
+    plain = subprocess.run([*LANES_TUI, command], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert plain.returncode == 0, plain.stderr
     assert "Traceback" not in plain.stderr
-    assert "demo: 3 task(s) submitted, claimed, answered and collected" in plain.stdout
-    as_json = subprocess.run([*LANES_TUI, command, "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "demo: 3 of 3 task(s) completed by the simulated agent" in plain.stdout
+    assert "supervisor_stopped reason=drained" in plain.stdout
+    as_json = subprocess.run([*LANES_TUI, command, "--json"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=60, env=env)
     payload = ok_json(as_json)
-    assert payload["status"] == "ok" and payload["workspace"] is None
+    assert payload["status"] == "ok" and payload["workspace"] is None and payload["exit_code"] == 0
     assert len(payload["tasks"]) == 3
     assert {row["state"] for row in payload["tasks"]} == {"completed"}
-    assert sorted(row["task_id"].split("-", 1)[1].rsplit("-", 1)[0] for row in payload["tasks"]) == [p.stem for p in EXAMPLE_TASKS]
+    assert all(row["attempts"] == 1 and row["tokens_out"] > 0 for row in payload["tasks"])
+    assert sorted(row["id"].split("-", 1)[1].rsplit("-", 1)[0] for row in payload["tasks"]) == [p.stem for p in EXAMPLE_TASKS]
     assert list(tmp_path.iterdir()) == []  # the scratch queue lives elsewhere and is removed
 
 

@@ -1,0 +1,225 @@
+"""One attempt at one task: spawn the agent, keep the lease, read the stream, judge the end.
+
+The attempt never writes the answer itself: it returns an `AttemptResult` and
+the supervisor decides (respond, retry, fail, pause the vendor). It does keep
+the claim alive (renewing while the worker lives, and only then), and it
+stops the worker as soon as the claim is lost (cancelled or broken by anyone:
+a renew is refused), the timeout passes, the budget is exceeded, or the
+supervisor shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lanes_tui.core.argv import Command
+from lanes_tui.core.errors import LanesError
+from lanes_tui.core.scan import CACHE_DIR
+from lanes_tui.core.store import TaskStore
+from lanes_tui.core.streams import Activity, Outcome, RunSummary, Usage, make_parser, mentions_rate_limit
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.process import Exit, OutputLog, WorkerProcess
+from lanes_tui.engine.prompting import build_input
+from lanes_tui.engine.registry import SupervisorRegistry, WorkerRecord
+from lanes_tui.settings import LaneSettings, Settings
+
+ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED = (
+    "answered", "failed", "rate_limited", "timed_out", "over_budget", "lost_claim", "stopped",
+)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: str
+    reason: str
+    summary: RunSummary
+    exit: Exit | None
+    duration_ms: int
+    log_path: Path
+
+
+@dataclass
+class AttemptSpec:
+    task: dict[str, Any]
+    claim_token: str
+    command: Command
+    attempt: int
+    lane: LaneSettings
+    env: dict[str, str]
+    # Set by the supervisor when the index shows the claim went elsewhere (cancel,
+    # break): the worker stops at once instead of at its next renewal.
+    abandon: asyncio.Event = field(default_factory=asyncio.Event)
+    abandon_reason: str = "claim lost"
+
+
+def log_path_for(store: TaskStore, task_id: str, attempt: int) -> Path:
+    return store.root / CACHE_DIR / "logs" / task_id / f"attempt-{attempt}.log"
+
+
+def budget_problem(task: dict[str, Any], summary: RunSummary) -> str | None:
+    """metadata.max_cost_usd / max_turns exceeded? (non-numbers are ignored: not ours to guess)."""
+    metadata = task.get("metadata") or {}
+    limit = _number(metadata.get("max_cost_usd"))
+    if limit is not None and summary.cost_usd is not None and summary.cost_usd > limit:
+        return f"budget exceeded: cost ${summary.cost_usd:.4f} > max_cost_usd ${limit:g}"
+    turns = _number(metadata.get("max_turns"))
+    if turns is not None and summary.turns > turns:
+        return f"budget exceeded: {summary.turns} turns > max_turns {turns:g}"
+    return None
+
+
+async def run_attempt(
+    store: TaskStore,
+    spec: AttemptSpec,
+    settings: Settings,
+    registry: SupervisorRegistry,
+    emit: Callable[[ev.SupervisorEvent], None],
+    stop: asyncio.Event,
+) -> AttemptResult:
+    task = spec.task
+    task_id = task["id"]
+    started = time.monotonic()
+    log = OutputLog(log_path_for(store, task_id, spec.attempt), settings.log_max_bytes)
+    argv = [sys.executable, "-m", "lanes_tui.guard", str(os.getpid()), "--", *spec.command.argv]
+    cwd = Path(task.get("worktree_path") or task["workspace_root"])
+    if not cwd.is_dir():
+        cwd = Path(task["workspace_root"])
+    worker = WorkerProcess(
+        argv, env=spec.env, cwd=cwd, log=log,
+        line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
+    )
+    parser = make_parser(spec.command.vendor if spec.command.vendor in ("claude", "codex", "demo") else "claude")
+    stdin_data = await asyncio.to_thread(build_input, store, task, spec.command.prompt_prefix)
+    await worker.start(stdin_data)
+    assert worker.pid is not None and worker.pgid is not None
+    registry.record_worker(
+        WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
+    )
+    emit(ev.WorkerStarted(task_id, task["lane"], spec.command.vendor, spec.command.model, spec.command.effort,
+                          spec.attempt, worker.pid))
+    await _event(store, task_id, spec.claim_token, "headless_started", "headless agent invocation started",
+                 {"vendor": spec.command.vendor, "model": spec.command.model, "effort": spec.command.effort,
+                  "attempt": spec.attempt, "pid": worker.pid, "log": str(log.path)})
+
+    verdict: list[tuple[str, str]] = []  # the first reason to stop wins
+
+    def stop_for(outcome: str, reason: str) -> None:
+        if not verdict:
+            verdict.append((outcome, reason))
+
+    async def read_stream() -> None:
+        last_activity = None
+        async for line in worker.lines():
+            for item in parser.feed(line):
+                if isinstance(item, Activity) and item.text != last_activity:
+                    last_activity = item.text
+                    emit(ev.WorkerActivity(task_id, item.text))
+                elif isinstance(item, Usage):
+                    emit(ev.WorkerUsage(task_id, item.tokens_in, item.tokens_out, item.cost_usd))
+            problem = budget_problem(task, parser.summary)
+            if problem and not verdict:
+                stop_for(OVER_BUDGET, problem)
+                await worker.stop(problem)
+
+    async def keep_lease() -> None:
+        while True:
+            await asyncio.sleep(spec.lane.renew_seconds)
+            try:
+                renewed = await asyncio.to_thread(
+                    store.renew, task_id, claim_token=spec.claim_token, lease_seconds=spec.lane.lease_seconds
+                )
+            except LanesError as exc:
+                stop_for(LOST_CLAIM, f"claim lost: {exc}")
+                await worker.stop("claim lost")
+                return
+            emit(ev.LeaseRenewed(task_id, renewed["lease_expires_at"]))
+
+    async def guard_limits() -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        abandoned = asyncio.ensure_future(spec.abandon.wait())
+        try:
+            done, _ = await asyncio.wait({stopping, abandoned}, timeout=spec.lane.timeout_seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if abandoned in done:
+                stop_for(LOST_CLAIM, spec.abandon_reason)
+                await worker.stop(spec.abandon_reason)
+            elif stopping in done:
+                stop_for(STOPPED, "supervisor stopping")
+                await worker.stop("supervisor stopping")
+            else:
+                stop_for(TIMED_OUT, f"timed out after {spec.lane.timeout_seconds:g} s")
+                await worker.stop("timeout")
+        finally:
+            stopping.cancel()
+            abandoned.cancel()
+
+    reader = asyncio.create_task(read_stream())
+    helpers = [asyncio.create_task(keep_lease()), asyncio.create_task(guard_limits())]
+    try:
+        await reader
+        exit_info = await worker.wait()
+    finally:
+        for helper in helpers:
+            helper.cancel()
+        for helper in helpers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await helper
+        registry.forget_worker(task_id)
+    summary = parser.summary
+    outcome, reason = verdict[0] if verdict else judge(summary, exit_info)
+    return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path)
+
+
+def judge(summary: RunSummary, exit_info: Exit) -> tuple[str, str]:
+    """How a run that ended by itself went: its stream and its exit status together."""
+    if summary.outcome is Outcome.RATE_LIMITED or (
+        summary.outcome is not Outcome.ANSWERED and mentions_rate_limit(exit_info.stderr_tail)
+    ):
+        return RATE_LIMITED, f"rate limited: {_short(summary.error or _last_line(exit_info.stderr_tail))}"
+    if exit_info.signal is not None:
+        return FAILED, f"agent killed by signal {exit_info.signal}" + _detail(exit_info)
+    if exit_info.returncode not in (0, None):
+        return FAILED, f"agent exited with status {exit_info.returncode}" + _detail(exit_info, summary)
+    if summary.outcome is Outcome.FAILED:
+        return FAILED, f"agent reported an error: {_short(summary.error)}"
+    if summary.outcome is Outcome.ANSWERED:
+        return ANSWERED, "answered"
+    return FAILED, "agent exited without a final answer"
+
+
+async def _event(store: TaskStore, task_id: str, token: str, kind: str, message: str, data: dict[str, Any]) -> None:
+    """Dispatcher events as agent-lanes' bundled dispatcher writes them; never fatal."""
+    with contextlib.suppress(LanesError, OSError):
+        await asyncio.to_thread(store.append_event, task_id, kind, message, data, claim_token=token)
+
+
+def _detail(exit_info: Exit, summary: RunSummary | None = None) -> str:
+    text = (summary.error if summary and summary.error else None) or _last_line(exit_info.stderr_tail)
+    return f": {_short(text)}" if text else ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _short(text: str | None, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and number not in (float("inf"), float("-inf")) and number >= 0 else None

@@ -1,0 +1,141 @@
+"""`lanes-tui --no-ui`: the supervisor without a screen, for CI and servers.
+
+One line per supervisor event on stdout (JSON lines with --json), a summary
+file on request, and an exit code that means something:
+
+    0   every task it ran completed (or, without --drain, it was stopped cleanly)
+    10  some task failed
+    11  --drain ended with tasks it could not run (no usable vendor for them)
+    130 interrupted (SIGINT/SIGTERM): running workers got the shutdown grace
+        period, then were stopped and their claims released with a reason
+
+First SIGINT/SIGTERM: stop claiming, let workers finish within the grace
+period. A second one: stop the workers now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from lanes_tui.core import fsio
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.store import COMPLETED, FAILED, TaskStore
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.supervisor import Supervisor
+from lanes_tui.settings import Settings
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_STUCK, EXIT_INTERRUPTED = 0, 10, 11, 130
+
+
+class EventPrinter:
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+
+    def __call__(self, event: ev.SupervisorEvent) -> None:
+        data = event.as_dict()
+        if self.as_json:
+            line = json.dumps({"time": round(time.time(), 3), **data}, sort_keys=True)
+        else:
+            name = data.pop("event")
+            fields = " ".join(f"{key}={_show(value)}" for key, value in data.items() if value not in (None, (), ""))
+            line = f"{time.strftime('%H:%M:%S')} {name:<18} {fields}"
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # nobody reads our log any more: keep supervising
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    # Agent-written text on a terminal: one line, no escape sequences.
+    return one_line(str(value), 160)
+
+
+async def run_headless(
+    store: TaskStore,
+    settings: Settings,
+    *,
+    drain: bool,
+    as_json: bool,
+    summary_path: Path | None = None,
+    out: TextIO | None = None,
+) -> int:
+    printer = EventPrinter(out or sys.stdout, as_json)
+    supervisor = Supervisor(store, settings, emit=printer, drain=drain)
+    interrupted: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        interrupted.append(signum)
+        if len(interrupted) == 1:
+            supervisor.request_stop(f"interrupted by {signal.Signals(signum).name}")
+        else:
+            supervisor.stop_workers_now()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await supervisor.start()
+        await supervisor.run()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    code = exit_code(supervisor, bool(interrupted))
+    if summary_path is not None:
+        write_summary(summary_path, supervisor, code)
+    return code
+
+
+def exit_code(supervisor: Supervisor, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if any(r.state == FAILED for r in supervisor.records.values()):
+        return EXIT_SOME_FAILED
+    if supervisor.drain and supervisor.waiting:
+        return EXIT_STUCK
+    return EXIT_OK
+
+
+def summary_of(supervisor: Supervisor, code: int) -> dict[str, Any]:
+    tasks = [
+        {
+            "id": r.task_id, "lane": r.lane, "state": r.state, "attempts": r.attempts,
+            "duration_ms": r.duration_ms, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+            "cost_usd": r.cost_usd, "vendor": r.vendor, "model": r.model, "reason": r.reason,
+        }
+        for r in sorted(supervisor.records.values(), key=lambda r: r.task_id)
+    ]
+    costs = [t["cost_usd"] for t in tasks if t["cost_usd"] is not None]
+    return {
+        "exit_code": code,
+        "store": str(supervisor.store.root),
+        "tasks": tasks,
+        "waiting": [{"id": tid, "reason": reason} for tid, reason in sorted(supervisor.waiting.items())],
+        "totals": {
+            "tasks": len(tasks),
+            "completed": sum(1 for t in tasks if t["state"] == COMPLETED),
+            "failed": sum(1 for t in tasks if t["state"] == FAILED),
+            "tokens_in": sum(t["tokens_in"] for t in tasks),
+            "tokens_out": sum(t["tokens_out"] for t in tasks),
+            "cost_usd": round(sum(costs), 6) if costs else None,
+            "duration_ms": sum(t["duration_ms"] for t in tasks),
+        },
+    }
+
+
+def write_summary(path: Path, supervisor: Supervisor, code: int) -> None:
+    target = path.expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with fsio.open_dir(target.parent) as fd:
+        fsio.write_atomic(target.name, fsio.dumps_json(summary_of(supervisor, code)), dir_fd=fd, mode=0o644)

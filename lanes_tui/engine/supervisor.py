@@ -1,0 +1,520 @@
+"""The supervisor: claims tasks, runs one agent per task, writes the answers back.
+
+Event-driven: the in-memory index is kept current by the change feed, and the
+scheduler runs when something changed (a task, a worker, a timer for a
+backoff, a vendor cool-down or a lease expiry), never on a polling tick.
+
+Lifecycle: `start()` takes the lifetime lock (one supervisor per store),
+recovers what a dead predecessor left (kills its worker groups, re-queues its
+claims at once: G2, G9), then follows the store. `request_stop()` stops
+claiming; running workers get `shutdown_grace_seconds` to finish, then are
+stopped and their claims released with a reason. `run()` returns when
+stopped, or (with drain=True) once the internal and hybrid lanes have
+nothing left that could still run here and no worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
+from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
+from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.attempt import (
+    ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt,
+)
+from lanes_tui.engine.feed import TaskFeed, follow
+from lanes_tui.engine.index import IndexChange, TaskIndex
+from lanes_tui.engine.registry import SupervisorRegistry, is_dead_supervisor_claim, kill_leftover_workers
+from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
+
+ATTEMPT_FAILED = "attempt_failed"
+
+
+@dataclass
+class TaskRecord:
+    """What the supervisor did with one task (for the summary file and the dashboard)."""
+
+    task_id: str
+    lane: str
+    state: str = QUEUED
+    attempts: int = 0
+    duration_ms: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    reason: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+
+
+@dataclass
+class Running:
+    task_id: str
+    lane: str
+    vendor: str
+    spec: AttemptSpec
+    job: asyncio.Task[None]
+
+
+@dataclass
+class Plan:
+    """Why a queued task cannot start now, or the command to start it with."""
+
+    command: Command | None = None
+    vendor: VendorSettings | None = None
+    wait_reason: str | None = None
+    fail_reason: str | None = None
+    later: bool = True  # waiting for something that will pass by itself (backoff, cool-down, deps)
+
+
+@dataclass
+class Supervisor:
+    store: TaskStore
+    settings: Settings
+    emit: Callable[[ev.SupervisorEvent], None] = lambda event: None
+    drain: bool = False
+    rescan_seconds: float = 30.0
+    index: TaskIndex = field(init=False)
+    registry: SupervisorRegistry = field(init=False)
+    records: dict[str, TaskRecord] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.index = TaskIndex(self.store)
+        self.registry = SupervisorRegistry(self.store)
+        self.owner = self.registry.owner
+        self._running: dict[str, Running] = {}
+        self._not_before: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+        self._waiting: dict[str, str] = {}
+        self._task_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._kill_workers = asyncio.Event()
+        self._stop_reason = "stopped"
+        self._feed: TaskFeed | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self.drained = False
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        previous = self.registry.claim()  # ConflictError if another supervisor runs
+        killed = kill_leftover_workers(previous) if previous else []
+        self._feed = TaskFeed(self.store.tasks_dir)  # armed before the first scan
+        self.index.rescan()
+        recovered = await self._recover_dead_claims()
+        self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed)))
+        self._follower = asyncio.create_task(
+            follow(self.index, self._feed, self._on_change, rescan_seconds=self.rescan_seconds,
+                   wake_after=self._next_timer)
+        )
+
+    async def run(self) -> None:
+        """Schedule until stopped (or drained); then wind down and release the lock."""
+        try:
+            while True:
+                if self._stopping:
+                    break
+                self._wake.clear()
+                pending = await self._schedule()
+                if self.drain and not self._running and not pending:
+                    self.drained = True
+                    self._stop_reason = "drained"
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._next_timer())
+        finally:
+            await self._wind_down()
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop claiming now; running workers may finish within the shutdown grace."""
+        if not self._stopping:
+            self._stopping = True
+            self._stop_reason = reason
+            self._wake.set()
+
+    def stop_workers_now(self) -> None:
+        """Second interrupt: do not wait for the grace period."""
+        self._kill_workers.set()
+
+    @property
+    def running(self) -> dict[str, Running]:
+        return dict(self._running)
+
+    @property
+    def waiting(self) -> dict[str, str]:
+        """Queued tasks this supervisor serves but cannot start, with the reason."""
+        current = {}
+        for task_id, reason in self._waiting.items():
+            summary = self.index.get(task_id)
+            if summary is not None and summary.state == QUEUED:
+                current[task_id] = reason
+        return current
+
+    async def _wind_down(self) -> None:
+        jobs = [r.job for r in self._running.values()]
+        if jobs:
+            _, pending = await asyncio.wait(jobs, timeout=self.settings.shutdown_grace_seconds)
+            if pending:
+                self._kill_workers.set()
+                await asyncio.wait(pending)
+        if self._feed is not None:
+            self._feed.close()
+        if self._follower is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._follower, 5)
+        self.registry.release()
+        self.emit(ev.SupervisorStopped(self._stop_reason))
+
+    # -- recovery (G2) -------------------------------------------------------------------
+
+    async def _recover_dead_claims(self) -> list[str]:
+        """Claims held by a dead lanes-tui supervisor on this host: re-queue them now."""
+        recovered = []
+        for summary in self.index.tasks():
+            if summary.state != CLAIMED or not is_dead_supervisor_claim(summary.claim_owner, self.owner):
+                continue
+            try:
+                task = await asyncio.to_thread(self.store.read_task, summary.id)
+                await asyncio.to_thread(
+                    self.store.append_event, summary.id, ATTEMPT_FAILED,
+                    f"supervisor {summary.claim_owner} died while the task ran",
+                    {"attempt": await self._attempts(summary.id), "reason": "supervisor died", "by": self.owner},
+                )
+                await asyncio.to_thread(
+                    self.store.break_claim, summary.id, by=self.owner,
+                    reason=f"recovery: supervisor {task['claim_owner']} is gone",
+                )
+            except LanesError:
+                continue
+            recovered.append(summary.id)
+        if recovered:
+            self.index.refresh(recovered)
+        return recovered
+
+    # -- reacting --------------------------------------------------------------------------
+
+    def _on_change(self, change: IndexChange) -> None:
+        for task_id in change.changed | change.removed:
+            running = self._running.get(task_id)
+            if running is None:
+                continue
+            summary = self.index.get(task_id)
+            if summary is None or summary.state != CLAIMED or summary.claim_owner != self.owner:
+                state = summary.state if summary else "gone"
+                running.spec.abandon_reason = f"claim lost: task is now {state}" + (
+                    f" ({summary.failure_reason})" if summary and summary.failure_reason else ""
+                )
+                running.spec.abandon.set()
+        self._wake.set()
+
+    def _next_timer(self) -> float:
+        now = time.monotonic()
+        moments = [t for t in self._not_before.values() if t > now]
+        moments += [t for t in self._paused_until.values() if t > now]
+        soonest = min(moments) - now if moments else self.rescan_seconds
+        lease = self.index.next_lease_expiry()
+        if lease is not None:
+            soonest = min(soonest, lease + 0.01)
+        return max(0.01, min(soonest, self.rescan_seconds))
+
+    # -- scheduling ------------------------------------------------------------------------
+
+    async def _schedule(self) -> int:
+        """Start what can start; return how many tasks still wait for something that will pass."""
+        pending = 0
+        now = time.monotonic()
+        lanes = self._lanes_by_priority()
+        for lane in lanes:
+            lane_settings = self.settings.lane(lane)
+            for task_id in self.index.candidates(lane):
+                if task_id in self._running:
+                    continue
+                if self._stopping:
+                    return pending
+                if self._not_before.get(task_id, 0) > now:
+                    pending += 1
+                    continue
+                task = await self._task(task_id)
+                if task is None:
+                    continue
+                plan = await self._plan(task)
+                if plan.fail_reason is not None:
+                    await self._fail_unrunnable(task, plan.fail_reason)
+                    continue
+                if plan.wait_reason is not None:
+                    self._report_waiting(task, plan.wait_reason)
+                    pending += plan.later
+                    continue
+                if not self._has_capacity(lane, plan.vendor):
+                    pending += 1
+                    if lane_settings.mode == LaneMode.HYBRID:
+                        break  # hybrid lanes only use capacity that is free: leave the rest to others
+                    continue
+                await self._start(task, plan, lane_settings)
+        # Claimed by someone else in a lane we serve: not done while they hold it.
+        served = set(lanes)
+        pending += sum(
+            1 for t in self.index.tasks()
+            if t.state == CLAIMED and t.lane in served and t.claim_owner != self.owner and t.id not in self._running
+        )
+        return pending
+
+    def _lanes_by_priority(self) -> list[str]:
+        """Internal lanes first, then hybrid ones (they get what capacity is left)."""
+        lanes = {t.lane for t in self.index.tasks() if t.state in (QUEUED, CLAIMED)}
+        internal = sorted(l for l in lanes if self.settings.lane(l).mode == LaneMode.INTERNAL)
+        hybrid = sorted(l for l in lanes if self.settings.lane(l).mode == LaneMode.HYBRID)
+        return internal + hybrid
+
+    async def _task(self, task_id: str) -> dict[str, Any] | None:
+        summary = self.index.get(task_id)
+        cached = self._task_cache.get(task_id)
+        if cached is not None and summary is not None and cached[0] == summary.updated_at:
+            return cached[1]
+        try:
+            task = await asyncio.to_thread(self.store.effective_task, task_id)
+        except LanesError:
+            return None
+        self._task_cache[task_id] = (task.get("updated_at"), task)
+        return task
+
+    async def _plan(self, task: dict[str, Any]) -> Plan:
+        metadata = task.get("metadata") or {}
+        blocked = self._dependency_problem(metadata.get("depends_on"))
+        if blocked is not None:
+            kind, reason = blocked
+            return Plan(fail_reason=reason) if kind == "fail" else Plan(wait_reason=reason)
+        now = time.monotonic()
+
+        def usable(vendor: VendorSettings) -> bool:
+            return executable_available(vendor) and self._paused_until.get(vendor.name, 0) <= now
+
+        common = dict(model_class=metadata.get("model_class"), effort=metadata.get("effort"),
+                      default_vendor=self.settings.default_vendor)
+        choice = resolve_vendor(self.settings.vendors, usable, metadata.get("required_vendor"), **common)
+        if choice.invalid:
+            return Plan(fail_reason=choice.reason)
+        if choice.vendor is None:
+            fallback = resolve_vendor(self.settings.vendors, None, metadata.get("required_vendor"), **common)
+            if fallback.vendor is not None and self._paused_until.get(fallback.vendor.name, 0) > now:
+                left = self._paused_until[fallback.vendor.name] - now
+                return Plan(wait_reason=f"vendor {fallback.vendor.name} paused after a rate limit ({left:.0f} s left)")
+            return Plan(wait_reason=choice.reason or "no vendor available", later=False)
+        try:
+            command = build_command(choice.vendor, metadata.get("model_class"), metadata.get("effort"))
+        except InvalidInput as exc:
+            return Plan(fail_reason=str(exc))
+        return Plan(command=command, vendor=choice.vendor)
+
+    def _dependency_problem(self, raw: Any) -> tuple[str, str] | None:
+        """("wait"|"fail", reason) while metadata.depends_on is not satisfied."""
+        if raw in (None, "", []):
+            return None
+        ids = [p.strip() for p in raw.split(",")] if isinstance(raw, str) else raw
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return "fail", "metadata.depends_on must be a list of task ids (or a comma-separated string)"
+        for dep in (i for i in ids if i):
+            summary = self.index.get(dep)
+            if summary is None:
+                if dep in self.index.corrupt:
+                    return "fail", f"dependency {dep} is unreadable"
+                if (self.store.archive_dir / dep).is_dir():
+                    continue  # archived: it finished long ago; archive only holds finished tasks
+                return "fail", f"unknown dependency {dep}"
+            if summary.state == FAILED:
+                return "fail", f"dependency {dep} failed: {summary.failure_reason or 'no reason recorded'}"
+            if summary.state != COMPLETED:
+                return "wait", f"waiting for dependency {dep} ({summary.state})"
+        return None
+
+    def _has_capacity(self, lane: str, vendor: VendorSettings | None) -> bool:
+        caps = self.settings.concurrency
+        if len(self._running) >= caps.global_max:
+            return False
+        if vendor is not None and sum(1 for r in self._running.values() if r.vendor == vendor.name) >= caps.vendor(vendor.name):
+            return False
+        lane_cap = caps.lane(lane)
+        return lane_cap is None or sum(1 for r in self._running.values() if r.lane == lane) < lane_cap
+
+    def _report_waiting(self, task: dict[str, Any], reason: str) -> None:
+        if self._waiting.get(task["id"]) != reason:
+            self._waiting[task["id"]] = reason
+            self.emit(ev.TaskWaiting(task["id"], task["lane"], reason))
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def _start(self, task: dict[str, Any], plan: Plan, lane_settings: Any) -> None:
+        assert plan.command is not None and plan.vendor is not None
+        task_id = task["id"]
+        try:
+            claimed = await asyncio.to_thread(
+                self.store.claim, task_id, owner=self.owner, lease_seconds=lane_settings.lease_seconds
+            )
+        except (ConflictError, NotFound):
+            self.index.refresh([task_id])
+            return
+        except LanesError as exc:  # stale input, corrupt: report, leave it for the operator
+            self._report_waiting(task, str(exc))
+            return
+        self.index.refresh([task_id])
+        self._waiting.pop(task_id, None)
+        attempt = await self._attempts(task_id)  # counts the claim just made
+        record = self.records.setdefault(task_id, TaskRecord(task_id, task["lane"]))
+        record.state, record.vendor, record.model = CLAIMED, plan.vendor.name, plan.command.model
+        env = worker_environment(
+            self.settings, plan.vendor, os.environ,
+            extra={"LANES_TASK_ID": task_id, "LANES_AGENT_ID": f"{self.owner}/{task_id}"},
+        )
+        spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env)
+        await self._event(task_id, spec.claim_token, "dispatcher_started",
+                          "dispatcher claimed task and is preparing headless agent",
+                          {"owner": self.owner, "vendor": plan.vendor.name, "model_class":
+                           (task.get("metadata") or {}).get("model_class") or "any", "effort": plan.command.effort})
+        job = asyncio.create_task(self._run_one(spec))
+        self._running[task_id] = Running(task_id, task["lane"], plan.vendor.name, spec, job)
+
+    async def _run_one(self, spec: AttemptSpec) -> None:
+        task_id = spec.task["id"]
+        try:
+            try:
+                result = await run_attempt(self.store, spec, self.settings, self.registry, self.emit, self._kill_workers)
+            except (OSError, LanesError) as exc:  # could not even start the agent
+                result = None
+                await self._after_failure(spec, f"could not start the agent: {exc}", 0)
+            if result is not None:
+                await self._settle(spec, result)
+        finally:
+            self._running.pop(task_id, None)
+            self._task_cache.pop(task_id, None)
+            self._wake.set()
+
+    async def _settle(self, spec: AttemptSpec, result: AttemptResult) -> None:
+        task = spec.task
+        task_id = task["id"]
+        record = self.records[task_id]
+        record.attempts = spec.attempt
+        record.duration_ms += result.duration_ms
+        record.tokens_in += result.summary.tokens_in
+        record.tokens_out += result.summary.tokens_out
+        if result.summary.cost_usd is not None:
+            record.cost_usd = (record.cost_usd or 0.0) + result.summary.cost_usd
+        token = spec.claim_token
+        if result.outcome == ANSWERED:
+            metadata = {
+                "model_used": spec.command.model, "effort_used": spec.command.effort,
+                "tokens_in": result.summary.tokens_in, "tokens_out": result.summary.tokens_out,
+                "cost_usd": result.summary.cost_usd, "duration_ms": result.duration_ms,
+                "vendor": spec.command.vendor, "session_id": result.summary.session_id, "attempt": spec.attempt,
+            }
+            await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
+                              {"attempt": spec.attempt, "duration_ms": result.duration_ms})
+            try:
+                await asyncio.to_thread(
+                    self.store.respond, task_id, body=result.summary.final_answer or "",
+                    reviewer=self.owner, claim_token=token, metadata=metadata,
+                )
+            except LanesError as exc:
+                self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
+                return
+            record.state, record.reason = COMPLETED, None
+            self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
+                                       record.tokens_in, record.tokens_out, record.cost_usd))
+        elif result.outcome == LOST_CLAIM:
+            record.state, record.reason = "abandoned", result.reason
+            self.emit(ev.WorkerAbandoned(task_id, result.reason))
+        elif result.outcome == STOPPED:
+            await self._release(task_id, token, f"supervisor stopped: {self._stop_reason}")
+            record.state, record.reason = QUEUED, "released: supervisor stopped"
+            self.emit(ev.WorkerAbandoned(task_id, "supervisor stopped; claim released"))
+        elif result.outcome == RATE_LIMITED:
+            vendor = spec.command.vendor
+            cooldown = self.settings.rate_limit_cooldown_seconds
+            self._paused_until[vendor] = time.monotonic() + cooldown
+            await self._event(task_id, token, "rate_limited", result.reason, {"vendor": vendor, "cooldown_seconds": cooldown})
+            await self._release(task_id, token, f"{result.reason}; vendor {vendor} paused {cooldown:g} s")
+            record.state, record.reason = QUEUED, result.reason
+            self.emit(ev.VendorPaused(vendor, cooldown, result.reason))
+        elif result.outcome == OVER_BUDGET:
+            await self._event(task_id, token, "headless_failed", result.reason, {"attempt": spec.attempt})
+            await self._fail(spec, result.reason, record)
+        else:
+            await self._after_failure(spec, result.reason, result.duration_ms)
+
+    async def _after_failure(self, spec: AttemptSpec, reason: str, duration_ms: int) -> None:
+        """A failed attempt: retry with backoff, or fail the task with every attempt's reason (G3)."""
+        task_id, token = spec.task["id"], spec.claim_token
+        record = self.records.setdefault(task_id, TaskRecord(task_id, spec.task["lane"]))
+        await self._event(task_id, token, "headless_failed", "headless agent invocation failed",
+                          {"attempt": spec.attempt, "reason": reason})
+        await self._event(task_id, token, ATTEMPT_FAILED, reason, {"attempt": spec.attempt, "reason": reason})
+        failures = await self._failed_attempts(task_id)
+        if failures >= spec.lane.max_attempts:
+            reasons = await self._failure_reasons(task_id)
+            body = f"failed after {failures} attempt(s):\n" + "\n".join(f"{i}. {r}" for i, r in enumerate(reasons, 1))
+            self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, None))
+            await self._fail(spec, body, record)
+            return
+        delay = spec.lane.backoff(failures) * random.uniform(0.8, 1.2)  # jitter: no thundering herd
+        self._not_before[task_id] = time.monotonic() + delay
+        await self._release(task_id, token, f"attempt {spec.attempt} failed: {reason}; retry in {delay:.0f} s")
+        record.state, record.reason = QUEUED, reason
+        self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, delay))
+
+    async def _fail(self, spec: AttemptSpec, body: str, record: TaskRecord) -> None:
+        try:
+            await asyncio.to_thread(self.store.respond, spec.task["id"], body=body, reviewer=self.owner,
+                                    claim_token=spec.claim_token, status=FAILED)
+        except LanesError as exc:
+            self.emit(ev.WorkerAbandoned(spec.task["id"], f"failure not recorded: {exc}"))
+            return
+        record.state, record.reason = FAILED, body.splitlines()[-1] if body else body
+        self.emit(ev.TaskFailed(spec.task["id"], spec.task["lane"], record.attempts, body))
+
+    async def _fail_unrunnable(self, task: dict[str, Any], reason: str) -> None:
+        """A task that can never run here as written (unknown model, failed dependency)."""
+        task_id = task["id"]
+        lane = self.settings.lane(task["lane"])
+        try:
+            claimed = await asyncio.to_thread(self.store.claim, task_id, owner=self.owner, lease_seconds=lane.lease_seconds)
+            await asyncio.to_thread(self.store.respond, task_id, body=reason, reviewer=self.owner,
+                                    claim_token=claimed["claim_token"], status=FAILED)
+        except LanesError:
+            self.index.refresh([task_id])
+            return
+        self.index.refresh([task_id])
+        record = self.records.setdefault(task_id, TaskRecord(task_id, task["lane"]))
+        record.state, record.reason = FAILED, reason
+        self.emit(ev.TaskFailed(task_id, task["lane"], record.attempts, reason))
+
+    async def _release(self, task_id: str, token: str, reason: str) -> None:
+        with contextlib.suppress(LanesError):
+            await asyncio.to_thread(self.store.release, task_id, claim_token=token, reason=reason)
+        self.index.refresh([task_id])
+
+    async def _event(self, task_id: str, token: str, kind: str, message: str, data: dict[str, Any]) -> None:
+        with contextlib.suppress(LanesError, OSError):
+            await asyncio.to_thread(self.store.append_event, task_id, kind, message, data, claim_token=token)
+
+    async def _attempts(self, task_id: str) -> int:
+        return sum(1 for e in await self._events(task_id) if e.get("type") == "claimed")
+
+    async def _failed_attempts(self, task_id: str) -> int:
+        return sum(1 for e in await self._events(task_id) if e.get("type") == ATTEMPT_FAILED)
+
+    async def _failure_reasons(self, task_id: str) -> list[str]:
+        return [str(e.get("message") or "") for e in await self._events(task_id) if e.get("type") == ATTEMPT_FAILED]
+
+    async def _events(self, task_id: str) -> list[dict[str, Any]]:
+        try:
+            return (await asyncio.to_thread(self.store.read_events, task_id)).events
+        except LanesError:
+            return []

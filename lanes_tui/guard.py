@@ -1,0 +1,65 @@
+"""`python -m lanes_tui.guard PPID -- ARGV...`: runs one agent, dies with its supervisor.
+
+The supervisor starts every worker through this guard, in the worker's own
+process group. The guard asks the kernel for SIGTERM when its parent dies
+(PR_SET_PDEATHSIG; Python 3.11 offers no safe way to set that for a child
+from an asyncio program), runs the agent as its child with the same stdin,
+stdout and stderr, and passes its exit status on. If the supervisor dies,
+even by SIGKILL, the guard kills the whole group at once (fault row 2):
+no agent keeps editing files for a supervisor that no longer exists.
+
+A SIGTERM while the supervisor lives is the supervisor stopping the group;
+the agent gets that signal itself, so the guard just waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m lanes_tui.guard PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
+        return 64
+    parent = int(argv[0])
+    command = argv[2:]
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getppid() != parent:
+            os.killpg(0, signal.SIGKILL)  # the supervisor is gone: take the whole group down
+
+    signal.signal(signal.SIGTERM, on_term)
+    _die_with_parent()
+    if os.getppid() != parent:  # it died before the request above took effect
+        os.killpg(0, signal.SIGKILL)
+    try:
+        child = subprocess.Popen(command, close_fds=False)
+    except OSError as exc:
+        print(f"lanes-tui guard: cannot start {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+    while True:
+        try:
+            code = child.wait()
+            break
+        except InterruptedError:
+            continue
+    if code < 0:  # killed by a signal: die the same way so the supervisor sees it
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
