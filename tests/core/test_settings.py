@@ -242,63 +242,18 @@ def test_unknown_vendor_gets_only_the_global_list():
     assert set(worker_environment(s, "gemini", ENV, {})) == {"PATH", "HOME", "USER", "LANG", "LC_ALL"}
 
 
-# The defaults spelled out in the file format (the README shows the same text):
-# loading it must change nothing.
-SPELLED_OUT = """
-vendors:
-  claude:
-    executable: claude
-    args: [-p, --output-format, stream-json, --verbose, --model, "{model}"]
-    models: {opus: claude-opus-4-7, sonnet: claude-sonnet-4-6, haiku: claude-haiku-4-5, any: claude-sonnet-4-6}
-    efforts: {low: [], medium: [], high: [], xhigh: []}
-    default_effort: medium
-    prompt_effort_hint: true
-    stream: claude
-    enabled: true
-    env: {allow: [ANTHROPIC_API_KEY, "ANTHROPIC_*", "CLAUDE_*"]}
-  codex:
-    executable: codex
-    args: [exec, --json, -m, "{model}", --config, "model_reasoning_effort={effort}", --skip-git-repo-check, "-"]
-    models: {gpt-5-3: gpt-5.3, gpt-5-3-spark: gpt-5.3-codex-spark, any: gpt-5.3}
-    efforts: {minimal: minimal, low: low, medium: medium, high: high, xhigh: xhigh}
-    default_effort: medium
-    prompt_effort_hint: false
-    stream: codex
-    env: {allow: [OPENAI_API_KEY, "OPENAI_*", "CODEX_*"]}
-  demo:
-    args: [-p, --output-format, stream-json, --verbose, --model, "{model}"]
-    models: {any: demo, opus: demo, sonnet: demo, haiku: demo}
-    efforts: {low: [], medium: [], high: [], xhigh: []}
-    stream: claude
-    env: {allow: ["DEMO_AGENT_*"]}
-default_vendor: null
-environment:
-  allow: []
-  deny: []
-concurrency:
-  global: 4
-  vendors: {claude: 2, codex: 2, demo: 4}
-  lanes: {}
-lane_defaults:
-  mode: internal
-  timeout_seconds: 1800
-  lease_seconds: 900
-  renew_seconds: 60
-  max_attempts: 3
-  backoff_seconds: 30
-  backoff_max_seconds: 900
-lanes: {}
-rate_limit_cooldown_seconds: 300
-shutdown_grace_seconds: 30
-kill_grace_seconds: 5
-log_max_bytes: 16777216
-output_line_max_bytes: 8388608
-notify_command: null
-"""
+# The defaults spelled out in the file format, as docs/settings.md documents them:
+# loading the documented block must change nothing, so the page cannot drift.
+SETTINGS_DOC = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+
+
+def documented_defaults() -> str:
+    text = SETTINGS_DOC.read_text(encoding="utf-8")
+    return text.split("```yaml\n", 1)[1].split("```", 1)[0]
 
 
 def test_spelled_out_defaults_equal_the_builtins(tmp_path):
     from dataclasses import replace
 
-    spelled = load_settings(write(tmp_path, SPELLED_OUT), config_dir=None)
+    spelled = load_settings(write(tmp_path, documented_defaults()), config_dir=None)
     assert replace(spelled, path=None) == load_settings(None, config_dir=None)
