@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import select
 import shutil
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from .procio import read_stderr_line
 import yaml
 
 from lanes_tui import __version__
@@ -54,22 +54,6 @@ def start(workspace, *args: str) -> subprocess.Popen:
         [*LANES_TUI, "--config", str(workspace.config), *args],
         cwd=workspace.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-
-
-def read_stderr_line(proc: subprocess.Popen, timeout: float) -> bytes:
-    """stderr up to the first newline, or whatever arrived within `timeout` seconds."""
-    fd = proc.stderr.fileno()
-    data = b""
-    deadline = time.monotonic() + timeout
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from .procio import read_stderr_line
 
 from lanes_tui.core.errors import (
     ConfigError,
@@ -487,22 +488,6 @@ def test_corrupt_task_json_is_exit_8_for_that_task_only(workspace, ctx):
 
 
 # -- interruption and internal errors ----------------------------------------------------------
-
-
-def read_stderr_line(proc: subprocess.Popen, timeout: float) -> bytes:
-    """Bytes of stderr up to the first newline (or whatever arrived before `timeout`)."""
-    fd = proc.stderr.fileno()
-    data = b""
-    deadline = time.monotonic() + timeout
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_ctrl_c_during_wait_is_exit_130_without_traceback(workspace):
