@@ -16,10 +16,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lanes_tui.engine.changefeed import DEBOUNCE_MS, STEP_MS, task_ids_of
+from lanes_tui.engine.changefeed import DEBOUNCE_MS, task_ids_of
 from lanes_tui.engine.index import IndexChange, TaskIndex
 
 DEFAULT_RESCAN_SECONDS = 30.0
+# watchfiles' Rust loop wakes every step to look for collected events. A long-running
+# supervisor or dashboard can react 50 ms later without anyone noticing, and idles at
+# a fifth of the wake-ups the latency-bound CLI waits (10 ms) need.
+FEED_STEP_MS = 50
 
 
 class TaskFeed:
@@ -40,7 +44,7 @@ class TaskFeed:
         self._watching = True
         try:
             result = await asyncio.to_thread(
-                self._notify.watch, DEBOUNCE_MS, STEP_MS, max(1, int(timeout * 1000)), self._stop
+                self._notify.watch, max(DEBOUNCE_MS, 2 * FEED_STEP_MS), FEED_STEP_MS, max(1, int(timeout * 1000)), self._stop
             )
         finally:
             self._watching = False
