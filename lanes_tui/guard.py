@@ -56,8 +56,13 @@ def main(argv: list[str]) -> int:
         except InterruptedError:
             continue
     if code < 0:  # killed by a signal: die the same way so the supervisor sees it
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
+        sig = -code
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL and SIGSTOP cannot be caught, so they need no reset (setting them raises)
+        os.kill(os.getpid(), sig)
+        return 128 + sig  # a signal whose default action does not end us: report it the shell's way
     return code
 
 

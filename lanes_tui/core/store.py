@@ -381,13 +381,18 @@ class TaskStore:
 
     def effective_task(self, task_id: str) -> dict[str, Any]:
         """task.json as it will be after roll-forward recovery (no write)."""
+        return self.effective_task_and_repair(task_id)[0]
+
+    def effective_task_and_repair(self, task_id: str) -> tuple[dict[str, Any], bool]:
+        """(effective task, whether task.json on disk still awaits its roll-forward, G8)."""
         with self._task_dir(task_id) as fd:
             task = self._read_task_at(fd, task_id)
             if task["state"] not in TERMINAL_STATES:
                 response = self._read_response_at(fd, task_id)
                 if response is not None:
                     _apply_response(task, response)
-            return task
+                    return task, True
+            return task, False
 
     # -- verbs -------------------------------------------------------------------
 

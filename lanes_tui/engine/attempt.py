@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lanes_tui.core.argv import Command
-from lanes_tui.core.errors import LanesError
+from lanes_tui.core.errors import ConflictError, LanesError, NotFound
 from lanes_tui.core.scan import CACHE_DIR
 from lanes_tui.core.store import TaskStore
 from lanes_tui.core.streams import Activity, Outcome, RunSummary, Usage, make_parser, mentions_rate_limit
@@ -97,16 +97,21 @@ async def run_attempt(
     )
     parser = make_parser(spec.command.vendor if spec.command.vendor in ("claude", "codex", "demo") else "claude")
     stdin_data = await asyncio.to_thread(build_input, store, task, spec.command.prompt_prefix)
-    await worker.start(stdin_data)
-    assert worker.pid is not None and worker.pgid is not None
-    registry.record_worker(
-        WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
-    )
-    emit(ev.WorkerStarted(task_id, task["lane"], spec.command.vendor, spec.command.model, spec.command.effort,
-                          spec.attempt, worker.pid))
-    await _event(store, task_id, spec.claim_token, "headless_started", "headless agent invocation started",
-                 {"vendor": spec.command.vendor, "model": spec.command.model, "effort": spec.command.effort,
-                  "attempt": spec.attempt, "pid": worker.pid, "log": str(log.path)})
+    try:
+        await worker.start(stdin_data)
+        assert worker.pid is not None and worker.pgid is not None
+        registry.record_worker(
+            WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
+        )
+        emit(ev.WorkerStarted(task_id, task["lane"], spec.command.vendor, spec.command.model, spec.command.effort,
+                              spec.attempt, worker.pid))
+        await _event(store, task_id, spec.claim_token, "headless_started", "headless agent invocation started",
+                     {"vendor": spec.command.vendor, "model": spec.command.model, "effort": spec.command.effort,
+                      "attempt": spec.attempt, "pid": worker.pid, "log": str(log.path)})
+    except BaseException:
+        # Not recorded (a full disk), not announced, or cancelled: the agent must not run on unsupervised.
+        await _abort(worker, registry, task_id)
+        raise
 
     verdict: list[tuple[str, str]] = []  # the first reason to stop wins
 
@@ -129,16 +134,27 @@ async def run_attempt(
                 await worker.stop(problem)
 
     async def keep_lease() -> None:
+        lease_ends = started + spec.lane.lease_seconds  # the claim was taken just before `started`
         while True:
             await asyncio.sleep(spec.lane.renew_seconds)
+            asked = time.monotonic()
             try:
                 renewed = await asyncio.to_thread(
                     store.renew, task_id, claim_token=spec.claim_token, lease_seconds=spec.lane.lease_seconds
                 )
-            except LanesError as exc:
+            except (ConflictError, NotFound) as exc:  # refused: cancelled, broken, re-granted (G7)
                 stop_for(LOST_CLAIM, f"claim lost: {exc}")
                 await worker.stop("claim lost")
                 return
+            except LanesError as exc:
+                # Not written (disk full, EIO): the claim stays ours until the lease runs out,
+                # so try again next time, unless the lease would lapse before then.
+                if time.monotonic() + spec.lane.renew_seconds < lease_ends:
+                    continue
+                stop_for(LOST_CLAIM, f"claim lost: the lease could not be renewed: {exc}")
+                await worker.stop("lease not renewed")
+                return
+            lease_ends = asked + spec.lane.lease_seconds
             emit(ev.LeaseRenewed(task_id, renewed["lease_expires_at"]))
 
     async def guard_limits() -> None:
@@ -165,6 +181,12 @@ async def run_attempt(
     try:
         await reader
         exit_info = await worker.wait()
+    except BaseException:
+        # Supervision itself failed (an observer raised, we were cancelled): stop the agent
+        # before letting go of it, or it would run on with nobody renewing its claim (G9).
+        reader.cancel()
+        await _abort(worker, registry, task_id)
+        raise
     finally:
         for helper in helpers:
             helper.cancel()
@@ -175,6 +197,14 @@ async def run_attempt(
     summary = parser.summary
     outcome, reason = verdict[0] if verdict else judge(summary, exit_info)
     return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path)
+
+
+async def _abort(worker: WorkerProcess, registry: SupervisorRegistry, task_id: str) -> None:
+    """Stop a worker whose supervision failed; never raises (the original error matters)."""
+    with contextlib.suppress(Exception):
+        await worker.stop("supervision failed")
+    worker.log.close()
+    registry.forget_worker(task_id)
 
 
 def judge(summary: RunSummary, exit_info: Exit) -> tuple[str, str]:

@@ -49,8 +49,8 @@ class EventPrinter:
         try:
             self.out.write(line + "\n")
             self.out.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # nobody reads our log any more: keep supervising
+        except (OSError, ValueError):
+            pass  # nobody reads our log any more (broken pipe, a terminal gone: EIO): keep supervising
 
 
 def _show(value: Any) -> str:

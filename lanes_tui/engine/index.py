@@ -31,9 +31,12 @@ class TaskSummary:
     lease_expires_at: str | None
     updated_at: str | None
     failure_reason: str | None
+    # response.json is there but task.json was not rolled forward yet (a crash between
+    # the two writes): whoever can should call store.recover() (G8).
+    needs_repair: bool = False
 
     @classmethod
-    def of(cls, task: dict[str, Any]) -> "TaskSummary":
+    def of(cls, task: dict[str, Any], needs_repair: bool = False) -> "TaskSummary":
         vendor = (task.get("metadata") or {}).get("required_vendor") or "any"
         reason = task.get("failure_reason")
         return cls(
@@ -46,6 +49,7 @@ class TaskSummary:
             lease_expires_at=task.get("lease_expires_at"),
             updated_at=task.get("updated_at"),
             failure_reason=str(reason)[:500] if reason is not None else None,
+            needs_repair=needs_repair,
         )
 
 
@@ -161,7 +165,7 @@ class TaskIndex:
         if not force and self._stats.get(task_id) == stat:
             return None
         try:
-            task = self.store.effective_task(task_id)
+            task, needs_repair = self.store.effective_task_and_repair(task_id)
         except NotFound:
             return "removed" if self._forget(task_id) else None
         except CorruptTask as exc:
@@ -176,7 +180,7 @@ class TaskIndex:
             return "corrupt" if new else None
         self.corrupt.pop(task_id, None)
         self._stats[task_id] = stat
-        summary = TaskSummary.of(task)
+        summary = TaskSummary.of(task, needs_repair)
         if self._tasks.get(task_id) == summary:
             return None
         self._tasks[task_id] = summary

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from lanes_tui.core import procinfo
 from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
@@ -32,7 +33,9 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import TaskFeed, follow
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.engine.registry import SupervisorRegistry, is_dead_supervisor_claim, kill_leftover_workers
+from lanes_tui.engine.registry import (
+    SupervisorRecord, SupervisorRegistry, is_dead_supervisor_claim, kill_leftover_workers,
+)
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 
 ATTEMPT_FAILED = "attempt_failed"
@@ -107,10 +110,14 @@ class Supervisor:
 
     async def start(self) -> None:
         previous = self.registry.claim()  # ConflictError if another supervisor runs
+        # Adopt what our workers orphan (a grandchild whose agent exited, an agent whose guard
+        # was killed first) so that we reap it: a container's PID 1 may never do it.
+        procinfo.become_subreaper()
         killed = kill_leftover_workers(previous) if previous else []
+        surviving = await self._leftovers_still_alive(previous, killed) if previous else set()
         self._feed = TaskFeed(self.store.tasks_dir)  # armed before the first scan
         self.index.rescan()
-        recovered = await self._recover_dead_claims()
+        recovered = await self._recover_dead_claims(skip=surviving)
         self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed)))
         self._follower = asyncio.create_task(
             follow(self.index, self._feed, self._on_change, rescan_seconds=self.rescan_seconds,
@@ -176,12 +183,31 @@ class Supervisor:
 
     # -- recovery (G2) -------------------------------------------------------------------
 
-    async def _recover_dead_claims(self) -> list[str]:
-        """Claims held by a dead lanes-tui supervisor on this host: re-queue them now."""
+    async def _leftovers_still_alive(self, previous: SupervisorRecord, killed: list[str]) -> set[str]:
+        """Reclaim means kill, verify the group is gone, then release: the task ids whose killed
+        group is still there after the kill grace (their tasks wait for their leases instead)."""
+        groups = {w.task_id: w.pgid for w in previous.workers.values() if w.task_id in killed}
+        deadline = time.monotonic() + max(self.settings.kill_grace_seconds, 1.0)
+        while groups:
+            groups = {task_id: pgid for task_id, pgid in groups.items() if procinfo.group_alive(pgid)}
+            if not groups or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        return set(groups)
+
+    async def _recover_dead_claims(self, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Claims held by a dead lanes-tui supervisor on this host: re-queue them now.
+
+        Answers a dead writer recorded only half (response.json written, task.json
+        not yet) are rolled forward first (G8): agent-lanes reads task.json alone.
+        """
+        await self._repair_half_answered()
         recovered = []
         for summary in self.index.tasks():
             if summary.state != CLAIMED or not is_dead_supervisor_claim(summary.claim_owner, self.owner):
                 continue
+            if summary.id in skip:
+                continue  # its old worker may still be running: never hand the task to a second one
             try:
                 task = await asyncio.to_thread(self.store.read_task, summary.id)
                 await asyncio.to_thread(
@@ -199,6 +225,16 @@ class Supervisor:
         if recovered:
             self.index.refresh(recovered)
         return recovered
+
+    async def _repair_half_answered(self) -> None:
+        repaired = []
+        for summary in self.index.tasks():
+            if summary.needs_repair:
+                with contextlib.suppress(LanesError):
+                    await asyncio.to_thread(self.store.recover, summary.id)
+                    repaired.append(summary.id)
+        if repaired:
+            self.index.refresh(repaired)
 
     # -- reacting --------------------------------------------------------------------------
 
@@ -359,8 +395,12 @@ class Supervisor:
             claimed = await asyncio.to_thread(
                 self.store.claim, task_id, owner=self.owner, lease_seconds=lane_settings.lease_seconds
             )
-        except (ConflictError, NotFound):
+        except (ConflictError, NotFound) as exc:
             self.index.refresh([task_id])
+            if isinstance(exc, ConflictError):
+                problem = await asyncio.to_thread(self.store.request_problem, task)
+                if problem is not None:  # stale input: it waits, visibly, until fixed or cancelled
+                    self._report_waiting(task, problem)
             return
         except LanesError as exc:  # stale input, corrupt: report, leave it for the operator
             self._report_waiting(task, str(exc))
@@ -390,6 +430,9 @@ class Supervisor:
             except (OSError, LanesError) as exc:  # could not even start the agent
                 result = None
                 await self._after_failure(spec, f"could not start the agent: {exc}", 0)
+            except Exception as exc:  # a bug around the attempt (the worker is stopped): retry, count it
+                result = None
+                await self._after_failure(spec, f"supervisor error: {type(exc).__name__}: {exc}", 0)
             if result is not None:
                 await self._settle(spec, result)
         finally:
@@ -423,12 +466,19 @@ class Supervisor:
                     reviewer=self.owner, claim_token=token, metadata=metadata,
                 )
             except LanesError as exc:
+                # Refused while we still hold the claim (the request changed under the agent):
+                # let go of it with the reason rather than sit on it until the lease runs out.
+                await self._release(task_id, token, f"answer not recorded: {exc}")
+                record.state, record.reason = "abandoned", f"answer not recorded: {exc}"
                 self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
                 return
             record.state, record.reason = COMPLETED, None
             self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
                                        record.tokens_in, record.tokens_out, record.cost_usd))
         elif result.outcome == LOST_CLAIM:
+            # Usually refused (the claim is someone else's now); if it is still ours (renewals
+            # failed to write), hand it back instead of sitting on it until the lease expires.
+            await self._release(task_id, token, result.reason)
             record.state, record.reason = "abandoned", result.reason
             self.emit(ev.WorkerAbandoned(task_id, result.reason))
         elif result.outcome == STOPPED:

@@ -194,9 +194,12 @@ def test_sigkill_at_random_instants_keeps_the_queue_consistent(workspace):
         try:
             ready = child.stdout.readline()
             assert ready == b"READY\n", child.stderr.read().decode()
+            # Let the worker get going (its first reported submit), however loaded the machine is.
+            first = child.stdout.readline()
             time.sleep(rng.uniform(0.0, 0.06))  # picks the kill instant; not used to wait for anything
             child.send_signal(signal.SIGKILL)
             out, err = child.communicate(timeout=30)
+            out = first + out
         finally:
             if child.poll() is None:
                 child.kill()
