@@ -356,7 +356,7 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         args.all = True
     if args.all:
         collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-        _emit_listing(listing.render_status_all_bytes(collected), collected)
+        _emit_listing(listing.render_status_all_batches(collected), collected)
         return 0
     if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
         raise UsageError("status requires a task id or --all")
@@ -373,34 +373,33 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
 
 def cmd_list(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-    _emit_listing(listing.render_list_bytes(collected), collected)
+    _emit_listing(listing.render_list_batches(collected), collected)
     return 0
 
 
-def _emit_listing(data: bytes, collected: listing.Collected) -> None:
+def _emit_listing(batches: listing.Batches, collected: listing.Collected) -> None:
     """Always JSON, as agent-lanes prints it; corrupt tasks are reported beside the rest.
 
-    `data` is UTF-8 (in fact ASCII: json escapes the rest); tens of megabytes at
-    10,000 tasks, so it goes to the byte stream under sys.stdout when that is
-    what encoding the text would produce, instead of a decode and re-encode.
+    The output is UTF-8 (in fact ASCII: json escapes the rest) and 20 MB or more
+    at 10,000 tasks, so when stdout is a real file whose encoding gives the same
+    bytes, its pieces go to the descriptor as they are, never joined or re-encoded.
     """
     import codecs
 
     for _, reason in collected.corrupt:
         warn(reason)
     out = sys.stdout
-    buffer = getattr(out, "buffer", None)
     try:
-        utf8 = codecs.lookup(out.encoding).name == "utf-8"
-    except (AttributeError, TypeError, LookupError):
-        utf8 = False
-    if buffer is not None and utf8:
+        direct = codecs.lookup(out.encoding).name == "utf-8"
+        fd = out.fileno() if direct else -1
+    except (AttributeError, TypeError, LookupError, OSError, ValueError):  # captured or replaced stdout
+        fd = -1
+    if fd >= 0:
         out.flush()  # anything already written as text goes first
-        buffer.write(data)
-        buffer.write(b"\n")
-        buffer.flush()
+        listing.write_batches(fd, batches)
+        listing.write_batches(fd, iter([[b"\n"]]))
     else:
-        out.write(data.decode("utf-8") + "\n")
+        out.write(listing.joined(batches).decode("utf-8") + "\n")
 
 
 # -- operator verbs ------------------------------------------------------------------------
