@@ -103,27 +103,7 @@ def read_tail(name: str, *, dir_fd: int, max_bytes: int) -> tuple[bytes, int]:
 
 def write_atomic(name: str, text: str, *, dir_fd: int, mode: int = FILE_MODE, durable: bool = True) -> None:
     """Replace dir_fd/name atomically (and durably unless durable=False, for caches)."""
-    data = text.encode("utf-8")
-    tmp = f".{name}.{secrets.token_hex(16)}.tmp"
-    fd = os.open(
-        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd
-    )
-    try:
-        try:
-            _write_all(fd, data)
-            os.fchmod(fd, mode)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        # rename never follows a symlink at the destination: a planted link is replaced.
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
-    if durable:
-        os.fsync(dir_fd)
+    write_atomic_chunks(name, (text.encode("utf-8"),), dir_fd=dir_fd, mode=mode, durable=durable)
 
 
 def write_atomic_chunks(
@@ -143,6 +123,7 @@ def write_atomic_chunks(
                 os.fsync(fd)
         finally:
             os.close(fd)
+        # rename never follows a symlink at the destination: a planted link is replaced.
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
