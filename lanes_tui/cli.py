@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain", action="store_true", help="with --no-ui: exit once the internal/hybrid lanes are done")
     parser.add_argument("--summary", metavar="FILE", help="with --no-ui: write a JSON summary of the run to FILE")
     parser.add_argument("--settings", metavar="FILE", help="lanes-tui.yaml (default: next to handoff.yaml)")
+    parser.add_argument("--watch-only", action="store_true",
+                        help="dashboard without the supervisor (for a queue served by other dispatchers)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     out = _Parser(add_help=False)
     out.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
@@ -214,8 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return supervise.run(args)
         if args.command is None:
-            build_parser().print_help()
-            return 0
+            from lanes_tui.commands import dashboard
+
+            return dashboard.run(args)
         from lanes_tui.commands import dispatch
 
         code = dispatch(args)

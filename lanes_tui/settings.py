@@ -116,6 +116,7 @@ class Settings:
     log_max_bytes: int = 16 * MIB
     output_line_max_bytes: int = 8 * MIB
     notify_command: tuple[str, ...] | None = None
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # dashboard binding id -> keys
 
     def lane(self, name: str) -> LaneSettings:
         return self.lanes.get(name, self.lane_defaults)
@@ -165,8 +166,10 @@ BUILTIN_CONCURRENCY = {"claude": 2, "codex": 2, "demo": 4}
 _TOP_KEYS = {
     "vendors", "default_vendor", "environment", "concurrency", "lane_defaults", "lanes",
     "rate_limit_cooldown_seconds", "shutdown_grace_seconds", "kill_grace_seconds",
-    "log_max_bytes", "output_line_max_bytes", "notify_command",
+    "log_max_bytes", "output_line_max_bytes", "notify_command", "keys",
 }
+_BINDING_ID = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
+_KEY_LIST = re.compile(r"^[A-Za-z0-9_+,.\-]{1,64}$")
 _VENDOR_KEYS = {"executable", "args", "models", "efforts", "stream", "prompt_effort_hint",
                 "default_effort", "env", "enabled"}
 _LANE_KEYS = {f for f in LaneSettings.__dataclass_fields__}
@@ -270,7 +273,19 @@ class _Parser:
             log_max_bytes=self.integer(data, "log_max_bytes", 16 * MIB, "", 4096, 1 << 40),
             output_line_max_bytes=self.integer(data, "output_line_max_bytes", 8 * MIB, "", 1024, 1 << 30),
             notify_command=None if notify is None else self.strings(notify, "notify_command", non_empty=True),
+            keys=MappingProxyType(self.keys(data.get("keys"))),
         )
+
+    def keys(self, raw: Any) -> dict[str, str]:
+        """Dashboard key remapping: binding id -> Textual key names (`ctrl+n`, `f2,n`)."""
+        keys = {}
+        for name, value in self.mapping(raw, "keys").items():
+            if not isinstance(name, str) or not _BINDING_ID.match(name):
+                raise self.fail("keys", f"has an invalid binding id {str(name)[:40]!r}")
+            if not isinstance(value, str) or not _KEY_LIST.match(value):
+                raise self.fail(f"keys.{name}", "must be key names like 'ctrl+n' or 'f2,n'")
+            keys[name] = value
+        return keys
 
     # ---- vendors ---------------------------------------------------------------------
     def vendors(self, raw: Any) -> dict[str, VendorSettings]:

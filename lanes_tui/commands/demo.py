@@ -1,10 +1,14 @@
 """`lanes-tui demo`: the real supervisor on a scratch queue, with a simulated agent.
 
-Creates a throw-away workspace, submits the example tasks from `tasks/` (the
-delegation example as a child of the question, so it gets thread context),
-and drains them with the built-in `demo` vendor: a simulated agent shipped
-inside the package that speaks Claude's stream-json format. No agent CLI,
-account or network needed. Prints the supervisor's log and then a summary.
+Creates a throw-away workspace (a handoff.yaml, the example tasks copied into
+its `tasks/`), submits the examples (the delegation example as a child of the
+question, so it gets thread context) and runs them with the built-in `demo`
+vendor: a simulated agent shipped inside the package that speaks Claude's
+stream-json format. No agent CLI, account or network needed.
+
+On a terminal it opens the dashboard on that queue (tasks submitted with `n`
+run on the simulated agent too); otherwise, or with --no-ui or --json, it
+drains the queue headless and prints the supervisor's log and a summary.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.commands.output import emit_json
+from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
@@ -32,10 +37,19 @@ from lanes_tui.settings import Settings, load_settings
 def run(args: argparse.Namespace) -> int:
     workspace = Path(tempfile.mkdtemp(prefix="lanes-tui-demo-"))
     keep = getattr(args, "keep", False)
+    interactive = not (getattr(args, "no_ui", False) or getattr(args, "json", False)) and _on_a_terminal()
     try:
-        store = TaskStore(workspace / "state")
+        store = TaskStore(workspace / "handoff" / "state")
+        config = _scaffold(workspace)
         _submit_examples(store, workspace)
         settings = dataclasses.replace(load_settings(None, config_dir=None), default_vendor="demo")
+        if interactive:
+            from lanes_tui.commands.dashboard import open_dashboard
+
+            code = open_dashboard(store, settings, config=config, name="demo", watch_only=False)
+            if keep:
+                print(f"scratch queue kept at {store.root}")
+            return code
         code, supervisor_summary = asyncio.run(_drain(store, settings, quiet=getattr(args, "json", False)))
     finally:
         if not keep:
@@ -53,8 +67,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo: {totals['completed']} of {totals['tasks']} task(s) completed by the simulated agent "
           f"in {totals['duration_ms'] / 1000:.1f} s of agent time")
     if keep:
-        print(f"scratch queue kept at {workspace / 'state'} (try: lanes-tui --store {workspace / 'state'} status --all)")
+        print(f"scratch queue kept at {store.root} (try: lanes-tui --store {store.root} status --all)")
     return code
+
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _scaffold(workspace: Path) -> RuntimeConfig:
+    """handoff/handoff.yaml (so the dashboard can submit) and tasks/ with the examples."""
+    handoff = workspace / "handoff"
+    handoff.mkdir(mode=0o700, exist_ok=True)
+    (handoff / "handoff.yaml").write_text(
+        'workspace_id: "lanes-tui-demo"\nworkspace_root: ".."\nqueue_root: "state"\n'
+        'lanes:\n  default: "examples and anything you submit"\n  review: "code reviews"\n',
+        encoding="utf-8",
+    )
+    (workspace / "tasks").mkdir(exist_ok=True)
+    for path in example_task_files():
+        shutil.copyfile(path, workspace / "tasks" / path.name)
+    return load_config(handoff / "handoff.yaml")
 
 
 async def _drain(store: TaskStore, settings: Settings, *, quiet: bool) -> tuple[int, dict[str, Any]]:

@@ -57,6 +57,9 @@ class AttemptSpec:
     # break): the worker stops at once instead of at its next renewal.
     abandon: asyncio.Event = field(default_factory=asyncio.Event)
     abandon_reason: str = "claim lost"
+    # Set with abandon when an operator stops our worker before breaking or cancelling
+    # its claim: the claim is left for the operator's verb instead of being released.
+    keep_claim: bool = False
 
 
 def log_path_for(store: TaskStore, task_id: str, attempt: int) -> Path:

@@ -31,14 +31,18 @@ class TaskSummary:
     lease_expires_at: str | None
     updated_at: str | None
     failure_reason: str | None
+    model_class: str | None = None  # metadata.model_class / effort, as the task asks (shown by the dashboard)
+    effort: str | None = None
     # response.json is there but task.json was not rolled forward yet (a crash between
     # the two writes): whoever can should call store.recover() (G8).
     needs_repair: bool = False
 
     @classmethod
     def of(cls, task: dict[str, Any], needs_repair: bool = False) -> "TaskSummary":
-        vendor = (task.get("metadata") or {}).get("required_vendor") or "any"
+        metadata = task.get("metadata") or {}
+        vendor = metadata.get("required_vendor") or "any"
         reason = task.get("failure_reason")
+        model_class, effort = metadata.get("model_class"), metadata.get("effort")
         return cls(
             id=task["id"],
             lane=task["lane"],
@@ -49,6 +53,8 @@ class TaskSummary:
             lease_expires_at=task.get("lease_expires_at"),
             updated_at=task.get("updated_at"),
             failure_reason=str(reason)[:500] if reason is not None else None,
+            model_class=str(model_class)[:64] if model_class is not None else None,
+            effort=str(effort)[:64] if effort is not None else None,
             needs_repair=needs_repair,
         )
 

@@ -106,6 +106,10 @@ class SupervisorRegistry:
         self._write()
         return previous if previous is not None and previous.pid != os.getpid() else None
 
+    @property
+    def holds_lock(self) -> bool:
+        return self._lock_fd is not None
+
     def release(self) -> None:
         self.record.workers.clear()
         with contextlib.suppress(OSError, StoreError):

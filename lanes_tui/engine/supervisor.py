@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from lanes_tui.core import procinfo
@@ -104,6 +105,10 @@ class Supervisor:
         self._stop_reason = "stopped"
         self._feed: TaskFeed | None = None
         self._follower: asyncio.Task[None] | None = None
+        self._paused_lanes: set[str] = set()
+        self._grace: float | None = None  # request_stop's override of shutdown_grace_seconds
+        # Told of every index change after the supervisor acted on it (the dashboard).
+        self.index_listeners: list[Callable[[IndexChange], None]] = []
         self.drained = False
 
     # -- lifecycle ------------------------------------------------------------------
@@ -141,12 +146,77 @@ class Supervisor:
         finally:
             await self._wind_down()
 
-    def request_stop(self, reason: str = "stop requested") -> None:
-        """Stop claiming now; running workers may finish within the shutdown grace."""
+    def request_stop(self, reason: str = "stop requested", *, grace: float | None = None) -> None:
+        """Stop claiming now; running workers may finish within the shutdown grace
+        (`grace` overrides it: math.inf lets them finish whatever it takes)."""
+        if grace is not None:
+            self._grace = grace
         if not self._stopping:
             self._stopping = True
             self._stop_reason = reason
             self._wake.set()
+
+    def refresh(self, task_ids: list[str]) -> IndexChange:
+        """Re-read tasks another part of this process just changed (the dashboard's verbs) and
+        act on them now: the change feed's later event finds the index already current."""
+        change = self.index.refresh(task_ids)
+        self._on_change(change)
+        return change
+
+    def close_feed(self) -> None:
+        """Stop watching the store now; the feed's thread ends within one step (an embedding
+        app going away must not leave it blocked in the watcher until the next rescan)."""
+        if self._feed is not None:
+            self._feed.close()
+
+    def abandon_now(self, reason: str) -> list[str]:
+        """Last resort when the event loop is gone (the dashboard crashed): synchronously kill our
+        recorded worker groups, release their claims with `reason`, and let go of the store."""
+        record = self.registry.record
+        killed = kill_leftover_workers(record)  # checks pid start times, like a successor would
+        for worker in list(record.workers.values()):
+            with contextlib.suppress(LanesError, OSError):
+                self.store.release(worker.task_id, claim_token=worker.claim_token, reason=reason)
+        self.registry.release()
+        return killed
+
+    # -- operator controls (the dashboard) ---------------------------------------------------
+
+    @property
+    def paused_lanes(self) -> frozenset[str]:
+        return frozenset(self._paused_lanes)
+
+    def pause_lane(self, lane: str) -> None:
+        """Claim nothing more on `lane`; its running workers go on."""
+        self._paused_lanes.add(lane)
+
+    def resume_lane(self, lane: str) -> None:
+        self._paused_lanes.discard(lane)
+        self._wake.set()
+
+    @property
+    def global_cap(self) -> int:
+        return self.settings.concurrency.global_max
+
+    def set_global_cap(self, cap: int) -> int:
+        """Change how many workers may run at once (1..1024); running ones are never stopped."""
+        cap = max(1, min(1024, int(cap)))
+        self.settings = replace(self.settings, concurrency=replace(self.settings.concurrency, global_max=cap))
+        self._wake.set()
+        return cap
+
+    async def stop_worker(self, task_id: str, reason: str) -> bool:
+        """Stop our worker on `task_id` and wait until its process group is gone, keeping the
+        claim for the operator's break or cancel that follows. False if it is not ours."""
+        running = self._running.get(task_id)
+        if running is None:
+            return False
+        running.spec.abandon_reason = reason
+        running.spec.keep_claim = True
+        running.spec.abandon.set()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(running.job)
+        return True
 
     def stop_workers_now(self) -> None:
         """Second interrupt: do not wait for the grace period."""
@@ -169,7 +239,8 @@ class Supervisor:
     async def _wind_down(self) -> None:
         jobs = [r.job for r in self._running.values()]
         if jobs:
-            _, pending = await asyncio.wait(jobs, timeout=self.settings.shutdown_grace_seconds)
+            grace = self.settings.shutdown_grace_seconds if self._grace is None else self._grace
+            _, pending = await asyncio.wait(jobs, timeout=None if grace == math.inf else grace)
             if pending:
                 self._kill_workers.set()
                 await asyncio.wait(pending)
@@ -251,6 +322,9 @@ class Supervisor:
                 )
                 running.spec.abandon.set()
         self._wake.set()
+        if change:
+            for listener in self.index_listeners:
+                listener(change)
 
     def _next_timer(self) -> float:
         now = time.monotonic()
@@ -270,6 +344,8 @@ class Supervisor:
         now = time.monotonic()
         lanes = self._lanes_by_priority()
         for lane in lanes:
+            if lane in self._paused_lanes:
+                continue  # paused by the operator: not pending either (drain does not wait for it)
             lane_settings = self.settings.lane(lane)
             for task_id in self.index.candidates(lane):
                 if task_id in self._running:
@@ -478,7 +554,9 @@ class Supervisor:
         elif result.outcome == LOST_CLAIM:
             # Usually refused (the claim is someone else's now); if it is still ours (renewals
             # failed to write), hand it back instead of sitting on it until the lease expires.
-            await self._release(task_id, token, result.reason)
+            # An operator's stop_worker keeps it: their break or cancel comes next.
+            if not spec.keep_claim:
+                await self._release(task_id, token, result.reason)
             record.state, record.reason = "abandoned", result.reason
             self.emit(ev.WorkerAbandoned(task_id, result.reason))
         elif result.outcome == STOPPED:

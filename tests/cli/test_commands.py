@@ -528,9 +528,11 @@ def test_version(workspace, tmp_path):
         assert installed.returncode == 0 and installed.stdout.strip() == f"lanes-tui {__version__}"
 
 
-def test_no_subcommand_prints_help(workspace):
+def test_no_subcommand_without_a_terminal_says_the_dashboard_needs_one(workspace):
     result = workspace.run()
-    assert result.returncode == 0 and "usage: lanes-tui" in result.stdout
+    assert result.returncode == 64 and result.stdout == ""
+    assert result.stderr == "lanes-tui: the dashboard needs a terminal; for CI and servers run `lanes-tui --no-ui`\n"
+    assert "usage: lanes-tui" in workspace.run("--help").stdout
 
 
 @pytest.mark.parametrize("command", ["demo", "self-test"])

@@ -1,0 +1,473 @@
+"""The dashboard's model: queue state, worker transcripts and operator actions, without Textual.
+
+A `Board` runs the same `Supervisor` as `--no-ui` (or, watch-only, just the
+index and its change feed) and keeps what a screen needs: one row per task,
+per-lane figures, totals, and a capped, sanitised transcript per worker. It
+tells its listeners *that* something changed (`BoardChanged`: which task ids,
+and the supervisor event if one caused it); the UI pulls the rows it shows.
+The UI never writes queue files: it calls the actions here (submit, cancel,
+break, retry, pause, cap), each of which goes through the store's verbs and so
+leaves the events agent-lanes clients read.
+
+Agent-written text enters here and is sanitised here (core.sanitize), once:
+transcripts, activity, reasons and owners are plain, safe strings afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from lanes_tui.config import RuntimeConfig
+from lanes_tui.core.clock import parse_ts
+from lanes_tui.core.errors import ConfigError, LanesError
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
+from lanes_tui.core.submitting import SubmitForm, submit_form
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.feed import TaskFeed, follow
+from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
+from lanes_tui.engine.supervisor import Supervisor
+from lanes_tui.settings import Settings
+
+TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
+THROUGHPUT_WINDOW = timedelta(minutes=10)
+DEPENDENCY_WAIT = "waiting for dependency"  # the supervisor's TaskWaiting reason for depends_on
+
+
+@dataclass(frozen=True)
+class BoardChanged:
+    """Something changed: these task ids (empty: only totals/lanes), and why if a supervisor event."""
+
+    task_ids: frozenset[str] = frozenset()
+    event: ev.SupervisorEvent | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    kind: str  # activity | usage | status | error
+    text: str  # sanitised, one line
+    at: float  # time.time()
+    seq: int  # 1, 2, ... per task, across attempts (lines past TRANSCRIPT_LINES are dropped)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    lane: str
+    state: str
+    vendor: str
+    model: str
+    effort: str
+    owner: str
+    created_at: datetime | None
+    lease_expires_at: datetime | None
+    attempts: int | None
+    activity: str
+    cost_usd: float | None
+    reason: str  # failure reason, why it waits, or what needs attention; sanitised
+    ours: bool  # one of our workers runs it
+    attention: bool
+
+
+@dataclass(frozen=True)
+class LaneRow:
+    name: str
+    mode: str  # internal | external | hybrid | watch (watch-only board)
+    queued: int
+    running: int
+    oldest_queued_at: datetime | None
+    done_recently: int  # completed within THROUGHPUT_WINDOW
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Totals:
+    counts: dict[str, int]
+    workers: int
+    cap: int | None  # None: watch-only
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None
+    attention: int
+
+
+@dataclass
+class _Worker:
+    vendor: str = ""
+    model: str = ""
+    effort: str = ""
+    attempt: int = 0
+    activity: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    transcript: deque[TranscriptLine] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_LINES))
+    seq: int = 0
+
+    def add(self, kind: str, text: str) -> None:
+        self.seq += 1
+        self.transcript.append(TranscriptLine(kind, one_line(text, 2000), time.time(), self.seq))
+
+
+class Board:
+    def __init__(
+        self,
+        store: TaskStore,
+        settings: Settings,
+        *,
+        config: RuntimeConfig | None = None,
+        watch_only: bool = False,
+        operator: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.config = config
+        self.watch_only = watch_only
+        self.operator = operator or default_operator()
+        self.listeners: list[Callable[[BoardChanged], None]] = []
+        self.supervisor: Supervisor | None = None if watch_only else Supervisor(store, settings, emit=self._on_event)
+        self.index: TaskIndex = self.supervisor.index if self.supervisor else TaskIndex(store)
+        if self.supervisor:
+            self.supervisor.index_listeners.append(self._on_index_change)
+        self._workers: dict[str, _Worker] = {}
+        self._waiting: dict[str, str] = {}
+        self._attempts: dict[str, int] = {}
+        self._paused_vendors: dict[str, float] = {}
+        self._feed: TaskFeed | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+        self.started_event: ev.SupervisorStarted | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take the store (one supervisor per store) and load the index; raises ConflictError."""
+        if self.supervisor is not None:
+            await self.supervisor.start()
+        else:
+            self._feed = TaskFeed(self.store.tasks_dir)  # armed before the first scan
+            self.index.rescan()
+            self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
+        self._count_attempts_later([s.id for s in self.index.tasks()])
+
+    async def run(self) -> None:
+        """Until stopped. The supervisor's run winds its workers down before returning."""
+        try:
+            if self.supervisor is not None:
+                await self.supervisor.run()
+            else:
+                await self._stopped.wait()
+                if self._feed is not None:
+                    self._feed.close()
+                if self._follower is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await asyncio.wait_for(self._follower, 5)
+        finally:
+            self._stopped.set()
+
+    def request_stop(self, reason: str, *, grace: float | None = None) -> None:
+        """Stop claiming; workers get `grace` seconds (math.inf: until they finish) then stop."""
+        if self.supervisor is not None:
+            self.supervisor.request_stop(reason, grace=grace)
+        self._stopped.set()
+
+    def close(self) -> None:
+        """The embedding app is going away: stop the change feed's thread now."""
+        self._stopped.set()
+        if self._feed is not None:
+            self._feed.close()
+        if self.supervisor is not None:
+            self.supervisor.close_feed()
+
+    def stop_workers_now(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop_workers_now()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def row(self, task_id: str) -> TaskRow | None:
+        summary = self.index.get(task_id)
+        return self._row(summary) if summary is not None else None
+
+    def rows(self) -> list[TaskRow]:
+        return [self._row(s) for s in self.index.tasks()]
+
+    def corrupt(self) -> dict[str, str]:
+        return {task_id: one_line(reason, 300) for task_id, reason in self.index.corrupt.items()}
+
+    def transcript(self, task_id: str) -> list[TranscriptLine]:
+        worker = self._workers.get(task_id)
+        return list(worker.transcript) if worker else []
+
+    def running_ids(self) -> list[str]:
+        return sorted(self.supervisor.running) if self.supervisor else []
+
+    def lanes(self) -> list[LaneRow]:
+        now = self.store.now()
+        recent = now - THROUGHPUT_WINDOW
+        found: dict[str, dict[str, Any]] = {}
+        names = set(self.config.lanes) if self.config else set()
+        for name in names:
+            found[name] = {"queued": 0, "running": 0, "oldest": None, "done": 0}
+        for summary in self.index.tasks():
+            lane = found.setdefault(summary.lane, {"queued": 0, "running": 0, "oldest": None, "done": 0})
+            if summary.state == QUEUED:
+                lane["queued"] += 1
+                created = _ts(summary.created_at)
+                if created is not None and (lane["oldest"] is None or created < lane["oldest"]):
+                    lane["oldest"] = created
+            elif summary.state == CLAIMED:
+                lane["running"] += 1
+            elif summary.state == COMPLETED:
+                updated = _ts(summary.updated_at)
+                if updated is not None and updated >= recent:
+                    lane["done"] += 1
+        paused = self.supervisor.paused_lanes if self.supervisor else frozenset()
+        return [
+            LaneRow(one_line(name, 64), "watch" if self.watch_only else str(self.settings.lane(name).mode), data["queued"],
+                    data["running"], data["oldest"], data["done"], name in paused)
+            for name, data in sorted(found.items())
+        ]
+
+    def totals(self) -> Totals:
+        counts = self.index.counts()
+        tokens_in = tokens_out = 0
+        costs = []
+        records = self.supervisor.records.values() if self.supervisor else ()
+        for record in records:
+            tokens_in += record.tokens_in
+            tokens_out += record.tokens_out
+            if record.cost_usd is not None:
+                costs.append(record.cost_usd)
+        for task_id, worker in self._workers.items():  # what running attempts used so far
+            if self.supervisor and task_id in self.supervisor.running:
+                tokens_in += worker.tokens_in
+                tokens_out += worker.tokens_out
+                if worker.cost_usd is not None:
+                    costs.append(worker.cost_usd)
+        attention = sum(1 for s in self.index.tasks() if self._needs_attention(s)) + len(self.index.corrupt)
+        return Totals(
+            counts=counts,
+            workers=len(self.supervisor.running) if self.supervisor else counts.get(CLAIMED, 0),
+            cap=self.supervisor.global_cap if self.supervisor else None,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=round(sum(costs), 6) if costs else None,
+            attention=attention,
+        )
+
+    def task_detail(self, task_id: str) -> dict[str, Any]:
+        """task.json, the last events and the response's presence (blocking: call in a thread)."""
+        task = self.store.effective_task(task_id)
+        events = self.store.read_events(task_id, limit=200).events
+        return {"task": task, "events": events, "response_exists": self.store.response_exists(task_id)}
+
+    # -- operator actions ---------------------------------------------------------------
+
+    async def submit(self, form: SubmitForm) -> dict[str, Any]:
+        if self.config is None:
+            raise ConfigError("submitting needs the queue's handoff.yaml (--config)")
+        task = await asyncio.to_thread(submit_form, self.store, self.config, form, source_agent=self.operator)
+        self._refresh([task["id"]])
+        return task
+
+    async def cancel(self, task_id: str, reason: str = "cancelled from the dashboard") -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop_worker(task_id, f"cancelled by {self.operator}")
+        try:
+            await asyncio.to_thread(self.store.cancel, task_id, by=self.operator, reason=reason)
+        finally:
+            self._refresh([task_id])
+
+    async def break_claim(self, task_id: str, reason: str) -> bool:
+        """Kill our worker first (if it is ours), then force-release; True if a worker was stopped."""
+        stopped = False
+        if self.supervisor is not None:
+            stopped = await self.supervisor.stop_worker(task_id, f"claim broken by {self.operator}: {reason}")
+        try:
+            await asyncio.to_thread(self.store.break_claim, task_id, by=self.operator, reason=reason)
+        finally:
+            self._refresh([task_id])
+        return stopped
+
+    async def retry(self, task_id: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+        """A failed task submitted again (requeue), optionally with another vendor/model/effort."""
+        new = await asyncio.to_thread(self.store.requeue, task_id, by=self.operator, metadata_overrides=overrides or {})
+        self._refresh([task_id, new["id"]])
+        return new
+
+    def pause_lane(self, lane: str) -> bool:
+        """Toggle claiming on `lane`; True when it is paused now."""
+        if self.supervisor is None:
+            raise LanesError("watch-only: this dashboard does not claim tasks")
+        if lane in self.supervisor.paused_lanes:
+            self.supervisor.resume_lane(lane)
+            paused = False
+        else:
+            self.supervisor.pause_lane(lane)
+            paused = True
+        self._notify(BoardChanged())
+        return paused
+
+    def set_cap(self, cap: int) -> int:
+        if self.supervisor is None:
+            raise LanesError("watch-only: this dashboard runs no workers")
+        cap = self.supervisor.set_global_cap(cap)
+        self._notify(BoardChanged())
+        return cap
+
+    # -- inside ------------------------------------------------------------------------
+
+    def _row(self, s: TaskSummary) -> TaskRow:
+        worker = self._workers.get(s.id)
+        ours = bool(self.supervisor and s.id in self.supervisor.running)
+        record = self.supervisor.records.get(s.id) if self.supervisor else None
+        reason = s.failure_reason or self._waiting.get(s.id) or ""
+        if s.needs_repair:
+            reason = "answered but task.json not rolled forward"
+        cost = record.cost_usd if record and record.cost_usd is not None else None
+        if ours and worker is not None and worker.cost_usd is not None:
+            cost = (cost or 0.0) + worker.cost_usd
+        return TaskRow(
+            id=s.id,
+            lane=one_line(s.lane, 64),
+            state=s.state,
+            vendor=one_line(worker.vendor if worker and worker.vendor else s.required_vendor, 32),
+            model=one_line(worker.model if worker and worker.model else (s.model_class or ""), 48),
+            effort=one_line(worker.effort if worker and worker.effort else (s.effort or ""), 16),
+            owner=one_line(s.claim_owner or "", 80),
+            created_at=_ts(s.created_at),
+            lease_expires_at=_ts(s.lease_expires_at) if s.state == CLAIMED else None,
+            attempts=self._attempts.get(s.id),
+            activity=worker.activity if worker and ours else "",
+            cost_usd=cost,
+            reason=one_line(reason, 300),
+            ours=ours,
+            attention=self._needs_attention(s),
+        )
+
+    def _needs_attention(self, s: TaskSummary) -> bool:
+        if s.state == FAILED or s.needs_repair:
+            return True
+        if s.state == QUEUED and s.id in self._waiting:
+            # stale input, no usable vendor, a rate-limited vendor; a dependency still
+            # running is the plan working, not a problem.
+            return not self._waiting[s.id].startswith(DEPENDENCY_WAIT)
+        if s.state == CLAIMED and s.lease_expires_at:
+            expiry = _ts(s.lease_expires_at)
+            return expiry is not None and expiry <= self.store.now()
+        return False
+
+    def _on_event(self, event: ev.SupervisorEvent) -> None:
+        ids: frozenset[str] = frozenset()
+        task_id = getattr(event, "task_id", None)
+        if task_id is not None:
+            ids = frozenset({task_id})
+            worker = self._workers.setdefault(task_id, _Worker())
+            if isinstance(event, ev.WorkerStarted):
+                worker.vendor, worker.model, worker.effort = event.vendor, event.model, event.effort
+                worker.attempt, worker.activity = event.attempt, "starting"
+                worker.tokens_in = worker.tokens_out = 0
+                worker.cost_usd = None
+                self._attempts[task_id] = event.attempt
+                self._waiting.pop(task_id, None)
+                worker.add("status", f"attempt {event.attempt}: {event.vendor} {event.model} ({event.effort}), pid {event.pid}")
+            elif isinstance(event, ev.WorkerActivity):
+                worker.activity = one_line(event.text, 200)
+                worker.add("activity", event.text)
+            elif isinstance(event, ev.WorkerUsage):
+                worker.tokens_in, worker.tokens_out, worker.cost_usd = event.tokens_in, event.tokens_out, event.cost_usd
+                cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
+                worker.add("usage", f"tokens {event.tokens_in} in / {event.tokens_out} out{cost}")
+            elif isinstance(event, ev.TaskWaiting):
+                self._waiting[task_id] = one_line(event.reason, 300)
+                if not worker.transcript:
+                    self._workers.pop(task_id, None)  # no worker ever ran: keep no empty transcript
+            elif isinstance(event, ev.AttemptFailed):
+                retry = f"; retry in {event.retry_in_seconds:.0f} s" if event.retry_in_seconds is not None else ""
+                worker.add("error", f"attempt {event.attempt} failed: {event.reason}{retry}")
+                worker.activity = ""
+            elif isinstance(event, ev.TaskCompleted):
+                worker.add("status", f"completed in {event.duration_ms / 1000:.1f} s")
+                worker.activity = ""
+            elif isinstance(event, ev.TaskFailed):
+                worker.add("error", f"failed: {event.reason}")
+                worker.activity = ""
+            elif isinstance(event, ev.WorkerAbandoned):
+                worker.add("status", f"stopped: {event.reason}")
+                worker.activity = ""
+        elif isinstance(event, ev.VendorPaused):
+            self._paused_vendors[event.vendor] = time.monotonic() + event.seconds
+        elif isinstance(event, ev.SupervisorStarted):
+            self.started_event = event
+        self._notify(BoardChanged(ids, event))
+
+    def _on_index_change(self, change: IndexChange) -> None:
+        for task_id in change.changed | change.removed:
+            summary = self.index.get(task_id)
+            if summary is None or summary.state != QUEUED:
+                self._waiting.pop(task_id, None)  # claimed, finished or gone: no longer waiting
+        self._count_attempts_later(change.changed)
+        self._notify(BoardChanged(change.changed | change.removed | change.corrupt))
+
+    def _count_attempts_later(self, task_ids: Any) -> None:
+        """Attempts of unfinished and failed tasks, counted from their events off the event loop
+        (a claim by anyone counts). Completed tasks show what our own runs counted."""
+        todo = [i for i in task_ids if (s := self.index.get(i)) is not None and s.state != COMPLETED]
+        if todo:
+            task = asyncio.get_running_loop().create_task(self._count_attempts(todo))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _count_attempts(self, task_ids: list[str]) -> None:
+        for start in range(0, len(task_ids), 500):
+            batch = task_ids[start:start + 500]
+            counts = await asyncio.to_thread(self._attempt_counts, batch)
+            changed = {i for i, n in counts.items() if self._attempts.get(i) != n}
+            self._attempts.update(counts)
+            if changed:
+                self._notify(BoardChanged(frozenset(changed)))
+
+    def _attempt_counts(self, task_ids: list[str]) -> dict[str, int]:
+        counts = {}
+        for task_id in task_ids:
+            with contextlib.suppress(LanesError, OSError):
+                counts[task_id] = self.store.attempts(task_id)
+        return counts
+
+    def _refresh(self, task_ids: list[str]) -> None:
+        change = self.supervisor.refresh(task_ids) if self.supervisor else self.index.refresh(task_ids)
+        self._notify(BoardChanged(frozenset(task_ids) | change.changed | change.removed))
+
+    def _notify(self, change: BoardChanged) -> None:
+        for listener in list(self.listeners):
+            listener(change)
+
+
+def default_operator() -> str:
+    """Who the dashboard's verbs are recorded as: `operator:<user>@<host>` (sanitised)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return one_line(f"operator:{user}@{socket.gethostname()}", 120)
+
+
+def _ts(value: str | None) -> datetime | None:
+    try:
+        return parse_ts(value) if value else None
+    except ValueError:
+        return None
+
+
+def fmt_cost(cost: float | None) -> str:
+    return "" if cost is None else f"${cost:.2f}" if cost >= 1 else f"${cost:.4f}"

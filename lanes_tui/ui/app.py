@@ -1,0 +1,463 @@
+"""LanesApp: the dashboard. Watches the queue, runs the supervisor, and steers it by keyboard.
+
+The app owns a `Board` (engine) and draws snapshots of it. Board changes
+arrive as callbacks on the event loop; they are coalesced (ids collected, one
+redraw per COALESCE_SECONDS) so a burst of worker output costs one repaint.
+Nothing here polls the queue: the only timer redraws ages and lease countdowns
+once a second, from memory.
+
+Every action is an `action_*` with a `Binding` id (remappable through the
+settings' `keys:`), listed in the `?` help screen and the command palette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from lanes_tui.core.errors import LanesError
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.store import CLAIMED, FAILED
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.board import DEPENDENCY_WAIT, Board, BoardChanged
+from lanes_tui.ui.task_filter import TaskFilter
+from lanes_tui.ui.widgets.detail_pane import DetailPane
+from lanes_tui.ui.widgets.header_bar import HeaderBar
+from lanes_tui.ui.widgets.lanes_panel import LanesPanel
+from lanes_tui.ui.widgets.task_table import TaskTable
+
+COALESCE_SECONDS = 0.05
+EXIT_OK, EXIT_CONFLICT, EXIT_ERROR = 0, 1, 70
+
+# (id, key, description, action, show in footer)
+KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("submit", "n", "Submit", "submit", True),
+    ("break", "b", "Break claim", "break_claim", True),
+    ("cancel", "c", "Cancel", "cancel", True),
+    ("retry", "r", "Retry", "retry", True),
+    ("mark", "space", "Mark", "mark", False),
+    ("filter", "slash", "Filter", "filter", True),
+    ("open", "enter", "Open", "open_task", False),
+    ("log", "l", "Log", "log", True),
+    ("pause", "p", "Pause lane", "pause_lane", True),
+    ("cap_up", "plus", "More workers", "cap(1)", False),
+    ("cap_down", "minus", "Fewer workers", "cap(-1)", False),
+    ("theme", "t", "Theme", "themes", False),
+    ("help", "question_mark", "Help", "help", True),
+    ("quit", "q", "Quit", "quit", True),
+)
+HELP_TEXT = {
+    "submit": "Submit a task (form: lane, task file or prompt, paths, vendor, model, effort, metadata)",
+    "break": "Break the claim of the selected (or marked) task: back to queued, with an audit event",
+    "cancel": "Cancel the selected (or marked) task: queued or claimed -> failed (cancelled)",
+    "retry": "Retry the selected (or marked) failed task as a new task, optionally on another vendor/model/effort",
+    "mark": "Mark or unmark the selected task for a bulk cancel, retry or break",
+    "filter": "Filter tasks: lane:NAME state:STATE vendor:NAME and free words",
+    "open": "Open the full task screen (prompt, paths, all events, transcript)",
+    "log": "Full-screen log of the selected task's worker, with search",
+    "pause": "Pause or resume claiming on the selected task's lane",
+    "cap_up": "Allow one more worker at a time",
+    "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
+    "theme": "Switch theme",
+    "help": "This help",
+    "quit": "Quit (asks what to do with running workers)",
+}
+
+
+class LanesApp(App[int]):
+    TITLE = "lanes-tui"
+    CSS_PATH = "lanes.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding(key, action, label, show=show, id=binding_id) for binding_id, key, label, action, show in KEYS]
+
+    def __init__(
+        self,
+        board: Board,
+        *,
+        queue_name: str,
+        now: Callable[[], datetime] | None = None,
+        keymap: dict[str, str] | None = None,
+        theme_dirs: Iterable[Path] | None = None,
+        notify: Callable[[str, str], None] | None = None,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.board = board
+        self.queue_name = queue_name
+        self.now = now or board.store.now
+        self._keymap = dict(keymap or {})
+        self._theme_dirs = list(theme_dirs) if theme_dirs is not None else None
+        self._notify_hook = notify
+        self._tick_seconds = tick_seconds
+        self._pending_ids: set[str] = set()
+        self._pending_all = False
+        self._flush_scheduled = False
+        self._detail_cache: dict[str, Any] = {}
+        self._quitting: str | None = None  # "leave" | "stop" once the operator chose
+        self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
+        self.board.listeners.append(self._on_board_changed)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # The $lanes-* variables must resolve before any theme file is loaded (and for
+        # Textual's own themes, which know nothing of them).
+        from lanes_tui.ui.themes import lanes_variable_defaults
+
+        return lanes_variable_defaults(dark=True)
+
+    # -- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield LanesPanel(id="lanes")
+        yield TaskTable(self.now, id="tasks")
+        filter_input = Input(placeholder="filter: lane:NAME state:STATE vendor:NAME words   (enter: apply, escape: clear)",
+                             id="filter")
+        filter_input.display = False
+        yield filter_input
+        yield DetailPane(id="detail")
+        yield Footer()
+
+    @property
+    def table(self) -> TaskTable:
+        return self.query_one(TaskTable)
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self._load_themes()
+        self.table.focus()
+        self._redraw_summary()
+        self.set_interval(self._tick_seconds, self._tick)
+        self.run_board()
+
+    def on_unmount(self) -> None:
+        self.board.close()
+
+    def _load_themes(self) -> None:
+        from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_DARK, fallback_themes, load_themes, user_theme_dir
+
+        for theme in fallback_themes():
+            self.register_theme(theme)
+        dirs = self._theme_dirs if self._theme_dirs is not None else [BUILTIN_THEME_DIR, user_theme_dir()]
+        loaded = load_themes(dirs)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        for problem in loaded.problems:
+            self.notify(f"theme skipped: {problem.path}: {problem.message}", severity="warning", markup=False,
+                        timeout=8)
+        self.theme = FALLBACK_DARK
+
+    # -- the board -------------------------------------------------------------------
+
+    @work(group="board", exclusive=True, exit_on_error=False)
+    async def run_board(self) -> None:
+        try:
+            await self.board.start()
+        except LanesError as exc:
+            self.exit(EXIT_CONFLICT if exc.exit_code == 1 else exc.exit_code, message=one_line(str(exc), 500))
+            return
+        self.table.set_rows(self.board.rows())
+        self._redraw_summary()
+        self._show_detail()
+        self.loaded.set()
+        try:
+            await self.board.run()
+        finally:
+            if self._quitting is not None:
+                self.exit(EXIT_OK)
+
+    def _on_board_changed(self, change: BoardChanged) -> None:
+        if change.task_ids:
+            self._pending_ids |= change.task_ids
+        else:
+            self._pending_all = True
+        if change.event is not None:
+            self._announce(change.event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(COALESCE_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        ids, self._pending_ids = self._pending_ids, set()
+        self._pending_all = False
+        if ids:
+            self.table.update_rows({task_id: self.board.row(task_id) for task_id in ids})
+            for task_id in ids:
+                self._detail_cache.pop(task_id, None)
+        self._redraw_summary()
+        if self.table.selected_id in ids or not ids:
+            self._show_detail()
+
+    def _tick(self) -> None:
+        """Ages and lease countdowns move with the clock: redraw them from memory."""
+        self.table.refresh()
+        self._redraw_summary()
+
+    def _redraw_summary(self) -> None:
+        self.query_one(HeaderBar).show(self.queue_name, self.board.store.root, self.board.totals(),
+                                       watch_only=self.board.watch_only)
+        selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
+        self.query_one(LanesPanel).show(self.board.lanes(), self.now(), selected.lane if selected else None)
+
+    def on_task_table_selection_changed(self, message: TaskTable.SelectionChanged) -> None:
+        self._show_detail()
+        self._redraw_summary()
+
+    def _show_detail(self) -> None:
+        task_id = self.table.selected_id
+        row = self.board.row(task_id) if task_id else None
+        pane = self.query_one(DetailPane)
+        if row is None:
+            pane.show(None, None, [], self.now())
+            return
+        detail = self._detail_cache.get(row.id)
+        pane.show(row, detail, self.board.transcript(row.id), self.now())
+        if detail is None:
+            self._load_detail(row.id)
+
+    @work(group="detail", exclusive=True, exit_on_error=False)
+    async def _load_detail(self, task_id: str) -> None:
+        try:
+            detail = await asyncio.to_thread(self.board.task_detail, task_id)
+        except LanesError as exc:
+            detail = {"error": str(exc)}
+        self._detail_cache[task_id] = detail
+        if self.table.selected_id == task_id:
+            self._show_detail()
+
+    def _announce(self, event: ev.SupervisorEvent) -> None:
+        """Toast, bell and the notify hook for what an operator must know about."""
+        message = None
+        severity = "information"
+        if isinstance(event, ev.TaskFailed):
+            message, severity = f"task failed: {event.task_id}: {one_line(event.reason, 160)}", "error"
+        elif isinstance(event, ev.VendorPaused):
+            message, severity = f"vendor {event.vendor} paused {event.seconds:.0f} s: {one_line(event.reason, 120)}", "warning"
+        elif isinstance(event, ev.TaskWaiting) and not event.reason.startswith(DEPENDENCY_WAIT):
+            message, severity = f"task needs attention: {event.task_id}: {one_line(event.reason, 160)}", "warning"
+        elif isinstance(event, ev.TaskCompleted):
+            lane_left = [lane for lane in self.board.lanes() if lane.name == event.lane]
+            if lane_left and lane_left[0].queued == 0 and lane_left[0].running <= 1:
+                message = f"lane {event.lane} drained"
+        if message is None:
+            return
+        self.notify(message, severity=severity, markup=False, timeout=6)  # type: ignore[arg-type]
+        if severity != "information" or message.startswith("lane"):
+            self.bell()
+        if self._notify_hook is not None:
+            self._notify_hook(severity, message)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        self.table.toggle_mark()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.table.filter.text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.table.set_filter(TaskFilter.parse(event.value))
+            event.input.display = bool(event.value.strip())
+            self.table.focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.table.set_filter(TaskFilter())
+            self.table.focus()
+            event.stop()
+
+    def action_cap(self, delta: int) -> None:
+        try:
+            cap = self.board.set_cap((self.board.supervisor.global_cap if self.board.supervisor else 1) + delta)
+        except LanesError as exc:
+            self.notify(one_line(str(exc), 200), severity="warning", markup=False)
+            return
+        self.notify(f"up to {cap} worker(s) at a time", markup=False, timeout=3)
+        self._redraw_summary()
+
+    def action_pause_lane(self) -> None:
+        row = self._selected_row()
+        if row is None:
+            return
+        try:
+            paused = self.board.pause_lane(row.lane)
+        except LanesError as exc:
+            self.notify(one_line(str(exc), 200), severity="warning", markup=False)
+            return
+        self.notify(f"lane {row.lane} {'paused' if paused else 'resumed'}", markup=False, timeout=3)
+        self._redraw_summary()
+
+    def action_cancel(self) -> None:
+        targets = [tid for tid in self.table.targets() if (r := self.table.row(tid)) and r.state not in ("completed", FAILED)]
+        if not targets:
+            self.notify("nothing to cancel: only queued or claimed tasks can be cancelled", severity="warning")
+            return
+        from lanes_tui.ui.screens.confirm_modal import ConfirmModal
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._bulk("cancel", targets, lambda tid: self.board.cancel(tid))
+
+        self.push_screen(ConfirmModal("Cancel tasks", _task_list_text("Cancel", targets)), done)
+
+    def action_break_claim(self) -> None:
+        targets = [tid for tid in self.table.targets() if (r := self.table.row(tid)) and r.state == CLAIMED]
+        if not targets:
+            self.notify("nothing to break: only claimed tasks have a claim", severity="warning")
+            return
+        from lanes_tui.ui.screens.break_modal import BreakModal, break_info
+
+        infos = [break_info(self.board, tid, self.now()) for tid in targets]
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self._bulk("break", targets, lambda tid: self.board.break_claim(tid, reason))
+
+        self.push_screen(BreakModal(infos), done)
+
+    def action_retry(self) -> None:
+        targets = [tid for tid in self.table.targets() if (r := self.table.row(tid)) and r.state == FAILED]
+        if not targets:
+            self.notify("nothing to retry: only failed tasks can be retried", severity="warning")
+            return
+        from lanes_tui.ui.screens.retry_modal import RetryModal
+
+        def done(overrides: dict[str, str] | None) -> None:
+            if overrides is not None:
+                self._bulk("retry", targets, lambda tid: self.board.retry(tid, overrides))
+
+        self.push_screen(RetryModal(len(targets), self.board.settings), done)
+
+    def action_submit(self) -> None:
+        from lanes_tui.ui.screens.submit_modal import SubmitModal
+
+        row = self._selected_row()
+
+        def done(task_id: str | None) -> None:
+            if task_id:
+                self.notify(f"submitted {task_id}", markup=False, timeout=4)
+                self.table.select(task_id)
+
+        self.push_screen(SubmitModal(self.board, default_lane=row.lane if row else None), done)
+
+    def action_open_task(self) -> None:
+        if self.table.selected_id:
+            from lanes_tui.ui.screens.task_screen import TaskScreen
+
+            self.push_screen(TaskScreen(self.board, self.table.selected_id, self.now))
+
+    def action_log(self) -> None:
+        if self.table.selected_id:
+            from lanes_tui.ui.screens.log_screen import LogScreen
+
+            self.push_screen(LogScreen(self.board, self.table.selected_id))
+
+    def action_help(self) -> None:
+        from lanes_tui.ui.screens.help_screen import HelpScreen
+
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def action_themes(self) -> None:
+        self.action_change_theme()
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every dashboard action, as currently bound (after remapping)."""
+        bound: dict[str, list[str]] = {}
+        for key, bindings in self._bindings.key_to_bindings.items():
+            for binding in bindings:
+                if binding.id:
+                    bound.setdefault(binding.id, []).append(binding.key_display or self.get_key_display(binding))
+        return [(", ".join(bound.get(binding_id, [key])), HELP_TEXT[binding_id]) for binding_id, key, *_ in KEYS]
+
+    async def action_quit(self) -> None:
+        if self._quitting is not None:  # asked again while waiting: stop the workers now
+            self._quitting = "stop"
+            self.board.stop_workers_now()
+            return
+        running = len(self.board.running_ids())
+        if running == 0:
+            self._stop("stop")
+            return
+        from lanes_tui.ui.screens.quit_modal import QuitModal
+
+        def done(choice: str | None) -> None:
+            if choice in ("leave", "stop"):
+                self._stop(choice)
+
+        self.push_screen(QuitModal(running), done)
+
+    def _stop(self, choice: str) -> None:
+        """leave: claim nothing more and exit once running workers finish; stop: stop them now."""
+        self._quitting = choice
+        if choice == "leave":
+            self.board.request_stop("dashboard quit: letting workers finish", grace=math.inf)
+            self.notify("claiming stopped; quitting when the running workers finish (q again: stop them)",
+                        markup=False, timeout=30)
+        else:
+            self.board.request_stop("dashboard quit", grace=0)
+            self.board.stop_workers_now()
+        if self.board.watch_only or self.board.supervisor is None or not self.loaded.is_set():
+            self.exit(EXIT_OK)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for binding_id, _key, label, action, _show in KEYS:
+            yield SystemCommand(label, HELP_TEXT[binding_id], _palette_callback(self, action))
+
+    # -- bulk --------------------------------------------------------------------------
+
+    def _bulk(self, verb: str, task_ids: list[str], act: Callable[[str], Any]) -> None:
+        self._run_bulk(verb, task_ids, act)
+
+    @work(group="actions", exit_on_error=False)
+    async def _run_bulk(self, verb: str, task_ids: list[str], act: Callable[[str], Any]) -> None:
+        done, problems = 0, []
+        for task_id in task_ids:
+            try:
+                await act(task_id)
+                done += 1
+            except LanesError as exc:
+                problems.append(f"{task_id}: {one_line(str(exc), 160)}")
+        self.table.marked.difference_update(task_ids)
+        self.table.refresh()
+        if problems:
+            self.notify(f"{verb}: {done} done, {len(problems)} refused: " + "; ".join(problems[:3]),
+                        severity="error", markup=False, timeout=10)
+        else:
+            self.notify(f"{verb}: {done} task(s)", markup=False, timeout=4)
+
+    def _selected_row(self):  # type: ignore[no-untyped-def]
+        return self.table.row(self.table.selected_id) if self.table.selected_id else None
+
+
+def _palette_callback(app: LanesApp, action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
+
+
+def _task_list_text(verb: str, task_ids: list[str]) -> Text:
+    text = Text(f"{verb} {len(task_ids)} task(s)?\n\n")
+    for task_id in task_ids[:10]:
+        text.append(f"  {task_id}\n")
+    if len(task_ids) > 10:
+        text.append(f"  \u2026 and {len(task_ids) - 10} more\n")
+    return text

@@ -1,0 +1,109 @@
+"""The selected task: prompt, request and response paths, last error, events, and the live transcript."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Log, Static
+
+from lanes_tui.core.sanitize import clean, one_line
+from lanes_tui.engine.board import TaskRow, TranscriptLine
+from lanes_tui.ui import formatting as fmt
+
+PROMPT_LINES = 4
+EVENT_LINES = 4
+
+
+def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, prompt_lines: int = PROMPT_LINES,
+                event_lines: int = EVENT_LINES) -> Text:
+    """Plain Text (never markup) of what we know about one task; `detail` may be None while loading."""
+    text = Text()
+    text.append(row.id, "bold")
+    text.append(f"  {row.state}  lane {row.lane}", "bold" if row.attention else "")
+    if row.owner:
+        text.append(f"  owner {row.owner}", "dim")
+    if row.lease_expires_at is not None:
+        text.append(f"  lease {fmt.left(row.lease_expires_at, now)}", "dim")
+    if row.reason:
+        text.append("\n")
+        text.append("! " + row.reason, "bold")
+    if detail is None:
+        text.append("\nloading\u2026", "dim")
+        return text
+    if "error" in detail:
+        text.append("\n" + one_line(str(detail["error"]), 300), "bold")
+        return text
+    task = detail["task"]
+    text.append("\nrequest  ", "dim")
+    text.append(one_line(str(task.get("request_path") or ""), 300))
+    text.append("\nresponse ", "dim")
+    text.append(one_line(str(task.get("response_path") or ""), 300))
+    text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
+    prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]
+    text.append("\nprompt   ", "dim")
+    shown = prompt if prompt_lines <= 0 else prompt[:prompt_lines]
+    text.append("\n         ".join(line[:500] for line in shown))
+    if len(shown) < len(prompt):
+        text.append(f"  (+{len(prompt) - len(shown)} lines)", "dim")
+    events = detail.get("events") or []
+    if events:
+        text.append("\nevents", "dim")
+        tail = events if event_lines <= 0 else events[-event_lines:]
+        for event in tail:
+            text.append("\n  ")
+            text.append(one_line(str(event.get("created_at") or ""), 32)[11:19], "dim")
+            text.append(" ")
+            text.append(one_line(str(event.get("type") or "?"), 32), "bold")
+            text.append(" ")
+            text.append(one_line(str(event.get("message") or ""), 200))
+    return text
+
+
+def transcript_lines(lines: list[TranscriptLine]) -> list[str]:
+    """One plain line per transcript entry (already sanitised by the board)."""
+    marks = {"activity": "\u2022", "usage": "\u00a4", "status": "\u25b8", "error": "!"}
+    return [f"{marks.get(line.kind, '-')} {line.text}" for line in lines]
+
+
+class DetailPane(Vertical):
+    DEFAULT_CSS = """
+    DetailPane { height: 40%; border-top: solid $panel; }
+    DetailPane > #detail-info { height: auto; max-height: 12; padding: 0 1; }
+    DetailPane > #detail-transcript { height: 1fr; padding: 0 1; background: $surface; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.task_id: str | None = None
+        self._last_seq = 0  # of the transcript line shown last
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no task selected", "dim"), id="detail-info")
+        yield Log(id="detail-transcript", highlight=False, max_lines=5000)
+
+    def show(self, row: TaskRow | None, detail: dict[str, Any] | None, transcript: list[TranscriptLine],
+             now: datetime) -> None:
+        info = self.query_one("#detail-info", Static)
+        log = self.query_one("#detail-transcript", Log)
+        if row is None:
+            info.update(Text("no task selected", "dim"))
+            log.clear()
+            self.task_id, self._last_seq = None, 0
+            return
+        info.update(detail_text(row, detail, now))
+        if row.id != self.task_id:
+            log.clear()
+            self._last_seq = 0
+            if not transcript:
+                log.write_line("(no worker output in this session)")
+        self.task_id = row.id
+        new = [line for line in transcript if line.seq > self._last_seq]
+        if new:
+            if self._last_seq == 0:
+                log.clear()  # the placeholder
+            log.write_lines(transcript_lines(new))
+            self._last_seq = new[-1].seq

@@ -1,0 +1,50 @@
+"""The top bar: queue, counts by state, workers / cap, tokens and cost, and what needs attention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import Static
+
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.engine.board import Totals
+from lanes_tui.ui import formatting as fmt
+
+
+def header_text(name: str, path: Path, totals: Totals, *, watch_only: bool, width: int) -> Text:
+    counts = totals.counts
+    text = Text()
+    text.append(" lanes-tui ", "bold reverse")
+    text.append(" ")
+    text.append(one_line(name, 40), "bold")
+    text.append("  ")
+    text.append(one_line(str(path), max(10, width - 60)), "dim")
+    text.append("\n ")
+    for state, style in (("queued", "bold"), ("claimed", "bold"), ("completed", ""), ("failed", "")):
+        text.append(f"{state} ", "dim")
+        text.append(str(counts.get(state, 0)), style)
+        text.append("  ")
+    if watch_only:
+        text.append("watch-only", "italic")
+    else:
+        text.append("workers ", "dim")
+        text.append(f"{totals.workers}/{totals.cap}", "bold")
+    text.append("  tokens ", "dim")
+    text.append(f"{fmt.tokens(totals.tokens_in)}/{fmt.tokens(totals.tokens_out)}")
+    if totals.cost_usd is not None:
+        text.append("  cost ", "dim")
+        text.append(fmt.money(totals.cost_usd))
+    if totals.attention:
+        text.append("  ")
+        text.append(f" {totals.attention} need attention ", "bold reverse")
+    return text
+
+
+class HeaderBar(Static):
+    DEFAULT_CSS = """
+    HeaderBar { height: 2; background: $panel; color: $foreground; }
+    """
+
+    def show(self, name: str, path: Path, totals: Totals, *, watch_only: bool) -> None:
+        self.update(header_text(name, path, totals, watch_only=watch_only, width=self.size.width or 80))

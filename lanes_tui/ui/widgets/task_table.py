@@ -1,0 +1,302 @@
+"""The task table: one line per task, drawn line by line, with a selection that follows the task.
+
+A DataTable cannot re-sort by a key of our own or skip columns at narrow widths,
+and re-adding 10,000 rows on every change is too slow, so this is a ScrollView
+using the Line API: only the visible lines are rendered. The order is kept in a
+plain list (running, queued oldest first, then failed and completed newest
+first); the cursor is a task id, not a row number, so rows can move under it
+(as htop does). All text in a row was sanitised by the board; it is drawn as
+plain `Text`, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.engine.board import TaskRow
+from lanes_tui.ui import formatting as fmt
+from lanes_tui.ui.task_filter import TaskFilter
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    priority: int  # lower goes first when the table is too narrow
+    right: bool = False
+
+
+COLUMNS = (
+    Column("mark", "", 1, 99),
+    Column("id", "ID", 15, 98),
+    Column("lane", "LANE", 10, 90),
+    Column("state", "STATE", 9, 97),
+    Column("vme", "VENDOR/MODEL/EFFORT", 22, 40),
+    Column("owner", "OWNER", 16, 20),
+    Column("age", "AGE", 6, 60, right=True),
+    Column("lease", "LEASE", 7, 50, right=True),
+    Column("attempts", "TRY", 3, 30, right=True),
+    Column("activity", "ACTIVITY", 12, 80),  # takes what is left
+    Column("cost", "COST", 8, 10, right=True),
+)
+FLEX = "activity"
+_RANK = {CLAIMED: 0, QUEUED: 1, FAILED: 2, COMPLETED: 3}
+
+
+def sort_key(row: TaskRow) -> tuple[int, float]:
+    stamp = row.created_at.timestamp() if row.created_at else 0.0
+    rank = _RANK.get(row.state, 4)
+    return (rank, stamp if rank <= 1 else -stamp)
+
+
+def fit_columns(width: int) -> list[tuple[Column, int]]:
+    """The columns that fit in `width` (one space between), the flexible one widened."""
+    shown = list(COLUMNS)
+    def needed(cols: list[Column]) -> int:
+        return sum(c.width for c in cols) + len(cols) - 1
+    while len(shown) > 3 and needed(shown) > width:
+        shown.remove(min(shown, key=lambda c: c.priority))
+    spare = max(0, width - needed(shown))
+    return [(c, c.width + spare if c.key == FLEX else c.width) for c in shown]
+
+
+class TaskTable(ScrollView, can_focus=True):
+    """Rows of TaskRow; `selected_id` is the task under the cursor, `marked` the multi-selection."""
+
+    DEFAULT_CSS = """
+    TaskTable { background: $surface; height: 1fr; }
+    TaskTable > .task-table--header { text-style: bold; color: $text-muted; background: $panel; }
+    TaskTable > .task-table--cursor { background: $accent 40%; }
+    TaskTable:focus > .task-table--cursor { background: $accent 70%; text-style: bold; }
+    TaskTable > .task-table--queued { color: $lanes-queued; }
+    TaskTable > .task-table--claimed { color: $lanes-claimed; }
+    TaskTable > .task-table--completed { color: $lanes-completed; }
+    TaskTable > .task-table--failed { color: $lanes-failed; }
+    TaskTable > .task-table--attention { color: $lanes-attention; text-style: bold; }
+    TaskTable > .task-table--muted { color: $lanes-muted; }
+    TaskTable > .task-table--marked { color: $lanes-attention; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {
+        "task-table--header", "task-table--cursor", "task-table--queued", "task-table--claimed",
+        "task-table--completed", "task-table--failed", "task-table--attention", "task-table--muted",
+        "task-table--marked",
+    }
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("home,g", "edge(0)", "First", show=False, id="table.first"),
+        Binding("end,G", "edge(1)", "Last", show=False, id="table.last"),
+    ]
+
+    class SelectionChanged(Message):
+        """The cursor is on another task (or on none: task_id is None)."""
+
+        def __init__(self, task_id: str | None) -> None:
+            super().__init__()
+            self.task_id = task_id
+
+    def __init__(self, now: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._now = now
+        self._all: dict[str, TaskRow] = {}
+        self._order: list[str] = []  # ids shown, in display order
+        self._position: dict[str, int] = {}
+        self.selected_id: str | None = None
+        self.marked: set[str] = set()
+        self.filter = TaskFilter()
+
+    # -- data ----------------------------------------------------------------------------
+
+    def set_rows(self, rows: Iterable[TaskRow]) -> None:
+        self._all = {row.id: row for row in rows}
+        self._reorder()
+
+    def update_rows(self, changed: dict[str, TaskRow | None]) -> None:
+        """Apply changed rows (None: the task is gone) and re-sort, keeping the selection."""
+        for task_id, row in changed.items():
+            if row is None:
+                self._all.pop(task_id, None)
+                self.marked.discard(task_id)
+            else:
+                self._all[task_id] = row
+        self._reorder()
+
+    def set_filter(self, task_filter: TaskFilter) -> None:
+        self.filter = task_filter
+        self._reorder()
+
+    def row(self, task_id: str) -> TaskRow | None:
+        return self._all.get(task_id)
+
+    @property
+    def shown_ids(self) -> list[str]:
+        return list(self._order)
+
+    @property
+    def total(self) -> int:
+        return len(self._all)
+
+    def toggle_mark(self) -> None:
+        if self.selected_id is None:
+            return
+        if self.selected_id in self.marked:
+            self.marked.discard(self.selected_id)
+        else:
+            self.marked.add(self.selected_id)
+        self.refresh()
+
+    def targets(self) -> list[str]:
+        """What a bulk action applies to: the marked tasks still shown, else the selected one."""
+        marked = [task_id for task_id in self._order if task_id in self.marked]
+        if marked:
+            return marked
+        return [self.selected_id] if self.selected_id is not None else []
+
+    def select(self, task_id: str) -> bool:
+        if task_id not in self._position:
+            return False
+        self._move_to(self._position[task_id])
+        return True
+
+    def _reorder(self) -> None:
+        shown = [row for row in self._all.values() if self.filter.matches(row)]
+        shown.sort(key=sort_key)
+        previous = self.selected_id
+        old_index = self._position.get(previous, 0) if previous else 0
+        self._order = [row.id for row in shown]
+        self._position = {task_id: i for i, task_id in enumerate(self._order)}
+        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        if previous in self._position:
+            self._scroll_to_cursor(self._position[previous])
+        elif self._order:
+            # The selected task left the view: stay at the same place in the list.
+            self._move_to(min(old_index, len(self._order) - 1))
+        else:
+            self._set_selected(None)
+        self.refresh()
+
+    # -- cursor --------------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int | None:
+        return self._position.get(self.selected_id) if self.selected_id else None
+
+    def action_cursor(self, delta: int) -> None:
+        if self._order:
+            self._move_to(max(0, min(len(self._order) - 1, (self.cursor or 0) + delta)))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def action_edge(self, end: int) -> None:
+        if self._order:
+            self._move_to(len(self._order) - 1 if end else 0)
+
+    def _move_to(self, index: int) -> None:
+        self._set_selected(self._order[index])
+        self._scroll_to_cursor(index)
+        self.refresh()
+
+    def _set_selected(self, task_id: str | None) -> None:
+        if task_id != self.selected_id:
+            self.selected_id = task_id
+            self.post_message(self.SelectionChanged(task_id))
+
+    def _scroll_to_cursor(self, index: int) -> None:
+        rows_visible = max(1, self.size.height - 1)
+        top = int(self.scroll_y)
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + rows_visible:
+            self.scroll_to(y=index - rows_visible + 1, animate=False)
+
+    def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+        index = int(self.scroll_y) + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self._order):
+            self._move_to(index)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        columns = fit_columns(width)
+        if y == 0:
+            style = self.get_component_rich_style("task-table--header")
+            return self._strip([(c, w, Text(c.title)) for c, w in columns], style, width)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, self.rich_style)
+        row = self._all[self._order[index]]
+        cells = [(c, w, self._cell(c.key, row)) for c, w in columns]
+        base = self.rich_style
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("task-table--cursor")
+        return self._strip(cells, base, width)
+
+    def _strip(self, cells: list[tuple[Column, int, Text]], style: Style, width: int) -> Strip:
+        segments: list[Segment] = []
+        for i, (column, cell_width, text) in enumerate(cells):
+            if i:
+                segments.append(Segment(" ", style))
+            text = text.copy()
+            text.truncate(cell_width, overflow="ellipsis", pad=False)
+            pad = cell_width - text.cell_len
+            if column.right:
+                segments.append(Segment(" " * pad, style))
+            segments.extend(Segment(seg.text, style + seg.style if seg.style else style)
+                            for seg in text.render(self.app.console))
+            if not column.right:
+                segments.append(Segment(" " * pad, style))
+        return Strip(segments).crop_extend(0, width, style)
+
+    def _cell(self, key: str, row: TaskRow) -> Text:
+        now = self._now()
+        if key == "mark":
+            return Text("\u25cf", self._style("marked")) if row.id in self.marked else Text(" ")
+        if key == "id":
+            return Text(fmt.short_id(row.id))
+        if key == "lane":
+            return Text(row.lane)
+        if key == "state":
+            label = "attention" if row.attention and row.state != FAILED else row.state
+            return Text(row.state, self._style(label if label in ("attention",) else row.state))
+        if key == "vme":
+            parts = [p for p in (row.vendor, row.model, row.effort) if p]
+            return Text("/".join(parts), self._style("muted") if not row.ours else Style())
+        if key == "owner":
+            return Text(row.owner, self._style("muted"))
+        if key == "age":
+            return Text(fmt.age(row.created_at, now))
+        if key == "lease":
+            text = fmt.left(row.lease_expires_at, now)
+            return Text(text, self._style("attention") if text == "expired" else Style())
+        if key == "attempts":
+            return Text("" if row.attempts is None else str(row.attempts))
+        if key == "activity":
+            if row.activity:
+                return Text(row.activity)
+            return Text(row.reason, self._style("failed" if row.state == FAILED else "muted"))
+        if key == "cost":
+            return Text(fmt.money(row.cost_usd))
+        return Text("")
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"task-table--{name}", partial=True)

@@ -1,0 +1,105 @@
+"""Operator controls the dashboard uses: pause a lane, change the cap, stop a worker before a
+break or cancel, let workers finish on quit, and the last-resort abandon when the UI dies."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+
+from lanes_tui.core import procinfo
+from lanes_tui.core.store import CLAIMED, COMPLETED, QUEUED
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.notify_hook import NotifyHook
+
+from .supervisor_helpers import events_of, make_settings, supervising, until
+
+
+async def test_a_paused_lane_claims_nothing_until_resumed(workspace, standins):
+    store = workspace.store()
+    async with supervising(store, make_settings(workspace)) as h:
+        h.supervisor.pause_lane("slow")
+        held = workspace.submit(lane="slow", name="held")["id"]
+        other = workspace.submit(lane="fast", name="other")["id"]
+        await h.events.wait_for(ev.TaskCompleted, other)
+        # The other lane's task ran to the end after `held` was queued: the paused lane was passed over.
+        assert store.read_task(held)["state"] == QUEUED and "slow" in h.supervisor.paused_lanes
+        h.supervisor.resume_lane("slow")
+        await h.events.wait_for(ev.TaskCompleted, held)
+
+
+async def test_the_cap_bounds_running_workers_and_can_grow(workspace, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    store = workspace.store()
+    ids = [workspace.submit(name=f"t{i}")["id"] for i in range(3)]
+    async with supervising(store, make_settings(workspace, concurrency={"global": 1})) as h:
+        await h.events.wait_for(ev.WorkerStarted)
+        assert h.supervisor.set_global_cap(0) == 1  # clamped: never below one
+        assert sum(store.read_task(i)["state"] == CLAIMED for i in ids) == 1
+        assert h.supervisor.set_global_cap(2) == 2
+        await h.events.wait_for(ev.WorkerStarted, count=2)
+        assert sum(store.read_task(i)["state"] == CLAIMED for i in ids) == 2
+
+
+async def test_stop_worker_kills_the_group_and_keeps_the_claim_for_the_operator(workspace, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    store = workspace.store()
+    task_id = workspace.submit()["id"]
+    async with supervising(store, make_settings(workspace)) as h:
+        started = await h.events.wait_for(ev.WorkerStarted, task_id)
+        h.supervisor.pause_lane("default")  # or it would claim the task again after the break
+        assert await h.supervisor.stop_worker(task_id, "operator wants it back") is True
+        assert not procinfo.group_alive(started.pid)
+        assert store.read_task(task_id)["state"] == CLAIMED  # not released: the break records why
+        assert not events_of(store, task_id, "released")
+        store.break_claim(task_id, by="operator:test", reason="wrong branch")
+        released = events_of(store, task_id, "released")
+        assert [e["data"]["action"] for e in released] == ["break"]
+        assert await h.supervisor.stop_worker(task_id, "again") is False  # nothing of ours runs it
+
+
+async def test_leave_them_to_finish_waits_past_the_shutdown_grace(workspace, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "slow")
+    monkeypatch.setenv("STANDIN_DELAY", "0.3")  # a few seconds in all: longer than the 1 s grace
+    store = workspace.store()
+    task_id = workspace.submit()["id"]
+    async with supervising(store, make_settings(workspace)) as h:
+        await h.events.wait_for(ev.WorkerStarted, task_id)
+        h.supervisor.request_stop("dashboard quit", grace=math.inf)
+        await asyncio.wait_for(h.job, 60)
+    assert store.read_task(task_id)["state"] == COMPLETED
+
+
+async def test_abandon_now_kills_workers_and_releases_claims_with_a_reason(workspace, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    store = workspace.store()
+    task_id = workspace.submit()["id"]
+    async with supervising(store, make_settings(workspace)) as h:
+        started = await h.events.wait_for(ev.WorkerStarted, task_id)
+        await until(lambda: task_id in h.supervisor.registry.record.workers)
+        killed = h.supervisor.abandon_now("dashboard exited unexpectedly")
+        assert killed == [task_id]
+        await until(lambda: not procinfo.group_alive(started.pid), 5)
+        task = store.read_task(task_id)
+        assert task["state"] == QUEUED
+        assert events_of(store, task_id, "released")[-1]["data"]["reason"] == "dashboard exited unexpectedly"
+        assert not h.supervisor.registry.holds_lock
+
+
+def test_notify_hook_runs_the_argv_with_severity_and_a_clean_message(tmp_path):
+    out = tmp_path / "notified.txt"
+    script = "import sys; open(sys.argv[1], 'w').write('|'.join(sys.argv[2:]))"
+    hook = NotifyHook((sys.executable, "-c", script, str(out)))
+    hook("error", "task failed:\x1b]0;pwned\x07 \u202eboom\nsecond line")
+    hook.started[-1].wait(10)
+    assert out.read_text() == "error|task failed:\\x1b]0;pwned\\x07 \\u202eboom second line"
+
+
+def test_notify_hook_reports_a_missing_program_once(tmp_path):
+    problems = []
+    hook = NotifyHook((str(tmp_path / "no-such-notifier"),), on_problem=problems.append)
+    hook("warning", "one")
+    hook("warning", "two")
+    assert len(problems) == 1 and "notify_command failed" in problems[0]
+    assert os.path.exists(tmp_path) and not hook.started

@@ -1,0 +1,47 @@
+"""A crash of the UI leaves no worker running and no claim of ours without a reason (G9, G2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lanes_tui.commands.dashboard import settle_after_exit
+from lanes_tui.core import procinfo
+from lanes_tui.core.store import QUEUED
+from lanes_tui.engine import events as ev
+from lanes_tui.ui.app import LanesApp
+
+from engine.supervisor_helpers import events_of, until
+
+from .conftest import make_app, shown
+
+
+class Boom(RuntimeError):
+    pass
+
+
+async def test_an_exception_in_the_app_stops_the_worker_and_releases_the_claim(workspace, ui_settings, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    task_id = workspace.submit()["id"]
+    started: list[ev.WorkerStarted] = []
+
+    def explode(self: LanesApp) -> None:
+        raise Boom("a bug in a key handler")
+
+    monkeypatch.setattr(LanesApp, "action_help", explode)  # `?` now crashes the app
+    app = make_app(workspace, ui_settings)
+    app.board.listeners.append(lambda change: started.append(change.event)
+                               if isinstance(change.event, ev.WorkerStarted) else None)
+    with pytest.raises(Boom):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await shown(app, pilot, lambda: started, "the worker started")
+            await until(lambda: task_id in app.board.supervisor.registry.record.workers)
+            await pilot.press("question_mark")
+            await pilot.pause()
+    settle_after_exit(app.board)
+    pid = started[0].pid
+    await until(lambda: not procinfo.group_alive(pid), 10, what="worker group gone")
+    store = workspace.store()
+    assert store.read_task(task_id)["state"] == QUEUED
+    reasons = [e["data"].get("reason") for e in events_of(store, task_id, "released")]
+    assert reasons and all(reasons), reasons
+    assert not app.board.supervisor.registry.holds_lock
