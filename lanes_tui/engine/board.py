@@ -48,6 +48,7 @@ class BoardChanged:
 
     task_ids: frozenset[str] = frozenset()
     event: ev.SupervisorEvent | None = None
+    drained_lanes: frozenset[str] = frozenset()  # lanes whose last queued or claimed task just finished
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Board:
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._active_lanes: set[str] = set()
         self.started_event: ev.SupervisorStarted | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -158,6 +160,7 @@ class Board:
             self.index.rescan()
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
+        self._drained()  # remember which lanes have work, so the first drain is noticed
 
     async def run(self) -> None:
         """Until stopped. The supervisor's run winds its workers down before returning."""
@@ -218,7 +221,7 @@ class Board:
         names = set(self.config.lanes) if self.config else set()
         for name in names:
             found[name] = {"queued": 0, "running": 0, "oldest": None, "done": 0}
-        for summary in self.index.tasks():
+        for summary in self.index.summaries():
             lane = found.setdefault(summary.lane, {"queued": 0, "running": 0, "oldest": None, "done": 0})
             if summary.state == QUEUED:
                 lane["queued"] += 1
@@ -254,7 +257,7 @@ class Board:
                 tokens_out += worker.tokens_out
                 if worker.cost_usd is not None:
                     costs.append(worker.cost_usd)
-        attention = sum(1 for s in self.index.tasks() if self._needs_attention(s)) + len(self.index.corrupt)
+        attention = sum(1 for s in self.index.summaries() if self._needs_attention(s)) + len(self.index.corrupt)
         return Totals(
             counts=counts,
             workers=len(self.supervisor.running) if self.supervisor else counts.get(CLAIMED, 0),
@@ -417,7 +420,17 @@ class Board:
             if summary is None or summary.state != QUEUED:
                 self._waiting.pop(task_id, None)  # claimed, finished or gone: no longer waiting
         self._count_attempts_later(change.changed)
-        self._notify(BoardChanged(change.changed | change.removed | change.corrupt))
+        self._notify(BoardChanged(change.changed | change.removed | change.corrupt, drained_lanes=self._drained()))
+
+    def _drained(self) -> frozenset[str]:
+        """Lanes that had queued or claimed tasks at the last look and have none now."""
+        active: dict[str, int] = {}
+        for summary in self.index.summaries():
+            if summary.state in (QUEUED, CLAIMED):
+                active[summary.lane] = active.get(summary.lane, 0) + 1
+        drained = frozenset(one_line(lane, 64) for lane in self._active_lanes if lane not in active)
+        self._active_lanes = set(active)
+        return drained
 
     def _count_attempts_later(self, task_ids: Any) -> None:
         """Attempts of unfinished and failed tasks, counted from their events off the event loop

@@ -29,7 +29,7 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, FAILED
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.board import DEPENDENCY_WAIT, Board, BoardChanged
+from lanes_tui.engine.board import DEPENDENCY_WAIT, Board, BoardChanged, LaneRow, Totals
 from lanes_tui.ui.task_filter import TaskFilter
 from lanes_tui.ui.widgets.detail_pane import DetailPane
 from lanes_tui.ui.widgets.header_bar import HeaderBar
@@ -103,6 +103,7 @@ class LanesApp(App[int]):
         self._pending_all = False
         self._flush_scheduled = False
         self._detail_cache: dict[str, Any] = {}
+        self._summary: tuple[Totals, list[LaneRow]] | None = None
         self._quitting: str | None = None  # "leave" | "stop" once the operator chose
         self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
         self.board.listeners.append(self._on_board_changed)
@@ -183,6 +184,8 @@ class LanesApp(App[int]):
             self._pending_all = True
         if change.event is not None:
             self._announce(change.event)
+        for lane in sorted(change.drained_lanes):
+            self._alert(f"lane {lane} drained", "information")
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.set_timer(COALESCE_SECONDS, self._flush)
@@ -200,19 +203,23 @@ class LanesApp(App[int]):
             self._show_detail()
 
     def _tick(self) -> None:
-        """Ages and lease countdowns move with the clock: redraw them from memory."""
+        """Ages and lease countdowns move with the clock: redraw them from what we hold
+        (the counts only change with the board, so they are not recomputed here)."""
         self.table.refresh()
-        self._redraw_summary()
+        self._redraw_summary(recompute=False)
 
-    def _redraw_summary(self) -> None:
-        self.query_one(HeaderBar).show(self.queue_name, self.board.store.root, self.board.totals(),
+    def _redraw_summary(self, *, recompute: bool = True) -> None:
+        if recompute or self._summary is None:
+            self._summary = (self.board.totals(), self.board.lanes())
+        totals, lanes = self._summary
+        self.query_one(HeaderBar).show(self.queue_name, self.board.store.root, totals,
                                        watch_only=self.board.watch_only)
         selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
-        self.query_one(LanesPanel).show(self.board.lanes(), self.now(), selected.lane if selected else None)
+        self.query_one(LanesPanel).show(lanes, self.now(), selected.lane if selected else None)
 
     def on_task_table_selection_changed(self, message: TaskTable.SelectionChanged) -> None:
         self._show_detail()
-        self._redraw_summary()
+        self._redraw_summary(recompute=False)  # only the lane marker moves
 
     def _show_detail(self) -> None:
         task_id = self.table.selected_id
@@ -246,15 +253,12 @@ class LanesApp(App[int]):
             message, severity = f"vendor {event.vendor} paused {event.seconds:.0f} s: {one_line(event.reason, 120)}", "warning"
         elif isinstance(event, ev.TaskWaiting) and not event.reason.startswith(DEPENDENCY_WAIT):
             message, severity = f"task needs attention: {event.task_id}: {one_line(event.reason, 160)}", "warning"
-        elif isinstance(event, ev.TaskCompleted):
-            lane_left = [lane for lane in self.board.lanes() if lane.name == event.lane]
-            if lane_left and lane_left[0].queued == 0 and lane_left[0].running <= 1:
-                message = f"lane {event.lane} drained"
-        if message is None:
-            return
+        if message is not None:
+            self._alert(message, severity)
+
+    def _alert(self, message: str, severity: str) -> None:
         self.notify(message, severity=severity, markup=False, timeout=6)  # type: ignore[arg-type]
-        if severity != "information" or message.startswith("lane"):
-            self.bell()
+        self.bell()
         if self._notify_hook is not None:
             self._notify_hook(severity, message)
 
