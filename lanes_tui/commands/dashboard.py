@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config, store_override=args.store)
         store_root = config.store_root
         settings = load_settings(args.settings, config_dir=config.path.parent)
-    if not store_root.is_dir():
+    if config is None and not store_root.is_dir():
         raise ConfigError(f"no queue at {store_root}: run `lanes-tui init` first, or pass --store")
-    store = TaskStore(store_root, create=False)
+    store = TaskStore(store_root)  # a configured queue not used yet is created, as submit would
     name = config.workspace_id if config else store_root.name
     return open_dashboard(store, settings, config=config, name=name, watch_only=args.watch_only)
 

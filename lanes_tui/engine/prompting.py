@@ -44,7 +44,9 @@ def build_input(store: TaskStore, task: dict[str, Any], prompt_prefix: str = "")
         for parent_id, answer in thread:
             parts.append(f"\n>>> task {parent_id} response:\n{answer}\n")
         parts.append("\n--- end thread context ---\n\n")
-    return "".join(parts).encode("utf-8")
+    # A lone surrogate (a `\udXXX` escape in task.json) cannot be encoded; sending "?" in
+    # its place beats failing every attempt of the task on the same error.
+    return "".join(parts).encode("utf-8", errors="replace")
 
 
 def thread_context(store: TaskStore, task: dict[str, Any]) -> list[tuple[str, str]]:

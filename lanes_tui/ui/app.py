@@ -95,7 +95,7 @@ class LanesApp(App[int]):
         self.board = board
         self.queue_name = queue_name
         self.now = now or board.store.now
-        self._keymap = dict(keymap or {})
+        self._key_overrides = dict(keymap or {})  # not `_keymap`: that is Textual's own attribute
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else None
         self._notify_hook = notify
         self._tick_seconds = tick_seconds
@@ -118,23 +118,29 @@ class LanesApp(App[int]):
     # -- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar(id="header")
-        yield LanesPanel(id="lanes")
-        yield TaskTable(self.now, id="tasks")
-        filter_input = Input(placeholder="filter: lane:NAME state:STATE vendor:NAME words   (enter: apply, escape: clear)",
-                             id="filter")
-        filter_input.display = False
-        yield filter_input
-        yield DetailPane(id="detail")
+        # Kept as attributes: board changes and the clock tick redraw them while another
+        # screen (a task screen, a modal) is on top, where a query would not find them.
+        self.header_bar = HeaderBar(id="header")
+        self.lanes_panel = LanesPanel(id="lanes")
+        self.table = TaskTable(self.now, id="tasks")
+        self.filter_box = Input(placeholder="filter: lane:NAME state:STATE vendor:NAME words   (enter: apply, escape: clear)",
+                                id="filter")
+        self.filter_box.display = False
+        self.detail_pane = DetailPane(id="detail")
+        yield self.header_bar
+        yield self.lanes_panel
+        yield self.table
+        yield self.filter_box
+        yield self.detail_pane
         yield Footer()
 
-    @property
-    def table(self) -> TaskTable:
-        return self.query_one(TaskTable)
-
     def on_mount(self) -> None:
-        if self._keymap:
-            self.set_keymap(self._keymap)
+        if self._key_overrides:
+            unknown = sorted(k for k in self._key_overrides if "." not in k and k not in HELP_TEXT)
+            if unknown:
+                self.notify(f"settings keys: unknown binding id(s) {', '.join(unknown)}; press ? for the ids",
+                            severity="warning", markup=False, timeout=10)
+            self.set_keymap(self._key_overrides)
         self._load_themes()
         self.table.focus()
         self._redraw_summary()
@@ -188,9 +194,9 @@ class LanesApp(App[int]):
             self._alert(f"lane {lane} drained", "information")
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.set_timer(COALESCE_SECONDS, self._flush)
+            self.set_timer(COALESCE_SECONDS, self._apply_changes)
 
-    def _flush(self) -> None:
+    def _apply_changes(self) -> None:
         self._flush_scheduled = False
         ids, self._pending_ids = self._pending_ids, set()
         self._pending_all = False
@@ -212,10 +218,10 @@ class LanesApp(App[int]):
         if recompute or self._summary is None:
             self._summary = (self.board.totals(), self.board.lanes())
         totals, lanes = self._summary
-        self.query_one(HeaderBar).show(self.queue_name, self.board.store.root, totals,
+        self.header_bar.show(self.queue_name, self.board.store.root, totals,
                                        watch_only=self.board.watch_only)
         selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
-        self.query_one(LanesPanel).show(lanes, self.now(), selected.lane if selected else None)
+        self.lanes_panel.show(lanes, self.now(), selected.lane if selected else None)
 
     def on_task_table_selection_changed(self, message: TaskTable.SelectionChanged) -> None:
         self._show_detail()
@@ -224,7 +230,7 @@ class LanesApp(App[int]):
     def _show_detail(self) -> None:
         task_id = self.table.selected_id
         row = self.board.row(task_id) if task_id else None
-        pane = self.query_one(DetailPane)
+        pane = self.detail_pane
         if row is None:
             pane.show(None, None, [], self.now())
             return
@@ -268,7 +274,7 @@ class LanesApp(App[int]):
         self.table.toggle_mark()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.display = True
         box.value = self.table.filter.text
         box.focus()
@@ -280,7 +286,7 @@ class LanesApp(App[int]):
             self.table.focus()
 
     def on_key(self, event: Any) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         if event.key == "escape" and box.has_focus:
             box.value = ""
             box.display = False
@@ -327,9 +333,15 @@ class LanesApp(App[int]):
         if not targets:
             self.notify("nothing to break: only claimed tasks have a claim", severity="warning")
             return
+        self._confirm_break(targets)
+
+    @work(group="actions", exit_on_error=False)
+    async def _confirm_break(self, targets: list[str]) -> None:
         from lanes_tui.ui.screens.break_modal import BreakModal, break_info
 
-        infos = [break_info(self.board, tid, self.now()) for tid in targets]
+        now = self.now()
+        # Reads each task's events: off the event loop, a bulk break of many tasks must not freeze the UI.
+        infos = await asyncio.to_thread(lambda: [break_info(self.board, tid, now) for tid in targets])
 
         def done(reason: str | None) -> None:
             if reason:
@@ -358,18 +370,24 @@ class LanesApp(App[int]):
         def done(task_id: str | None) -> None:
             if task_id:
                 self.notify(f"submitted {task_id}", markup=False, timeout=4)
+                row = self.board.row(task_id)  # the batched redraw may not have added it yet
+                if row is not None:
+                    self.table.update_rows({task_id: row})
                 self.table.select(task_id)
 
         self.push_screen(SubmitModal(self.board, default_lane=row.lane if row else None), done)
 
+    def _on_main_screen(self) -> bool:
+        return len(self.screen_stack) == 1  # the task and log screens open from the table only
+
     def action_open_task(self) -> None:
-        if self.table.selected_id:
+        if self.table.selected_id and self._on_main_screen():
             from lanes_tui.ui.screens.task_screen import TaskScreen
 
             self.push_screen(TaskScreen(self.board, self.table.selected_id, self.now))
 
     def action_log(self) -> None:
-        if self.table.selected_id:
+        if self.table.selected_id and self._on_main_screen():
             from lanes_tui.ui.screens.log_screen import LogScreen
 
             self.push_screen(LogScreen(self.board, self.table.selected_id))
@@ -384,12 +402,18 @@ class LanesApp(App[int]):
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, what they do) for every dashboard action, as currently bound (after remapping)."""
+        # Textual applies the keymap to a copy of the bindings on each lookup; do the same here
+        # (a clash unbinds the other action, which is then reachable from the palette only).
+        bindings = self._bindings.copy()
+        if self._keymap:
+            bindings.apply_keymap(self._keymap)
         bound: dict[str, list[str]] = {}
-        for key, bindings in self._bindings.key_to_bindings.items():
-            for binding in bindings:
+        for _key, items in bindings.key_to_bindings.items():
+            for binding in items:
                 if binding.id:
                     bound.setdefault(binding.id, []).append(binding.key_display or self.get_key_display(binding))
-        return [(", ".join(bound.get(binding_id, [key])), HELP_TEXT[binding_id]) for binding_id, key, *_ in KEYS]
+        return [(", ".join(bound.get(binding_id) or ["(palette only)"]), HELP_TEXT[binding_id])
+                for binding_id, *_ in KEYS]
 
     async def action_quit(self) -> None:
         if self._quitting is not None:  # asked again while waiting: stop the workers now

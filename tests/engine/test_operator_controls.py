@@ -103,3 +103,11 @@ def test_notify_hook_reports_a_missing_program_once(tmp_path):
     hook("warning", "two")
     assert len(problems) == 1 and "notify_command failed" in problems[0]
     assert os.path.exists(tmp_path) and not hook.started
+
+
+def test_a_prompt_with_a_lone_surrogate_still_reaches_the_agent(workspace):
+    from lanes_tui.engine.prompting import build_input
+
+    task = workspace.submit(prompt="fix \udc80 this")
+    data = build_input(workspace.store(), workspace.store().read_task(task["id"]))
+    assert data.startswith(b"fix ? this")

@@ -1,0 +1,187 @@
+"""`l`: the full-screen live transcript of one task's worker, with a search that filters lines.
+
+Lines come from `Board.transcript` (already sanitised, one line each) and are
+drawn in a Textual `Log`, which never parses markup. The screen follows new
+lines as the board reports them: it appends only lines with a higher `seq`
+than the last one shown, so nothing is drawn twice and a redraw costs only
+the new lines.
+
+Search is a filter rather than a cursor: `/` opens an input, enter shows only
+the lines containing the text (case-insensitive) with "N of M lines match",
+and new matching lines keep arriving. `escape` clears the search first, then
+closes the screen.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log, Static
+
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.engine.board import Board, BoardChanged, TranscriptLine
+from lanes_tui.ui.widgets.detail_pane import transcript_lines
+
+COALESCE_SECONDS = 0.05  # one redraw per burst of worker output, as the dashboard does
+MAX_LINES = 50_000  # kept while the screen is open; the board keeps fewer, the full log is on disk
+
+
+class TranscriptFollower:
+    """Which transcript lines are new since the last call, as plain display lines.
+
+    `seq` numbers a task's lines across attempts; the board keeps only the last
+    lines in memory, so a jump in `seq` means lines were dropped before we saw
+    them: that is said in a line of its own rather than hidden.
+    """
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+
+    def new_lines(self, transcript: list[TranscriptLine]) -> list[str]:
+        new = [line for line in transcript if line.seq > self.last_seq]
+        if not new:
+            return []
+        out = []
+        gap = new[0].seq - self.last_seq - 1
+        if gap > 0:
+            out.append(f"\u2026 {gap} earlier line(s) no longer in memory (the worker log on disk has them)")
+        out.extend(transcript_lines(new))
+        self.last_seq = new[-1].seq
+        return out
+
+
+def matches(line: str, query: str) -> bool:
+    return query.casefold() in line.casefold()
+
+
+class LogScreen(Screen[None]):
+    DEFAULT_CSS = """
+    LogScreen { layout: vertical; }
+    LogScreen > #log-header { height: auto; padding: 0 1; background: $panel; }
+    LogScreen > #log-search { height: 3; border: tall $accent; }
+    LogScreen > #log-lines { height: 1fr; padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="log.search"),
+        Binding("escape", "back", "Clear search / back", id="log.back"),
+    ]
+
+    def __init__(self, board: Board, task_id: str) -> None:
+        super().__init__()
+        self.board = board
+        self.task_id = task_id
+        self.lines: deque[str] = deque(maxlen=MAX_LINES)  # every line received, plain
+        self.query_text = ""  # the active search ("" = none)
+        self.match_count = 0
+        self._follower = TranscriptFollower()
+        self._flush_scheduled = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), id="log-header")
+        search = Input(placeholder="search (enter: show matching lines, escape: clear)", id="log-search")
+        search.display = False
+        yield search
+        yield Log(id="log-lines", highlight=False, max_lines=MAX_LINES)
+        yield Footer()
+
+    @property
+    def log_view(self) -> Log:
+        return self.query_one("#log-lines", Log)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#log-search", Input)
+
+    def on_mount(self) -> None:
+        self.board.listeners.append(self._on_board_changed)
+        self._flush()
+        self.log_view.focus()
+
+    def on_unmount(self) -> None:
+        if self._on_board_changed in self.board.listeners:
+            self.board.listeners.remove(self._on_board_changed)
+
+    # -- following -------------------------------------------------------------------
+
+    def _on_board_changed(self, change: BoardChanged) -> None:
+        # Called on the event loop thread, possibly many times per second: coalesce.
+        if self.task_id in change.task_ids and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(COALESCE_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        new = self._follower.new_lines(self.board.transcript(self.task_id))
+        if new:
+            dropped = len(self.lines) + len(new) > MAX_LINES
+            self.lines.extend(new)
+            shown = [line for line in new if matches(line, self.query_text)] if self.query_text else new
+            if dropped and self.query_text:
+                self.match_count = sum(1 for line in self.lines if matches(line, self.query_text))
+            else:
+                self.match_count += len(shown)
+            self.log_view.write_lines(shown)
+        self._show_header()
+
+    def _show_header(self) -> None:
+        row = self.board.row(self.task_id)
+        text = Text()
+        text.append("log  ", "dim")
+        text.append(self.task_id, "bold")
+        if row is not None:
+            text.append(f"  {row.state}  lane {row.lane}")
+        text.append(f"  {len(self.lines)} line(s)", "dim")
+        if not self.lines:
+            text.append("  (no worker output in this session yet)", "dim")
+        if self.query_text:
+            text.append("\n")
+            text.append(f"{self.match_count} of {len(self.lines)} lines match ", "bold")
+            text.append(repr(one_line(self.query_text, 80)), "bold")
+            text.append("   escape: show all", "dim")
+        else:
+            text.append("   /: search  escape: back", "dim")
+        self.query_one("#log-header", Static).update(text)
+
+    # -- search ----------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        box = self.search_input
+        box.display = True
+        box.value = self.query_text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "log-search":
+            return
+        event.stop()  # the dashboard's own filter handler must not see it
+        self.set_query(event.value)
+
+    def set_query(self, query: str) -> None:
+        """Show only the lines containing `query` (case-insensitive); "" shows all."""
+        self.query_text = query if query.strip() else ""
+        box = self.search_input
+        box.display = bool(self.query_text)
+        log = self.log_view
+        log.clear()
+        shown = [line for line in self.lines if matches(line, self.query_text)] if self.query_text else list(self.lines)
+        self.match_count = len(shown)
+        log.write_lines(shown)
+        log.scroll_end(animate=False)
+        log.focus()
+        self._show_header()
+
+    def action_back(self) -> None:
+        box = self.search_input
+        if self.query_text or box.has_focus:
+            box.value = ""
+            if self.query_text:
+                self.set_query("")
+            else:
+                box.display = False
+                self.log_view.focus()
+            return
+        self.dismiss(None)

@@ -1,0 +1,127 @@
+"""`enter`: one task in full: the whole prompt, paths, every recent event, and the live transcript.
+
+The text is `detail_text` of the detail pane with no line limits, drawn as a
+`rich.text.Text` (never markup) in a scrollable area. task.json and events are
+read off the event loop (`Board.task_detail` blocks) and read again when the
+board reports that this task changed on disk or in its state; worker output
+alone only appends transcript lines (no disk read per line of output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+from lanes_tui.core.errors import LanesError
+from lanes_tui.engine import events as ev
+from lanes_tui.engine.board import Board, BoardChanged
+from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES, TranscriptFollower
+from lanes_tui.ui.widgets.detail_pane import detail_text
+
+# Events that only add transcript lines or counters: no reason to read task.json again.
+_TRANSCRIPT_ONLY = (ev.WorkerActivity, ev.WorkerUsage)
+
+
+class TaskScreen(Screen[None]):
+    DEFAULT_CSS = """
+    TaskScreen { layout: vertical; }
+    TaskScreen > #task-info-scroll { height: 1fr; padding: 0 1; }
+    TaskScreen > #task-transcript-title { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    TaskScreen > #task-transcript { height: 40%; padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="task.close"),
+    ]
+
+    def __init__(self, board: Board, task_id: str, now: Callable[[], datetime]) -> None:
+        super().__init__()
+        self.board = board
+        self.task_id = task_id
+        self.now = now
+        self.detail: dict[str, Any] | None = None  # None while loading
+        self.loads = 0  # detail reads finished (tests wait on it)
+        self._detail_stale = False
+        self._flush_scheduled = False
+        self._follower = TranscriptFollower()
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="task-info-scroll"):
+            yield Static(Text(""), id="task-info")
+        yield Static(Text("transcript (this session)"), id="task-transcript-title")
+        yield Log(id="task-transcript", highlight=False, max_lines=MAX_LINES)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.board.listeners.append(self._on_board_changed)
+        self._show_info()
+        self._append_transcript()
+        self._load_detail()
+        self.set_interval(1.0, self._show_info)  # lease countdown and age move with the clock
+        self.query_one("#task-info-scroll").focus()
+
+    def on_unmount(self) -> None:
+        if self._on_board_changed in self.board.listeners:
+            self.board.listeners.remove(self._on_board_changed)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    # -- board changes ---------------------------------------------------------------
+
+    def _on_board_changed(self, change: BoardChanged) -> None:
+        # Called on the event loop thread; bursts of worker output coalesce into one redraw.
+        if self.task_id not in change.task_ids:
+            return
+        if not isinstance(change.event, _TRANSCRIPT_ONLY):
+            self._detail_stale = True
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(COALESCE_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._append_transcript()
+        self._show_info()
+        if self._detail_stale:
+            self._detail_stale = False
+            self._load_detail()
+
+    # -- drawing ---------------------------------------------------------------------
+
+    def _show_info(self) -> None:
+        row = self.board.row(self.task_id)
+        info = self.query_one("#task-info", Static)
+        if row is None:
+            text = Text(self.task_id, "bold")
+            text.append("  is not in the queue (any more)", "dim")
+            info.update(text)
+            return
+        info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, event_lines=0))
+
+    def _append_transcript(self) -> None:
+        log = self.query_one("#task-transcript", Log)
+        new = self._follower.new_lines(self.board.transcript(self.task_id))
+        if new:
+            log.write_lines(new)
+        title = self.query_one("#task-transcript-title", Static)
+        title.update(Text(f"transcript (this session): {self._follower.last_seq} line(s)"
+                          if self._follower.last_seq else "transcript: no worker output in this session"))
+
+    @work(group="task-detail", exclusive=True, exit_on_error=False)
+    async def _load_detail(self) -> None:
+        try:
+            detail = await asyncio.to_thread(self.board.task_detail, self.task_id)
+        except (LanesError, OSError) as exc:
+            detail = {"error": str(exc)}
+        self.detail = detail
+        self.loads += 1
+        self._show_info()

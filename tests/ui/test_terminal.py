@@ -1,0 +1,97 @@
+"""The real `lanes-tui` in a real terminal (tmux): submit through the form with keystrokes,
+then read the task appear and finish on the screen, and quit cleanly.
+
+tmux is the terminal here: `send-keys` types, `capture-pane` reads what a person would see.
+CI installs it (.ci/run); elsewhere the test is skipped when tmux is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from engine.standin_helpers import install_standins
+from engine.supervisor_helpers import write_settings
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(TMUX is None and not os.environ.get("CI"), reason="tmux is not installed")
+BOUND = 30.0
+
+
+class Terminal:
+    """One tmux server of our own (its own socket), one window running one command."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, size: tuple[int, int] = (120, 36)) -> None:
+        self.socket = f"lanes-tui-test-{uuid.uuid4().hex[:8]}"
+        # The environment goes through env(1): tmux's own (-e, the global environment) does not
+        # reliably override PATH for the first window of a new server.
+        assignments = [f"{key}={value}" for key, value in env.items()]
+        self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), "-c", cwd,
+                   "--", "env", *assignments, *argv)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run([TMUX or "tmux", "-L", self.socket, *args], check=True, capture_output=True,
+                              text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "0")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self._tmux("send-keys", "-t", "0", *(["-l"] if literal else []), *keys)
+
+    def wait_for(self, predicate, what: str, timeout: float = BOUND, gone: str | None = None) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            if gone is not None and gone in screen:
+                raise AssertionError(f"the app exited while waiting for: {what}\n{screen}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not on screen within {timeout}s: {what}\n{screen}")
+            time.sleep(0.05)  # polling the screen, bounded by the deadline: the condition is what we wait for
+
+    def alive(self) -> bool:
+        return subprocess.run([TMUX or "tmux", "-L", self.socket, "has-session"], capture_output=True).returncode == 0
+
+    def close(self) -> None:
+        subprocess.run([TMUX or "tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def test_submit_through_the_form_and_watch_it_finish(workspace, tmp_path):
+    bin_dir = install_standins(tmp_path / "bin")
+    write_settings(workspace.config.parent / "lanes-tui.yaml")
+    env = {
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+        "STANDIN_MODE": "slow", "STANDIN_DELAY": "0.3",  # slow enough to be seen running
+        "TERM": "xterm-256color", "HOME": os.environ.get("HOME", str(tmp_path)),
+    }
+    marker = f"exit-code-{uuid.uuid4().hex[:6]}"
+    # The shell only reports the exit code after the app is gone: it is not part of what is tested.
+    script = f'"$0" -m lanes_tui --config "$1"; echo "{marker}=$?"; sleep 60'
+    term = Terminal(["sh", "-c", script, sys.executable, str(workspace.config)], env, str(workspace.root))
+    try:
+        term.wait_for(lambda s: "queued 0" in s and "Submit" in s, "the empty dashboard", gone=marker)
+        term.keys("n")
+        term.wait_for(lambda s: "Prompt" in s or "prompt" in s, "the submit form", gone=marker)
+        term.keys("Summarise the queue design in one line.", literal=True)
+        term.keys("C-s")
+        screen = term.wait_for(lambda s: "claimed" in s and "workers 1/" in s, "the task running", gone=marker)
+        assert "default" in screen
+        screen = term.wait_for(lambda s: "completed 1" in s and "queued 0  claimed 0" in s, "the task finished",
+                               gone=marker)
+        store = workspace.store()
+        (task_id,) = store.task_ids()
+        task = store.read_task(task_id)
+        assert task["state"] == "completed" and task["prompt"] == "Summarise the queue design in one line."
+        term.keys("q")
+        screen = term.wait_for(lambda s: marker in s, "the app exited")
+        assert f"{marker}=0" in screen
+    finally:
+        term.close()
