@@ -23,7 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from lanes_tui.config import RuntimeConfig
 from lanes_tui.core.clock import parse_ts
@@ -151,13 +151,18 @@ class Board:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Take the store (one supervisor per store) and load the index; raises ConflictError."""
+    async def start(self, on_loaded: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Take the store (one supervisor per store) and load the index; raises ConflictError.
+
+        `on_loaded` runs as soon as the index holds the store (see Supervisor.start)."""
         if self.supervisor is not None:
-            await self.supervisor.start()
+            await self.supervisor.start(on_loaded)
         else:
-            self._feed = TaskFeed(self.store.tasks_dir)  # armed before the first scan
-            self.index.rescan()
+            # As in Supervisor.start: scan, show, then arm the watcher; follow() rescans once armed.
+            await asyncio.to_thread(self.index.rescan)
+            if on_loaded is not None:
+                await on_loaded()
+            self._feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
         self._drained()  # remember which lanes have work, so the first drain is noticed

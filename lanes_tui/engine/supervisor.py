@@ -22,7 +22,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from lanes_tui.core import procinfo
 from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
@@ -113,15 +113,26 @@ class Supervisor:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, on_loaded: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Take the store, recover a dead predecessor's leftovers, load the index, follow the store.
+
+        `on_loaded` runs once the index holds the store, before the watcher is armed (which takes
+        a while at 10,000 tasks): the dashboard draws its first frame there.
+        """
         previous = self.registry.claim()  # ConflictError if another supervisor runs
         # Adopt what our workers orphan (a grandchild whose agent exited, an agent whose guard
         # was killed first) so that we reap it: a container's PID 1 may never do it.
         procinfo.become_subreaper()
         killed = kill_leftover_workers(previous) if previous else []
         surviving = await self._leftovers_still_alive(previous, killed) if previous else set()
-        self._feed = TaskFeed(self.store.tasks_dir)  # armed before the first scan
-        self.index.rescan()
+        # The first scan and arming the watcher (an inotify watch per task folder, holding the
+        # GIL) both take long at 10,000 tasks: they run in a thread, one after the other, so the
+        # event loop goes on. A change between the scan and the arming is not lost: follow()
+        # rescans by stat once the watcher is armed.
+        await asyncio.to_thread(self.index.rescan)
+        if on_loaded is not None:
+            await on_loaded()
+        self._feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)
         recovered = await self._recover_dead_claims(skip=surviving)
         self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed)))
         self._follower = asyncio.create_task(

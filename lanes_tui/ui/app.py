@@ -30,13 +30,14 @@ from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import DEPENDENCY_WAIT, Board, BoardChanged, LaneRow, Totals
+from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
 from lanes_tui.ui.widgets.detail_pane import DetailPane
 from lanes_tui.ui.widgets.header_bar import HeaderBar
 from lanes_tui.ui.widgets.lanes_panel import LanesPanel
 from lanes_tui.ui.widgets.task_table import TaskTable
 
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = 0.02  # a burst of worker output costs one redraw; a change still shows at once
 EXIT_OK, EXIT_CONFLICT, EXIT_ERROR = 0, 1, 70
 
 # (id, key, description, action, show in footer)
@@ -104,6 +105,8 @@ class LanesApp(App[int]):
         self._flush_scheduled = False
         self._detail_cache: dict[str, Any] = {}
         self._summary: tuple[Totals, list[LaneRow]] | None = None
+        self._shown_times: tuple[str, ...] = ()
+        self._shown_lane_ages: tuple[str, ...] = ()
         self._quitting: str | None = None  # "leave" | "stop" once the operator chose
         self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
         self.board.listeners.append(self._on_board_changed)
@@ -169,19 +172,26 @@ class LanesApp(App[int]):
     @work(group="board", exclusive=True, exit_on_error=False)
     async def run_board(self) -> None:
         try:
-            await self.board.start()
+            await self.board.start(on_loaded=self._first_frame)
         except LanesError as exc:
             self.exit(EXIT_CONFLICT if exc.exit_code == 1 else exc.exit_code, message=one_line(str(exc), 500))
             return
-        self.table.set_rows(self.board.rows())
-        self._redraw_summary()
-        self._show_detail()
-        self.loaded.set()
         try:
             await self.board.run()
         finally:
             if self._quitting is not None:
                 self.exit(EXIT_OK)
+
+    async def _first_frame(self) -> None:
+        """The store is loaded: draw it, and let the frame reach the screen before the board
+        goes on arming its watcher (which holds the interpreter for a while on big stores)."""
+        self.table.set_rows(self.board.rows())
+        self._redraw_summary()
+        self._show_detail()
+        self.loaded.set()
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        await painted.wait()
 
     def _on_board_changed(self, change: BoardChanged) -> None:
         if change.task_ids:
@@ -209,10 +219,22 @@ class LanesApp(App[int]):
             self._show_detail()
 
     def _tick(self) -> None:
-        """Ages and lease countdowns move with the clock: redraw them from what we hold
-        (the counts only change with the board, so they are not recomputed here)."""
-        self.table.refresh()
-        self._redraw_summary(recompute=False)
+        """Ages and lease countdowns move with the clock. Redraw only what shows a different
+        string now (an idle dashboard of old tasks redraws nothing); counts change only with
+        the board, so nothing is recomputed here."""
+        now = self.now()
+        times = self.table.visible_times(now)
+        if times != self._shown_times:
+            self._shown_times = times
+            self.table.refresh()
+        if self._summary is not None:
+            ages = tuple(fmt.age(lane.oldest_queued_at, now) for lane in self._summary[1])
+            if ages != self._shown_lane_ages:
+                self._shown_lane_ages = ages
+                self._redraw_summary(recompute=False)
+        row = self._selected_row()
+        if row is not None and row.lease_expires_at is not None:
+            self._show_detail()  # its lease countdown
 
     def _redraw_summary(self, *, recompute: bool = True) -> None:
         if recompute or self._summary is None:

@@ -105,7 +105,7 @@ async def test_hostile_task_fields_show_escaped_everywhere(workspace, ui_setting
         assert find(lines, "\\x1b[2J[bold r")  # the owner column
 
         # The detail pane of each task.
-        for task_id, needle in ((failed, SHOWN[:100]), (owned, SHOWN[:100]), (long_prompt, "prompt   " + SHOWN[:80])):
+        for task_id, needle in ((failed, SHOWN[:100]), (owned, SHOWN[:100]), (long_prompt, "  " + SHOWN[:80])):
             table.select(task_id)
             await shown(app, pilot, lambda: find(screen(app)[1], needle), f"detail of {task_id} escaped")
             assert_nothing_raw(screen(app)[0])
@@ -116,7 +116,7 @@ async def test_hostile_task_fields_show_escaped_everywhere(workspace, ui_setting
         await shown(app, pilot, lambda: task_screen.detail is not None, "detail loaded")
         svg, lines = screen(app)
         assert_nothing_raw(svg)
-        assert find(lines, "prompt   " + SHOWN[:100])
+        assert find(lines, "  " + SHOWN[:100])
         assert find(lines, "second " + SHOWN[:100])
         info = str(task_screen.query_one("#task-info", Static).visual)
         assert "m" * 500 in info and "m" * 501 not in info  # a line's worth, not the megabyte
@@ -185,7 +185,7 @@ async def test_hostile_agent_output_in_transcripts_and_toasts(workspace, ui_sett
         await shown(app, pilot, lambda: task_screen.detail is not None, "detail loaded")
         svg, lines = screen(app)
         assert_nothing_raw(svg)
-        assert find(lines, "prompt   " + SHOWN[:42])  # up to where the lone surrogate was left out
+        assert find(lines, "  " + SHOWN[:42])  # up to where the lone surrogate was left out
         assert find(lines, "\u2022 " + SHOWN[:80])  # the transcript under it
 
 

@@ -105,7 +105,7 @@ class TaskScreen(Screen[None]):
             text.append("  is not in the queue (any more)", "dim")
             info.update(text)
             return
-        info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, event_lines=0))
+        info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, event_lines=0, wrap=True))
 
     def _append_transcript(self) -> None:
         log = self.query_one("#task-transcript", Log)

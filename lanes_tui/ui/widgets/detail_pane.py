@@ -19,9 +19,12 @@ EVENT_LINES = 4
 
 
 def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, prompt_lines: int = PROMPT_LINES,
-                event_lines: int = EVENT_LINES) -> Text:
-    """Plain Text (never markup) of what we know about one task; `detail` may be None while loading."""
-    text = Text()
+                event_lines: int = EVENT_LINES, wrap: bool = False) -> Text:
+    """Plain Text (never markup) of what we know about one task; `detail` may be None while loading.
+
+    Unwrapped (the pane: one screen line per line, cut with an ellipsis) unless `wrap`.
+    """
+    text = Text(no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
     text.append(row.id, "bold")
     text.append(f"  {row.state}  lane {row.lane}", "bold" if row.attention else "")
     if row.owner:
@@ -44,9 +47,10 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text.append(one_line(str(task.get("response_path") or ""), 300))
     text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
     prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]
-    text.append("\nprompt   ", "dim")
+    text.append("\nprompt", "dim")
     shown = prompt if prompt_lines <= 0 else prompt[:prompt_lines]
-    text.append("\n         ".join(line[:500] for line in shown))
+    for line in shown:
+        text.append("\n  " + line[:500])
     if len(shown) < len(prompt):
         text.append(f"  (+{len(prompt) - len(shown)} lines)", "dim")
     events = detail.get("events") or []
@@ -72,8 +76,9 @@ def transcript_lines(lines: list[TranscriptLine]) -> list[str]:
 class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 40%; border-top: solid $panel; }
-    DetailPane > #detail-info { height: auto; max-height: 12; padding: 0 1; }
-    DetailPane > #detail-transcript { height: 1fr; padding: 0 1; background: $surface; }
+    DetailPane > #detail-info { height: auto; max-height: 50%; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    DetailPane > #detail-transcript { height: 1fr; min-height: 3; padding: 0 1; background: $surface;
+                                      overflow-x: hidden; overflow-y: auto; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -103,7 +108,10 @@ class DetailPane(Vertical):
         self.task_id = row.id
         new = [line for line in transcript if line.seq > self._last_seq]
         if new:
-            if self._last_seq == 0:
+            first_fill = self._last_seq == 0
+            if first_fill:
                 log.clear()  # the placeholder
-            log.write_lines(transcript_lines(new))
+            log.write_lines(transcript_lines(new), scroll_end=True if first_fill else None)
+            if first_fill:  # the info block above may grow after this: end up at the latest line
+                self.call_after_refresh(log.scroll_end, animate=False)
             self._last_seq = new[-1].seq

@@ -21,6 +21,9 @@ def header_text(name: str, path: Path, totals: Totals, *, watch_only: bool, widt
     text.append("  ")
     text.append(one_line(str(path), max(10, width - 60)), "dim")
     text.append("\n ")
+    if totals.attention:  # first: the one figure that must not be cut off on a narrow terminal
+        text.append(f" {totals.attention} need attention ", "bold reverse")
+        text.append("  ")
     for state, style in (("queued", "bold"), ("claimed", "bold"), ("completed", ""), ("failed", "")):
         text.append(f"{state} ", "dim")
         text.append(str(counts.get(state, 0)), style)
@@ -35,9 +38,6 @@ def header_text(name: str, path: Path, totals: Totals, *, watch_only: bool, widt
     if totals.cost_usd is not None:
         text.append("  cost ", "dim")
         text.append(fmt.money(totals.cost_usd))
-    if totals.attention:
-        text.append("  ")
-        text.append(f" {totals.attention} need attention ", "bold reverse")
     return text
 
 
