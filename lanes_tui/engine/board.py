@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import getpass
 import socket
 import time
@@ -347,12 +348,12 @@ class Board:
             cost = (cost or 0.0) + worker.cost_usd
         return TaskRow(
             id=s.id,
-            lane=one_line(s.lane, 64),
+            lane=_label(s.lane, 64),
             state=s.state,
-            vendor=one_line(worker.vendor if worker and worker.vendor else s.required_vendor, 32),
-            model=one_line(worker.model if worker and worker.model else (s.model_class or ""), 48),
-            effort=one_line(worker.effort if worker and worker.effort else (s.effort or ""), 16),
-            owner=one_line(s.claim_owner or "", 80),
+            vendor=_label(worker.vendor if worker and worker.vendor else s.required_vendor, 32),
+            model=_label(worker.model if worker and worker.model else (s.model_class or ""), 48),
+            effort=_label(worker.effort if worker and worker.effort else (s.effort or ""), 16),
+            owner=_label(s.claim_owner or "", 80),
             created_at=_ts(s.created_at),
             lease_expires_at=_ts(s.lease_expires_at) if s.state == CLAIMED else None,
             attempts=self._attempts.get(s.id),
@@ -469,6 +470,12 @@ class Board:
     def _notify(self, change: BoardChanged) -> None:
         for listener in list(self.listeners):
             listener(change)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label(text: str, max_len: int) -> str:
+    """one_line for the short values that repeat on thousands of rows (lanes, vendors, owners)."""
+    return one_line(text, max_len)
 
 
 def default_operator() -> str:

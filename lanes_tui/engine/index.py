@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from lanes_tui.core.clock import parse_ts
@@ -157,16 +158,17 @@ class TaskIndex:
         for task_id in removed:
             self._forget(task_id)
         changed, corrupt = set(), set()
-        for task_id in present:
-            outcome = self._load(task_id, force=False)
-            if outcome == "changed":
-                changed.add(task_id)
-            elif outcome == "corrupt":
-                corrupt.add(task_id)
+        with self.store.open_tasks_dir() as tasks_fd:  # once, not twice per task
+            for task_id in present:
+                outcome = self._load(task_id, force=False, tasks_fd=tasks_fd)
+                if outcome == "changed":
+                    changed.add(task_id)
+                elif outcome == "corrupt":
+                    corrupt.add(task_id)
         return IndexChange(frozenset(changed), frozenset(removed), frozenset(corrupt))
 
-    def _load(self, task_id: str, *, force: bool, waited: bool = False) -> str | None:
-        stat = self._stat(task_id)
+    def _load(self, task_id: str, *, force: bool, waited: bool = False, tasks_fd: int | None = None) -> str | None:
+        stat = self._stat(task_id, tasks_fd)
         if stat is None:
             if task_id in self._tasks or task_id in self.corrupt:
                 self._forget(task_id)
@@ -175,7 +177,7 @@ class TaskIndex:
         if not force and self._stats.get(task_id) == stat:
             return None
         try:
-            task, needs_repair = self.store.effective_task_and_repair(task_id)
+            task, needs_repair = self.store.effective_task_and_repair(task_id, tasks_fd=tasks_fd)
         except NotFound:
             return "removed" if self._forget(task_id) else None
         except CorruptTask as exc:
@@ -201,12 +203,13 @@ class TaskIndex:
         self.corrupt.pop(task_id, None)
         return self._tasks.pop(task_id, None) is not None
 
-    def _stat(self, task_id: str) -> tuple[int, int, int] | None:
+    def _stat(self, task_id: str, tasks_fd: int | None = None) -> tuple[int, int, int] | None:
+        base = self.store.tasks_dir if tasks_fd is None else Path()
         try:
-            info = os.stat(self.store.tasks_dir / task_id / "task.json", follow_symlinks=False)
+            info = os.stat(base / task_id / "task.json", dir_fd=tasks_fd, follow_symlinks=False)
         except FileNotFoundError:
             try:
-                os.stat(self.store.tasks_dir / task_id, follow_symlinks=False)
+                os.stat(base / task_id, dir_fd=tasks_fd, follow_symlinks=False)
             except FileNotFoundError:
                 return None
             return (-1, -1, -1)  # folder without task.json: being created, or broken

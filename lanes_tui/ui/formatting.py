@@ -17,14 +17,18 @@ def short_id(task_id: str) -> str:
 
 
 def span(seconds: float | None) -> str:
-    """42s, 5m, 3h, 2d; '' for unknown; negative spans show as 0s."""
+    """42s, 5m, 3h05m, 2d; '' for unknown; negative spans show as 0s.
+
+    Seconds only under a minute: a table of ages then changes once a minute, not once a
+    second, and an idle dashboard redraws (almost) nothing.
+    """
     if seconds is None:
         return ""
     seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds < 600 else f"{seconds // 60}m"
+        return f"{seconds // 60}m"
     if seconds < 86400:
         return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
     return f"{seconds // 86400}d"

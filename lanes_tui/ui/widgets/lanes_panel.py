@@ -39,5 +39,9 @@ class LanesPanel(Static):
     LanesPanel { height: auto; max-height: 8; background: $surface; border-bottom: solid $panel; }
     """
 
+    _shown_lanes = -1
+
     def show(self, lanes: list[LaneRow], now: datetime, selected: str | None) -> None:
-        self.update(lanes_table(lanes, now, selected))
+        # A layout pass only when the number of lanes (the panel's height) changes.
+        self.update(lanes_table(lanes, now, selected), layout=len(lanes) != self._shown_lanes)
+        self._shown_lanes = len(lanes)
