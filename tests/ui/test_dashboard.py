@@ -37,3 +37,21 @@ async def test_selection_follows_the_task_when_rows_re_sort(workspace, ui_settin
         assert table.selected_id == second and table.cursor == 0
         pane = app.query_one(DetailPane)
         assert pane.task_id == second
+
+
+async def test_t_switches_theme_and_a_broken_theme_file_is_reported_and_skipped(workspace, ui_settings, tmp_path):
+    from lanes_tui.ui.themes import BUILTIN_THEME_DIR
+
+    user_dir = tmp_path / "themes"
+    user_dir.mkdir()
+    (user_dir / "broken.yaml").write_text("name: broken\ndark: [not, a, bool]\nprimary: '#ffffff'\n")
+    (user_dir / "mine.yaml").write_text("name: mine\ndark: false\nprimary: '#224488'\n")
+    async with dashboard(workspace, ui_settings, watch_only=True, theme_dirs=[BUILTIN_THEME_DIR, user_dir]) as (app, pilot):
+        problems = [str(n.message) for n in app._notifications if "theme skipped" in str(n.message)]
+        assert len(problems) == 1 and "broken.yaml" in problems[0]
+        assert "mine" in app.available_themes and "broken" not in app.available_themes
+        assert app.theme == "lanes-dark"
+        await pilot.press("t")
+        await shown(app, pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", "the theme picker")
+        await pilot.press(*"lanes-light", "enter")
+        await shown(app, pilot, lambda: app.theme == "lanes-light", "light theme chosen")
