@@ -190,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--older-than-days", type=_days, required=True)
     archive.add_argument("--dry-run", action="store_true")
 
+    from lanes_tui.commands.locks import add_parsers as add_lock_parsers
+
+    add_lock_parsers(sub, [out], lease_seconds, timeout_seconds)
+    from lanes_tui.commands.hooks import add_parsers as add_hook_parsers
+
+    add_hook_parsers(sub, [out])
+
     demo = sub.add_parser("demo", parents=[out], help="a submit/claim/respond round trip on a scratch queue")
     demo.add_argument("--keep", action="store_true", help="keep the scratch queue and print its path")
     # Same namespace as demo (which reads args.keep), without the flag agent-lanes lacks.

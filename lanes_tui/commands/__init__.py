@@ -11,6 +11,14 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import scaffold
 
         return scaffold.run(args)
+    if command in ("hooks", "hook"):
+        from lanes_tui.commands import hooks
+
+        return hooks.run(args)
+    if command in ("lock", "unlock", "locks", "break-lock"):
+        from lanes_tui.commands import locks
+
+        return locks.run(args)
     if command in ("demo", "self-test"):
         from lanes_tui.commands import demo
 

@@ -1,0 +1,159 @@
+"""`lock`, `unlock`, `locks`, `break-lock`: advisory locks for agents sharing one repository.
+
+Who you are: `--as NAME`, else `LANES_AGENT_ID` (set for every worker the
+supervisor starts). Paths are keyed relative to the workspace's repository
+(core/locks.py); `--name` locks a named resource instead of paths.
+
+Exit status: 0 the lock is held (or released, listed, broken); 9 held by
+someone else (after `--wait`: still held when the time ran out); the usual
+codes for everything else (5 bad input, 4 nothing to break, 1 not your lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lanes_tui.commands.output import emit_json
+from lanes_tui.config import RuntimeConfig, load_config
+from lanes_tui.core.clock import format_ts, parse_ts
+from lanes_tui.core.errors import InvalidInput, UsageError
+from lanes_tui.core.locks import LockHeld, LockRecord, LockState, LockTable, lock_key_for_name, lock_key_for_path
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.store import TaskStore
+
+AGENT_ENV = "LANES_AGENT_ID"
+RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces itself by no file event
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, store_override=args.store)
+    store = TaskStore(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
+    table = LockTable(store.root)
+    command = args.command
+    if command == "locks":
+        return _list(table, args.json)
+    if command == "break-lock":
+        broken = [table.break_lock(key, by=f"operator:{_identity(args, required=False) or 'unknown'}",
+                                   reason=args.reason) for key in _keys(args, config)]
+        _print(args.json, "broken", broken)
+        return 0
+    owner = _identity(args, required=True)
+    keys = _keys(args, config)
+    if command == "unlock":
+        released = [table.release(key, owner=owner, token=args.token) for key in keys]
+        _print(args.json, "released", released)
+        return 0
+    held = _acquire_all(table, keys, owner, args)
+    _print(args.json, "locked", held)
+    return 0
+
+
+def _acquire_all(table: LockTable, keys: list[str], owner: str, args: argparse.Namespace) -> list[LockRecord]:
+    """All of them or none (sorted order: two agents locking the same set cannot deadlock)."""
+    deadline = time.monotonic() + (args.wait or 0.0)
+    watcher = None
+    try:
+        while True:
+            held: list[LockRecord] = []
+            try:
+                for key in sorted(set(keys)):
+                    held.append(table.acquire(key, owner=owner, ttl_seconds=args.ttl, reason=args.reason or "",
+                                              pid=args.pid))
+                return held
+            except LockHeld as exc:
+                for record in held:  # give back what this call took
+                    table.release(record.key, owner=owner, token=record.token)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                if watcher is None:
+                    from lanes_tui.engine.changefeed import DirWatcher  # only waiting needs watchfiles
+
+                    watcher = DirWatcher([table.folder])
+                    continue  # armed before the next look: a release in between is not missed
+                watcher.wait(min(left, RECHECK_SECONDS, _until(exc.holder)))
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _until(record: LockRecord) -> float:
+    try:
+        expires = parse_ts(record.expires_at)
+    except ValueError:
+        return RECHECK_SECONDS
+    return max(0.01, (expires - datetime.now(UTC)).total_seconds()) if expires else RECHECK_SECONDS
+
+
+def _identity(args: argparse.Namespace, *, required: bool) -> str | None:
+    name = args.as_name or os.environ.get(AGENT_ENV, "")
+    if not name and required:
+        raise UsageError(f"who is locking? pass --as NAME or set {AGENT_ENV}")
+    if name.startswith("operator:") and args.command != "break-lock":
+        raise InvalidInput("agent names starting with 'operator:' are reserved for people breaking locks")
+    return name or None
+
+
+def _keys(args: argparse.Namespace, config: RuntimeConfig) -> list[str]:
+    if args.name:
+        return [lock_key_for_name(name) for name in args.targets]
+    return [lock_key_for_path(raw, workspace_root=config.workspace_root, cwd=Path.cwd()) for raw in args.targets]
+
+
+def _list(table: LockTable, as_json: bool) -> int:
+    states = sorted(table.states(), key=lambda s: s.record.key)
+    if as_json:
+        emit_json({"status": "ok", "count": len(states), "locks": [_state_json(s) for s in states]})
+        return 0
+    if not states:
+        print("no locks held")
+    for state in states:
+        record = state.record
+        alive = {True: "alive", False: "dead", None: "?"}[state.alive]
+        print(f"{one_line(record.key, 80):<40} {one_line(record.owner, 40):<24} until {record.expires_at}  "
+              f"owner {alive}{'  STALE: ' + state.stale if state.stale else ''}"
+              f"{'  (' + one_line(record.reason, 60) + ')' if record.reason else ''}")
+    return 0
+
+
+def _state_json(state: LockState) -> dict[str, Any]:
+    return {**state.record.to_json(), "owner_alive": state.alive, "stale": state.stale}
+
+
+def _print(as_json: bool, verb: str, records: list[LockRecord]) -> None:
+    if as_json:
+        emit_json({"status": "ok", "action": verb, "at": format_ts(datetime.now(UTC)),
+                   "locks": [r.to_json() for r in records]})
+        return
+    for record in records:
+        print(f"{verb} {one_line(record.key, 120)} token {record.token} until {record.expires_at}")
+
+
+def add_parsers(sub: Any, parents: list[argparse.ArgumentParser], ttl: Any, wait: Any) -> None:
+    def who(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--as", dest="as_name", metavar="NAME", help=f"your agent name (default: ${AGENT_ENV})")
+
+    lock = sub.add_parser("lock", parents=parents, help="take advisory locks on paths (or --name resources)")
+    lock.add_argument("targets", nargs="+", metavar="PATH")
+    lock.add_argument("--name", action="store_true", help="the targets are resource names, not paths")
+    lock.add_argument("--ttl", type=ttl, default=600.0, help="seconds until the lock expires (default 600)")
+    lock.add_argument("--reason", default="")
+    lock.add_argument("--wait", type=wait, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
+    lock.add_argument("--pid", type=int, help="tie the lock to this process: it is stale once the process is gone")
+    who(lock)
+    unlock = sub.add_parser("unlock", parents=parents, help="release your advisory locks")
+    unlock.add_argument("targets", nargs="+", metavar="PATH")
+    unlock.add_argument("--name", action="store_true")
+    unlock.add_argument("--token", type=int, help="release only this grant of the lock (fencing)")
+    who(unlock)
+    sub.add_parser("locks", parents=parents, help="list advisory locks, with holder liveness")
+    brk = sub.add_parser("break-lock", parents=parents, help="remove someone's advisory lock (with a reason)")
+    brk.add_argument("targets", nargs="+", metavar="PATH")
+    brk.add_argument("--name", action="store_true")
+    brk.add_argument("--reason", required=True)
+    who(brk)
