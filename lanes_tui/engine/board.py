@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable
 from lanes_tui.config import RuntimeConfig
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
+from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.core.submitting import SubmitForm, submit_form
@@ -333,6 +334,18 @@ class Board:
         cap = self.supervisor.set_global_cap(cap)
         self._notify(BoardChanged())
         return cap
+
+    # -- advisory file locks (core/locks.py) --------------------------------------------
+
+    def lock_table(self) -> LockTable:
+        return LockTable(self.store.root)
+
+    async def lock_states(self) -> list[LockState]:
+        return sorted(await asyncio.to_thread(self.lock_table().states), key=lambda s: s.record.key)
+
+    async def break_file_lock(self, key: str, reason: str) -> LockRecord:
+        """An operator removes an agent's lock; the `broken` event records who and why."""
+        return await asyncio.to_thread(self.lock_table().break_lock, key, by=self.operator, reason=reason)
 
     # -- inside ------------------------------------------------------------------------
 

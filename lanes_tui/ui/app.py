@@ -53,6 +53,7 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("pause", "p", "Pause lane", "pause_lane", True),
     ("cap_up", "plus", "More workers", "cap(1)", False),
     ("cap_down", "minus", "Fewer workers", "cap(-1)", False),
+    ("locks", "L", "Locks", "locks", True),
     ("theme", "t", "Theme", "themes", False),
     ("help", "question_mark", "Help", "help", True),
     ("quit", "q", "Quit", "quit", True),
@@ -69,6 +70,7 @@ HELP_TEXT = {
     "pause": "Pause or resume claiming on the selected task's lane",
     "cap_up": "Allow one more worker at a time",
     "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
+    "locks": "Advisory file locks agents hold (holder, reason, expiry, alive?); b breaks the selected one",
     "theme": "Switch theme",
     "help": "This help",
     "quit": "Quit (asks what to do with running workers)",
@@ -413,6 +415,12 @@ class LanesApp(App[int]):
             from lanes_tui.ui.screens.log_screen import LogScreen
 
             self.push_screen(LogScreen(self.board, self.table.selected_id))
+
+    def action_locks(self) -> None:
+        if self._on_main_screen():
+            from lanes_tui.ui.screens.locks_screen import LocksScreen
+
+            self.push_screen(LocksScreen(self.board, self.now))
 
     def action_help(self) -> None:
         from lanes_tui.ui.screens.help_screen import HelpScreen
