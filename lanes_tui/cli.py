@@ -190,9 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--older-than-days", type=_days, required=True)
     archive.add_argument("--dry-run", action="store_true")
 
-    from lanes_tui.commands.locks import add_parsers as add_lock_parsers
+    from lanes_tui.commands.lock_args import add_parsers as add_lock_parsers
 
     add_lock_parsers(sub, [out], lease_seconds, timeout_seconds)
+    from lanes_tui.commands.agents import add_parsers as add_agent_parsers
+
+    add_agent_parsers(sub, [out])
     from lanes_tui.commands.hooks import add_parsers as add_hook_parsers
 
     add_hook_parsers(sub, [out])

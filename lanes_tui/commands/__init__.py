@@ -19,6 +19,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import locks
 
         return locks.run(args)
+    if command in ("agents", "register", "heartbeat", "send", "inbox", "intent", "history"):
+        from lanes_tui.commands import agents
+
+        return agents.run(args)
     if command in ("demo", "self-test"):
         from lanes_tui.commands import demo
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lanes_tui.commands.lock_args import AGENT_ENV
 from lanes_tui.commands.output import emit_json
 from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.clock import format_ts, parse_ts
@@ -26,7 +27,6 @@ from lanes_tui.core.locks import LockHeld, LockRecord, LockState, LockTable, loc
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import TaskStore
 
-AGENT_ENV = "LANES_AGENT_ID"
 RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces itself by no file event
 
 
@@ -132,28 +132,3 @@ def _print(as_json: bool, verb: str, records: list[LockRecord]) -> None:
         return
     for record in records:
         print(f"{verb} {one_line(record.key, 120)} token {record.token} until {record.expires_at}")
-
-
-def add_parsers(sub: Any, parents: list[argparse.ArgumentParser], ttl: Any, wait: Any) -> None:
-    def who(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--as", dest="as_name", metavar="NAME", help=f"your agent name (default: ${AGENT_ENV})")
-
-    lock = sub.add_parser("lock", parents=parents, help="take advisory locks on paths (or --name resources)")
-    lock.add_argument("targets", nargs="+", metavar="PATH")
-    lock.add_argument("--name", action="store_true", help="the targets are resource names, not paths")
-    lock.add_argument("--ttl", type=ttl, default=600.0, help="seconds until the lock expires (default 600)")
-    lock.add_argument("--reason", default="")
-    lock.add_argument("--wait", type=wait, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
-    lock.add_argument("--pid", type=int, help="tie the lock to this process: it is stale once the process is gone")
-    who(lock)
-    unlock = sub.add_parser("unlock", parents=parents, help="release your advisory locks")
-    unlock.add_argument("targets", nargs="+", metavar="PATH")
-    unlock.add_argument("--name", action="store_true")
-    unlock.add_argument("--token", type=int, help="release only this grant of the lock (fencing)")
-    who(unlock)
-    sub.add_parser("locks", parents=parents, help="list advisory locks, with holder liveness")
-    brk = sub.add_parser("break-lock", parents=parents, help="remove someone's advisory lock (with a reason)")
-    brk.add_argument("targets", nargs="+", metavar="PATH")
-    brk.add_argument("--name", action="store_true")
-    brk.add_argument("--reason", required=True)
-    who(brk)

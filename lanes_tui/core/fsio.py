@@ -145,8 +145,9 @@ def write_new_file(name: str, data: bytes, *, dir_fd: int) -> None:
         os.close(fd)
 
 
-def append_line(name: str, line: str, *, dir_fd: int) -> None:
-    """Append one JSON line durably (G6).
+def append_line(name: str, line: str, *, dir_fd: int, durable: bool = True) -> None:
+    """Append one JSON line, durably unless `durable=False` (an audit trail that may lose its
+    last lines to a power cut, never a torn one in the middle) (G6).
 
     A previous append may have been torn (disk full, crash) and left a line with
     no newline; we start on a fresh line so the torn fragment stays isolated and
@@ -166,7 +167,8 @@ def append_line(name: str, line: str, *, dir_fd: int) -> None:
                 payload = b"\n" + payload
         try:
             _write_all(fd, payload)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         except BaseException:
             # A failed append (disk full mid-line, EIO) is cut back off: the caller
             # reports the operation failed, so its event must not stay behind.

@@ -12,7 +12,15 @@ On disk, under `<store>/locks/` (never inside `tasks/`, which agent-lanes scans)
 Every change happens under an exclusive flock on the `locks/` folder itself: a
 folder cannot be swapped under a holder the way a lock file can be deleted or
 replaced, so exactly one process wins any race. Reads take no lock: records
-are replaced atomically.
+are replaced atomically (rename).
+
+Nothing here is fsynced, deliberately. A crashed *process* loses nothing (the
+page cache outlives it and every change is one rename); only a crash of the
+*machine* can lose recent changes, and that kills every local agent holding a
+lock anyway. The fence may then roll back: a reissued token equals one held by
+an agent that no longer exists, and a resource that saw a higher token refuses
+the new holder, the safe way round. That makes a lock a few system calls
+instead of five disk flushes.
 
 A record holds owner, a fencing token (strictly increasing across all locks, so
 a resource can refuse an older holder), reason, acquired/expires timestamps,
@@ -32,20 +40,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import re
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
-from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound, StoreError
+from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
+from lanes_tui.core.folders import locked_store_folder, open_store_folder
 from lanes_tui.core.sanitize import one_line
 
 LOCKS_DIR = "locks"
@@ -88,7 +96,7 @@ class LockRecord:
     pid_start: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _RECORD_FIELDS}
 
     @classmethod
     def from_json(cls, raw: Any) -> "LockRecord":
@@ -105,6 +113,9 @@ class LockRecord:
                 raise ValueError(f"{name} is not an integer")
         parse_ts(fields["expires_at"])
         return cls(**fields)
+
+
+_RECORD_FIELDS = tuple(LockRecord.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -181,10 +192,13 @@ def _file_name(key: str) -> str:
 
 class LockTable:
     def __init__(self, store_root: Path, *, clock: Clock = system_clock, host: str | None = None) -> None:
+        from lanes_tui.core.presence import Presence
+
         self.store_root = Path(store_root)
         self.folder = self.store_root / LOCKS_DIR
         self.clock = clock
         self.host = host or socket.gethostname()
+        self.presence = Presence(self.store_root, clock=clock, host=self.host)
 
     # -- reading (lock-free) ----------------------------------------------------------
 
@@ -301,6 +315,11 @@ class LockTable:
             return "expiry unreadable"
         if expires is not None and expires <= self.clock():
             return f"expired at {record.expires_at}"
+        # A registered agent that stopped heartbeating is offline: its locks stop counting.
+        # An owner that never registered is judged by its TTL (and pid) alone.
+        with contextlib.suppress(LanesError, OSError):
+            if self.presence.status_of(record.owner) == "offline":
+                return f"owner agent {one_line(record.owner, 80)} is offline"
         return None
 
     def _next_token(self, fd: int) -> int:
@@ -312,7 +331,15 @@ class LockTable:
             # A damaged counter must never hand out an old token again: start above every held one.
             last = max((s.record.token for s in self.states()), default=0) + 1_000_000
         token = last + 1
-        fsio.write_atomic(FENCE, f"{token}\n", dir_fd=fd)
+        # Rewritten in place, not renamed: only ever read under the folder lock, and a torn
+        # write reads as damaged, which jumps ahead (above): a rename cost more than the rest.
+        out = os.open(FENCE, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, fsio.FILE_MODE, dir_fd=fd)
+        try:
+            data = f"{token}\n".encode("ascii")
+            os.pwrite(out, data, 0)
+            os.ftruncate(out, len(data))
+        finally:
+            os.close(out)
         return token
 
     def _read(self, fd: int, key: str) -> LockRecord | None:
@@ -331,32 +358,22 @@ class LockTable:
         return record if record.key == key else None
 
     def _write(self, fd: int, record: LockRecord) -> None:
-        fsio.write_atomic(_file_name(record.key), fsio.dumps_json(record.to_json()), dir_fd=fd)
+        fsio.write_atomic(_file_name(record.key), fsio.dumps_json(record.to_json()), dir_fd=fd, durable=False)
 
     def _remove(self, fd: int, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_file_name(key), dir_fd=fd)
-        os.fsync(fd)
 
     def _event(self, fd: int, kind: str, record: LockRecord, data: dict[str, Any]) -> None:
         line = json.dumps({"at": format_ts(self.clock()), "type": kind, "key": record.key, "owner": record.owner,
-                           "token": record.token, **data}, sort_keys=True)
-        fsio.append_line(EVENTS, line, dir_fd=fd)
+                           "token": record.token, **data}, sort_keys=True) + "\n"
+        fsio.append_line(EVENTS, line, dir_fd=fd, durable=False)  # see the module docstring
 
-    @contextlib.contextmanager
-    def _dir(self) -> Iterator[int]:
-        try:
-            self.folder.mkdir(mode=0o700, parents=False, exist_ok=True)
-        except FileNotFoundError:
-            raise NotFound(f"no queue at {self.store_root}") from None
-        with fsio.open_dir(self.folder) as fd:
-            yield fd
+    def _dir(self) -> "contextlib.AbstractContextManager[int]":
+        return open_store_folder(self.store_root, LOCKS_DIR)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[int]:
-        with self._dir() as fd:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
-            yield fd
+    def _locked(self) -> "contextlib.AbstractContextManager[int]":
+        return locked_store_folder(self.store_root, LOCKS_DIR)
 
 
 def _owner(owner: str) -> str:

@@ -186,3 +186,17 @@ def test_eight_processes_behind_a_barrier_one_winner_every_round(tmp_path):
         assert len(winners) == 1, (round_no, outcomes)
         assert LockTable(tmp_path / "store").get(key).owner == winners[0]
     assert (tmp_path / "store" / LOCKS_DIR / "fence").read_text().strip() == str(rounds)
+
+
+def test_an_offline_agents_lock_stops_counting_an_unregistered_owner_is_judged_by_ttl(table):
+    from lanes_tui.core.presence import Presence
+
+    presence = Presence(table.store_root, clock=table.test_clock, host="here")
+    presence.register("alice")
+    key = lock_key_for_name("db")
+    table.acquire(key, owner="alice", ttl_seconds=7 * 86400)
+    table.acquire(lock_key_for_name("other"), owner="never-registered", ttl_seconds=7 * 86400)
+    table.test_clock.now += timedelta(seconds=presence.offline_seconds + 1)  # no heartbeat since
+    states = {s.record.owner: s for s in table.states()}
+    assert "offline" in states["alice"].stale and states["never-registered"].stale is None
+    assert table.acquire(key, owner="bob", ttl_seconds=60).owner == "bob"
