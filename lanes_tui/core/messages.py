@@ -130,8 +130,11 @@ class MessageBox:
             fsio.append_line(LOG, json.dumps(message.to_json(), sort_keys=True) + "\n", dir_fd=fd)
             return message
 
-    def inbox(self, agent_id: str, *, mark_read: bool = True) -> list[Message]:
-        """Messages for `agent_id` that it has not read yet, oldest first; with mark_read they are read now."""
+    def inbox(self, agent_id: str, *, mark_read: bool = True, max_chars: int | None = None) -> list[Message]:
+        """Messages for `agent_id` that it has not read yet, oldest first; with mark_read they are read now.
+
+        `max_chars`: stop before the message whose body would pass this many characters in all
+        (at least one is always returned); the rest stay unread for next time."""
         agent_id = validate_agent_id(agent_id)
         reach = addresses_of(agent_id, self.presence.get(agent_id))
         with self._dir() as fd, self._read_dir(fd) as read_fd:
@@ -140,14 +143,19 @@ class MessageBox:
             cursor = self._cursor(read_fd, agent_id)
             found: list[Message] = []
             high, offset = cursor.high_water, cursor.offset
+            used = 0
             for line, end in _complete_lines(fd, cursor.offset):
-                offset = end
                 message = _parse(line)
                 if message is None or message.id <= cursor.high_water:
+                    offset = end
                     continue
-                high = max(high, message.id)
                 if message.sender != agent_id and message.to in reach:
+                    if max_chars is not None and found and used + len(message.body) > max_chars:
+                        break  # this one and the rest stay unread
+                    used += len(message.body)
                     found.append(message)
+                offset = end
+                high = max(high, message.id)
             if mark_read and (high, offset) != (cursor.high_water, cursor.offset):
                 data = {"agent": agent_id, "high_water": high, "offset": offset}
                 fsio.write_atomic(_file_name(agent_id), fsio.dumps_json(data), dir_fd=read_fd)
