@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -58,6 +57,7 @@ try:
 except ImportError:
     sys.exit("locks_bench: claude-agent-sync is not installed; run: pip install '.[bench]'")
 
+import bench_common  # noqa: E402
 from lanes_tui.config import load_config  # noqa: E402
 from lanes_tui.core.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
 
@@ -358,38 +358,6 @@ def fmt_ratio(row: Row) -> str:
     return f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x"
 
 
-def machine_line(tmp: Path) -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    fs = ""
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(tmp)], capture_output=True, text=True).stdout.split()
-        fs = out[-1] if len(out) > 1 else ""
-    except OSError:
-        pass
-    revision = ""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "lanes_tui"],
-                               capture_output=True, text=True)
-        if head.returncode == 0:
-            revision = f" (git {head.stdout.strip()}{' + uncommitted changes' if dirty.stdout.strip() else ''})"
-    except OSError:
-        pass
-    return (
-        f"Machine: {os.cpu_count()} CPUs{f' ({model})' if model else ''}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"claude-agent-sync {package_version('claude-agent-sync')}, lanes-tui {package_version('lanes-tui')}{revision}, "
-        f"workspace on {fs or 'unknown fs'} ({tmp})"
-    )
-
-
 def package_version(name: str) -> str:
     try:
         return version(name)
@@ -453,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
-    header = machine_line(Path(args.tmpdir or tempfile.gettempdir()))
+    header = bench_common.machine_line(Path(args.tmpdir or tempfile.gettempdir()), ("claude-agent-sync",),
+                                       extra=f"SQLite {sqlite3.sqlite_version}")
     header += (f". Run: {started_at:%Y-%m-%d %H:%M} UTC, total {time.monotonic() - started:.0f} s; "
                f"1-minute load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.")
     notes = [

@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -56,6 +55,8 @@ from agent_lanes.store import HandoffStore  # noqa: E402
 
 from lanes_tui.core.scan import all_tasks, live_tasks  # noqa: E402
 from lanes_tui.core.store import TaskStore
+
+from bench_common import machine_line  # noqa: E402,F401  (also imported from here by the other benches)
 from lanes_tui.engine.index import TaskIndex  # noqa: E402
 
 LANES = ("alpha", "beta")
@@ -572,40 +573,6 @@ def fmt_ratio(al: float, lt: float) -> str:
         return "n/a"
     ratio = al / lt
     return f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x"
-
-
-def machine_line(tmp: Path) -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    fs = ""
-    try:
-        out = subprocess.run(["df", "--output=fstype", str(tmp)], capture_output=True, text=True).stdout.split()
-        fs = out[-1] if len(out) > 1 else ""
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    revision = ""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "lanes_tui"],
-                               capture_output=True, text=True)
-        if head.returncode == 0:
-            revision = f" (git {head.stdout.strip()}{' + uncommitted changes' if dirty.stdout.strip() else ''})"
-    except OSError:
-        pass
-    return (
-        f"Machine: {os.cpu_count()} CPUs{f' ({model})' if model else ''}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, agent-lanes {version('agent-lanes')}, "
-        f"lanes-tui {version('lanes-tui')}{revision}, "
-        f"stores on {fs or 'unknown fs'} ({tmp})"
-    )
 
 
 def render(rows: list[Row], header: str, notes: list[str]) -> str:

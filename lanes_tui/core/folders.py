@@ -9,12 +9,14 @@ changes what is inside, however many race.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from lanes_tui.core import fsio
-from lanes_tui.core.errors import NotFound
+from lanes_tui.core.errors import NotFound, StoreError
 
 
 @contextlib.contextmanager
@@ -33,3 +35,20 @@ def locked_store_folder(store_root: Path, name: str) -> Iterator[int]:
     with open_store_folder(store_root, name) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
         yield fd
+
+
+def read_json_record(fd: int, name: str, what: str, max_bytes: int = 64 << 10) -> Any | None:
+    """The JSON value in `name`; None when it is missing or not JSON (an unreadable record
+    proves nothing, so callers treat it as absent). A symlink in its place is refused."""
+    try:
+        data = fsio.read_file(name, dir_fd=fd, max_bytes=max_bytes)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(f"{what} is a symlink (refused)") from None
+        raise StoreError(fsio.describe_os_error(exc, f"cannot read {what}")) from exc
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None

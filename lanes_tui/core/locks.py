@@ -39,7 +39,6 @@ anything else.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -53,7 +52,7 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
-from lanes_tui.core.folders import locked_store_folder, open_store_folder
+from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_json_record
 from lanes_tui.core.sanitize import one_line
 
 LOCKS_DIR = "locks"
@@ -343,17 +342,10 @@ class LockTable:
         return token
 
     def _read(self, fd: int, key: str) -> LockRecord | None:
+        raw = read_json_record(fd, _file_name(key), f"the lock file for {_show_key(key)}")
         try:
-            data = fsio.read_file(_file_name(key), dir_fd=fd, max_bytes=64 << 10)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise StoreError(f"lock file for {_show_key(key)} is a symlink (refused)") from None
-            raise StoreError(fsio.describe_os_error(exc, "cannot read a lock")) from exc
-        try:
-            record = LockRecord.from_json(json.loads(data.decode("utf-8")))
-        except (ValueError, UnicodeDecodeError):
+            record = LockRecord.from_json(raw)
+        except ValueError:
             return None  # unreadable: as good as free (nobody can prove they hold it)
         return record if record.key == key else None
 

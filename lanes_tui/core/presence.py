@@ -23,7 +23,6 @@ and `role:...` are message addresses (core/messages.py), so they cannot be ids.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -37,7 +36,7 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import InvalidInput, StoreError
-from lanes_tui.core.folders import locked_store_folder, open_store_folder
+from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_json_record
 from lanes_tui.core.sanitize import is_clean, one_line
 
 AGENTS_DIR = "agents"
@@ -246,17 +245,11 @@ class Presence:
         return record
 
     def _read(self, fd: int, agent_id: str) -> AgentRecord | None:
+        raw = read_json_record(fd, _file_name(agent_id), f"the presence file for {one_line(agent_id, 80)}",
+                               MAX_RECORD_BYTES)
         try:
-            data = fsio.read_file(_file_name(agent_id), dir_fd=fd, max_bytes=MAX_RECORD_BYTES)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise StoreError(f"presence file for {one_line(agent_id, 80)} is a symlink (refused)") from None
-            raise StoreError(fsio.describe_os_error(exc, "cannot read a presence record")) from exc
-        try:
-            record = AgentRecord.from_json(json.loads(data.decode("utf-8")))
-        except (ValueError, UnicodeDecodeError):
+            record = AgentRecord.from_json(raw)
+        except ValueError:
             return None  # unreadable: as good as unregistered (the next register replaces it)
         return record if record.id == agent_id else None
 

@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import os
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,19 +16,13 @@ from lanes_tui.core.locks import (
     EVENTS, LOCKS_DIR, LockHeld, LockLost, LockTable, lock_key_for_name, lock_key_for_path,
 )
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from .fixed_clock import FixedClock
 
 
 @pytest.fixture
 def table(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = Clock()
+    clock = FixedClock()
     t = LockTable(tmp_path / "store", clock=clock, host="here")
     t.test_clock = clock
     return t

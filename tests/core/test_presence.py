@@ -7,26 +7,20 @@ import hashlib
 import json
 import os
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.presence import AGENTS_DIR, EVENTS, Presence, addresses_of
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from .fixed_clock import FixedClock
 
 
 @pytest.fixture
 def presence(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = Clock()
+    clock = FixedClock()
     p = Presence(tmp_path / "store", clock=clock, host="here")
     p.test_clock = clock
     return p
@@ -57,7 +51,7 @@ def test_status_decays_with_time_and_a_heartbeat_brings_it_back(presence):
 
 def test_thresholds_are_settings(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = Clock()
+    clock = FixedClock()
     p = Presence(tmp_path / "store", clock=clock, active_seconds=5, offline_seconds=10)
     p.register("a")
     clock.now += timedelta(seconds=6)
