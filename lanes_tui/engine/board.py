@@ -30,6 +30,8 @@ from lanes_tui.config import RuntimeConfig
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
+from lanes_tui.core.messages import Message, MessageBox
+from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.core.submitting import SubmitForm, submit_form
@@ -346,6 +348,30 @@ class Board:
     async def break_file_lock(self, key: str, reason: str) -> LockRecord:
         """An operator removes an agent's lock; the `broken` event records who and why."""
         return await asyncio.to_thread(self.lock_table().break_lock, key, by=self.operator, reason=reason)
+
+    # -- agents and messages (core/presence.py, core/messages.py) ------------------------
+    # The store's clock for both, so a status and an age agree with the dashboard's `now`.
+
+    def presence(self) -> Presence:
+        return Presence(self.store.root, clock=self.store.clock)
+
+    def message_box(self) -> MessageBox:
+        return MessageBox(self.store.root, clock=self.store.clock, presence=self.presence())
+
+    async def agent_states(self) -> list[AgentState]:
+        """Every registered agent: active first, then idle, then offline; by id within each."""
+        states = await asyncio.to_thread(self.presence().agents)
+        return sorted(states, key=lambda s: (STATUSES.index(s.status), s.record.id))
+
+    async def recent_messages(self, limit: int = 200) -> list[Message]:
+        """The last `limit` messages to anyone, newest last; marks nothing read."""
+        return await asyncio.to_thread(self.message_box().recent, limit)
+
+    async def send_message(self, to: str, body: str) -> Message:
+        """Send as the operator (`operator:...`). Core accepts that sender; only the CLI keeps
+        agents from taking the prefix, so a person's words cannot be forged by an agent there.
+        Bad addresses and bodies raise InvalidInput (a LanesError)."""
+        return await asyncio.to_thread(self.message_box().send, self.operator, to, body)
 
     # -- inside ------------------------------------------------------------------------
 

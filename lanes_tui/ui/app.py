@@ -53,7 +53,9 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("pause", "p", "Pause lane", "pause_lane", True),
     ("cap_up", "plus", "More workers", "cap(1)", False),
     ("cap_down", "minus", "Fewer workers", "cap(-1)", False),
-    ("locks", "L", "Locks", "locks", True),
+    ("locks", "L", "Locks", "locks", False),
+    ("agents", "A", "Agents", "agents", False),
+    ("messages", "M", "Messages", "messages", False),
     ("theme", "t", "Theme", "themes", False),
     ("help", "question_mark", "Help", "help", True),
     ("quit", "q", "Quit", "quit", True),
@@ -71,6 +73,8 @@ HELP_TEXT = {
     "cap_up": "Allow one more worker at a time",
     "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
     "locks": "Advisory file locks agents hold (holder, reason, expiry, alive?); b breaks the selected one",
+    "agents": "Agents registered in this repository: status (active, idle, offline), last seen, task, note",
+    "messages": "Messages between agents, newest last, with the selected one's full body; c writes one as the operator",
     "theme": "Switch theme",
     "help": "This help",
     "quit": "Quit (asks what to do with running workers)",
@@ -421,6 +425,18 @@ class LanesApp(App[int]):
             from lanes_tui.ui.screens.locks_screen import LocksScreen
 
             self.push_screen(LocksScreen(self.board, self.now))
+
+    def action_agents(self) -> None:
+        if self._on_main_screen():
+            from lanes_tui.ui.screens.agents_screen import AgentsScreen
+
+            self.push_screen(AgentsScreen(self.board, self.now))
+
+    def action_messages(self) -> None:
+        if self._on_main_screen():
+            from lanes_tui.ui.screens.messages_screen import MessagesScreen
+
+            self.push_screen(MessagesScreen(self.board, self.now))
 
     def action_help(self) -> None:
         from lanes_tui.ui.screens.help_screen import HelpScreen

@@ -1,0 +1,133 @@
+"""`A`: the agents registered in this repository, and whether they are still around.
+
+Each row: id, name, role, status (active / idle / offline), how long ago the agent was
+last seen, the task it said it works on, and its note. The view follows `<store>/agents/`
+through a folder watcher and re-reads every few seconds anyway: status decays with time
+(a heartbeat that stops coming, a process that dies) and no file event announces that.
+Ids, names and notes are agents' text: every cell is a sanitised `rich.text.Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any, Callable
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from lanes_tui.core.clock import parse_ts
+from lanes_tui.core.errors import LanesError
+from lanes_tui.core.presence import AgentState
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.ui import formatting as fmt
+
+RECHECK_SECONDS = 5.0
+COLUMNS = ("ID", "NAME", "ROLE", "STATUS", "SEEN", "TASK", "NOTE")
+
+
+def _ts(value: str) -> datetime | None:
+    try:
+        return parse_ts(value)
+    except ValueError:
+        return None
+
+
+def agent_cells(state: AgentState, now: datetime, status_style: Style | str = "") -> list[Text]:
+    record = state.record
+    return [
+        Text(one_line(record.id, 60)),
+        Text(one_line(record.name, 40)),
+        Text(one_line(record.role or "", 40)),
+        Text(state.status, status_style),
+        Text(fmt.age(_ts(record.last_seen), now)),
+        Text(fmt.short_id(one_line(record.task_id or "", 200))),
+        Text(one_line(record.note, 120), "dim"),
+    ]
+
+
+class AgentsScreen(Screen[None]):
+    DEFAULT_CSS = """
+    AgentsScreen > #agents-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
+    AgentsScreen > DataTable { height: 1fr; }
+    AgentsScreen > .agents--active { color: $lanes-completed; text-style: bold; }
+    AgentsScreen > .agents--idle { color: $lanes-claimed; }
+    AgentsScreen > .agents--offline { color: $lanes-muted; }
+    """
+    # Theme colours, read when a row is drawn (a theme switch shows at the next re-read).
+    COMPONENT_CLASSES = {"agents--active", "agents--idle", "agents--offline"}
+    BINDINGS = [Binding("escape,A", "close", "Back", id="agents.close")]
+
+    def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
+        super().__init__()
+        self.board = board
+        self.now = now
+        self.states: list[AgentState] = []
+        self.loaded = asyncio.Event()  # the first listing is shown (tests)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Agents"), id="agents-title")
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.follow()
+
+    @work(group="agents", exclusive=True, exit_on_error=False)
+    async def follow(self) -> None:
+        from lanes_tui.engine.folder_feed import FolderFeed
+
+        folder = self.board.presence().folder
+        await asyncio.to_thread(folder.mkdir, 0o700, False, True)
+        feed = await asyncio.to_thread(FolderFeed, folder)  # armed before the first look
+        try:
+            while True:
+                await self.reload()
+                if await feed.changed(RECHECK_SECONDS) is None:
+                    return
+        finally:
+            feed.close()
+
+    async def reload(self) -> None:
+        try:
+            states = await self.board.agent_states()
+        except LanesError as exc:
+            self.notify(one_line(f"cannot read agents: {exc}", 200), severity="error", markup=False)
+            states = []
+        table = self.query_one(DataTable)
+        selected = self.selected()
+        self.states = states
+        now = self.now()
+        table.clear()
+        for state in states:
+            style = self.get_component_rich_style(f"agents--{state.status}", partial=True)
+            table.add_row(*agent_cells(state, now, style), key=state.record.id)
+        if selected is not None:
+            ids = [s.record.id for s in states]
+            if selected.record.id in ids:  # the row may have moved: status reorders the table
+                table.move_cursor(row=ids.index(selected.record.id))
+        self.query_one("#agents-title", Static).update(Text(self.title_text(states)))
+        self.loaded.set()
+
+    @staticmethod
+    def title_text(states: list[AgentState]) -> str:
+        if not states:
+            return "Agents: none registered   (agents join with `lanes-tui register --as NAME`)"
+        counts = {status: sum(s.status == status for s in states) for status in ("active", "idle", "offline")}
+        return f"Agents: {len(states)} registered, " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+    def selected(self) -> AgentState | None:
+        table = self.query_one(DataTable)
+        if not self.states or table.cursor_row is None or not 0 <= table.cursor_row < len(self.states):
+            return None
+        return self.states[table.cursor_row]
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
