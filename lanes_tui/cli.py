@@ -220,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = _wants_json(args_list)
     try:
+        if "hook" in args_list:  # Claude Code runs it on every edit: skip building the whole CLI
+            from lanes_tui.commands.hooks import fast_path
+
+            code = fast_path(args_list)
+            if code is not None:
+                return code
         args = build_parser().parse_args(args_list)
         if args.command is None and args.no_ui:
             from lanes_tui.commands import supervise

@@ -25,6 +25,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from lanes_tui.commands.output import emit_json
@@ -41,11 +42,28 @@ MAX_DELIVERED = 8 << 10  # characters of messages put into an agent's context at
 MAX_LOCKS_SHOWN = 10
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where the queue is: from handoff.yaml, or given outright (the installed hook commands carry
+    both paths, so a hook, which starts on every edit, need not load YAML)."""
+
+    config: str | None = None  # None: the default handoff/handoff.yaml
+    store: str | None = None
+    workspace: str | None = None
+
+    def resolve(self) -> tuple[Path, Path]:
+        """(workspace root, store root)."""
+        if self.workspace and self.store:
+            return Path(self.workspace), Path(self.store)
+        from lanes_tui.config import DEFAULT_CONFIG_PATH, load_config
+
+        config = load_config(self.config or DEFAULT_CONFIG_PATH, store_override=self.store)
+        return config.workspace_root, config.store_root
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.command == "hook" and args.event == "pre-tool-use":
-        return pre_tool_use(args.config, args.store, sys.stdin.buffer, sys.stderr)
     if args.command == "hook":
-        return session_hook(args.event, args.config, args.store, sys.stdin.buffer, sys.stdout)
+        return run_hook(args.event, Where(args.config, args.store, args.workspace_root))
     settings = hook_settings(args)
     if not args.install:
         emit_json(settings)
@@ -59,11 +77,11 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     from lanes_tui.config import load_config
 
     config = load_config(args.config, store_override=args.store)
-    program = [sys.executable, "-m", "lanes_tui", "--config", str(config.path)]
-    if args.store:
-        program += ["--store", str(config.store_root)]
+    program = [sys.executable, "-m", "lanes_tui", "--config", str(config.path), "--store", str(config.store_root)]
+
     def command(event: str) -> list[dict[str, Any]]:
-        line = " ".join(shlex.quote(part) for part in [*program, "hook", event])
+        argv = [*program, "hook", event, "--workspace-root", str(config.workspace_root)]
+        line = " ".join(shlex.quote(part) for part in argv)
         return [{"type": "command", "command": line, "timeout": 10}]
 
     hooks: dict[str, Any] = {"PreToolUse": [{"matcher": "|".join(EDIT_TOOLS), "hooks": command("pre-tool-use")}]}
@@ -106,10 +124,32 @@ def _is_ours(entry: Any) -> bool:
         for h in entry.get("hooks", []) or [])
 
 
-def pre_tool_use(config_path: str, store: str | None, stdin: Any, stderr: Any) -> int:
+def run_hook(event: str, where: Where) -> int:
+    if event == "pre-tool-use":
+        return pre_tool_use(where, sys.stdin.buffer, sys.stderr)
+    return session_hook(event, where, sys.stdin.buffer, sys.stdout)
+
+
+def fast_path(argv: list[str]) -> int | None:
+    """`[--config C] [--store S] hook EVENT [--workspace-root W]` without building the whole CLI
+    (its parser and YAML cost a third of a hook's start-up); None for anything else."""
+    options: dict[str, str] = {}
+    rest = list(argv)
+    while len(rest) >= 2 and rest[0] in ("--config", "--store"):
+        options[rest[0]] = rest[1]
+        rest = rest[2:]
+    if len(rest) == 4 and rest[2] == "--workspace-root":
+        options[rest[2]] = rest[3]
+        rest = rest[:2]
+    if len(rest) != 2 or rest[0] != "hook" or rest[1] not in ("pre-tool-use", *SESSION_EVENTS):
+        return None
+    return run_hook(rest[1], Where(options.get("--config"), options.get("--store"), options.get("--workspace-root")))
+
+
+def pre_tool_use(where: Where, stdin: Any, stderr: Any) -> int:
     """Exit 2 with the holder on stderr if another live agent locked the file; else 0."""
     try:
-        message = _blocked_by(config_path, store, stdin.read(MAX_HOOK_INPUT + 1))
+        message = _blocked_by(where, stdin.read(MAX_HOOK_INPUT + 1))
     except (LanesError, OSError, ValueError, TypeError, KeyError, RecursionError):
         return EXIT_ALLOW  # fail open
     if message is None:
@@ -118,7 +158,7 @@ def pre_tool_use(config_path: str, store: str | None, stdin: Any, stderr: Any) -
     return EXIT_BLOCK
 
 
-def _blocked_by(config_path: str, store: str | None, raw: bytes) -> str | None:
+def _blocked_by(where: Where, raw: bytes) -> str | None:
     if len(raw) > MAX_HOOK_INPUT:
         return None
     event = json.loads(raw.decode("utf-8"))
@@ -128,16 +168,15 @@ def _blocked_by(config_path: str, store: str | None, raw: bytes) -> str | None:
     path = tool_input.get("file_path") if isinstance(tool_input, dict) else None
     if not isinstance(path, str) or not path:
         return None
-    from lanes_tui.config import load_config
     from lanes_tui.core.locks import LockTable, lock_key_for_path
     from lanes_tui.core.sanitize import one_line
 
-    config = load_config(config_path, store_override=store)
+    workspace_root, store_root = where.resolve()
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
-    key = lock_key_for_path(path, workspace_root=config.workspace_root, cwd=Path(cwd) if cwd else None)
-    if not config.store_root.is_dir():
+    key = lock_key_for_path(path, workspace_root=workspace_root, cwd=Path(cwd) if cwd else None)
+    if not store_root.is_dir():
         return None
-    table = LockTable(config.store_root)
+    table = LockTable(store_root)
     record = table.get(key)
     if record is None:
         return None
@@ -151,11 +190,11 @@ def _blocked_by(config_path: str, store: str | None, raw: bytes) -> str | None:
             f"lanes-tui lock {shlex.quote(path)} --wait 600")
 
 
-def session_hook(event: str, config_path: str, store: str | None, stdin: Any, stdout: Any) -> int:
+def session_hook(event: str, where: Where, stdin: Any, stdout: Any) -> int:
     """SessionStart / UserPromptSubmit / Stop: presence and messages. Always exit 0 unless Stop
     must be blocked to deliver messages (then a JSON decision on stdout, still exit 0)."""
     try:
-        output = _session_output(event, config_path, store, stdin.read(MAX_HOOK_INPUT + 1))
+        output = _session_output(event, where, stdin.read(MAX_HOOK_INPUT + 1))
     except (LanesError, OSError, ValueError, TypeError, KeyError, RecursionError):
         return EXIT_ALLOW  # fail open: a broken queue must not disturb the session
     if output is not None:
@@ -163,8 +202,7 @@ def session_hook(event: str, config_path: str, store: str | None, stdin: Any, st
     return EXIT_ALLOW
 
 
-def _session_output(event: str, config_path: str, store: str | None, raw: bytes) -> dict[str, Any] | None:
-    from lanes_tui.config import load_config
+def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | None:
     from lanes_tui.core.locks import LockTable
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
@@ -174,19 +212,19 @@ def _session_output(event: str, config_path: str, store: str | None, raw: bytes)
         return None
     data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     data = data if isinstance(data, dict) else {}
-    config = load_config(config_path, store_override=store)
-    if not config.store_root.is_dir():
+    _workspace_root, store_root = where.resolve()
+    if not store_root.is_dir():
         return None
     me = os.environ.get(AGENT_ENV) or f"claude-session:{data.get('session_id') or 'unknown'}"
-    presence = Presence(config.store_root)
+    presence = Presence(store_root)
     if event == "session-start":
         presence.register(me)
     else:
         presence.heartbeat(me)
-    box = MessageBox(config.store_root, presence=presence)
+    box = MessageBox(store_root, presence=presence)
     name = SESSION_EVENTS[event]
     if event == "session-start":
-        others = [s for s in LockTable(config.store_root).states() if s.record.owner != me and s.stale is None]
+        others = [s for s in LockTable(store_root).states() if s.record.owner != me and s.stale is None]
         waiting = len(box.inbox(me, mark_read=False))
         lines = [f"lanes-tui: you are agent {one_line(me, 120)} on this repository's shared queue."]
         if others:
@@ -228,3 +266,4 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     hooks.add_argument("--install", action="store_true", help="merge them into <workspace>/.claude/settings.json")
     hook = sub.add_parser("hook", parents=parents, help="run a Claude Code hook (reads its JSON on stdin)")
     hook.add_argument("event", choices=["pre-tool-use", *SESSION_EVENTS])
+    hook.add_argument("--workspace-root", help="with --store: skip reading handoff.yaml (what `hooks` installs)")
