@@ -15,7 +15,8 @@ Rows (medians of repeats):
      vs `agent-sync lock <path>` + `unlock` (AGENT_SYNC_ID=A)
   4. the Claude Code PreToolUse hook fed an Edit event on stdin, for a free file
      (exit 0) and for a file another agent locked (exit 2): median and p95:
-     `lanes-tui --config <handoff.yaml> hook pre-tool-use` vs `agent-sync hook pre-tool-use`
+     the command `lanes-tui hooks` installs (`lanes-tui --config C --store S hook pre-tool-use
+     --workspace-root W`) vs `agent-sync hook pre-tool-use`
 
 claude-agent-sync is an optional dependency of this script only:
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -311,7 +313,12 @@ def bench_hook(ws: Workspace, samples: int) -> tuple[list[Row], float]:
     # A holds LOCKED_FILE in both tools, taken through each CLI (agent-sync registers A as active).
     run_cli(ws.lt("lock", LOCKED_FILE, "--as", OWNER, "--ttl", str(TTL_SECONDS)), ws)
     run_cli(ws.agent_sync("lock", LOCKED_FILE, "--ttl", str(TTL_SECONDS // 60)), ws, env=as_env)
-    hooks = {"lt": ws.lt("hook", "pre-tool-use"), "as": ws.agent_sync("hook", "pre-tool-use")}
+    # lanes-tui: the command `lanes-tui hooks` installs (it names the store and workspace, so the
+    # hook reads no YAML), run through the console script as agent-sync's is.
+    installed = json.loads(subprocess.run(ws.lt("hooks"), capture_output=True, text=True, check=True).stdout)
+    argv = shlex.split(installed["hooks"]["PreToolUse"][0]["hooks"][0]["command"])
+    lt_hook = [ws.lt_cli, *argv[argv.index("-m") + 2:]]  # `python -m lanes_tui ARGS` -> `lanes-tui ARGS`
+    hooks = {"lt": lt_hook, "as": ws.agent_sync("hook", "pre-tool-use")}
     cases = {"free": (edit_event(ws, FREE_FILE), 0), "locked": (edit_event(ws, LOCKED_FILE), 2)}
     # Untimed check (and warm-up): the locked file is blocked with the holder named, so the
     # hooks found their store and the path's key; the free file is let through.
