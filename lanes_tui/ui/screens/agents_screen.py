@@ -9,16 +9,14 @@ Ids, names and notes are agents' text: every cell is a sanitised `rich.text.Text
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lanes_tui.core.clock import parse_ts
@@ -26,8 +24,8 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.ui import formatting as fmt
+from lanes_tui.ui.screens.following import FollowingScreen
 
-RECHECK_SECONDS = 5.0
 COLUMNS = ("ID", "NAME", "ROLE", "STATUS", "SEEN", "TASK", "NOTE")
 
 
@@ -51,7 +49,7 @@ def agent_cells(state: AgentState, now: datetime, status_style: Style | str = ""
     ]
 
 
-class AgentsScreen(Screen[None]):
+class AgentsScreen(FollowingScreen):
     DEFAULT_CSS = """
     AgentsScreen > #agents-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     AgentsScreen > DataTable { height: 1fr; }
@@ -64,11 +62,8 @@ class AgentsScreen(Screen[None]):
     BINDINGS = [Binding("escape,A", "close", "Back", id="agents.close")]
 
     def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__()
-        self.board = board
-        self.now = now
+        super().__init__(board, now)
         self.states: list[AgentState] = []
-        self.loaded = asyncio.Event()  # the first listing is shown (tests)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Agents"), id="agents-title")
@@ -77,23 +72,8 @@ class AgentsScreen(Screen[None]):
         yield table
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.follow()
-
-    @work(group="agents", exclusive=True, exit_on_error=False)
-    async def follow(self) -> None:
-        from lanes_tui.engine.folder_feed import FolderFeed
-
-        folder = self.board.presence().folder
-        await asyncio.to_thread(folder.mkdir, 0o700, False, True)
-        feed = await asyncio.to_thread(FolderFeed, folder)  # armed before the first look
-        try:
-            while True:
-                await self.reload()
-                if await feed.changed(RECHECK_SECONDS) is None:
-                    return
-        finally:
-            feed.close()
+    def followed_folder(self) -> Path:
+        return self.board.presence().folder
 
     async def reload(self) -> None:
         try:

@@ -121,10 +121,10 @@ class BreakModal(ModalScreen[str | None]):
         now = self._now()
         count = len(self._infos)
         with Vertical(id="dialog"):
-            yield Static(Text(f"Break the claim of {count} task(s)? They go back to the queue."), id="title")
+            yield Static(Text(f"Break the claim of {count} task(s)? They go back to the queue."), id="title", markup=False)
             with VerticalScroll(id="infos"):
                 for info in self._infos:
-                    yield Static(describe(info, now), classes="info")
+                    yield Static(describe(info, now), classes="info", markup=False)
             with Horizontal(id="reason-row"):
                 yield Label("Reason", markup=False)
                 yield Input(DEFAULT_REASON, id="reason", compact=True)

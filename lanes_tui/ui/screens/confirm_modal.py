@@ -42,8 +42,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(self._dialog_title), id="title")
-            yield Static(self._dialog_body, id="body")
+            yield Static(Text(self._dialog_title), id="title", markup=False)
+            yield Static(self._dialog_body, id="body", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Yes", variant="error", id="yes")
                 yield Button("No", id="no")

@@ -55,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
             for keys, what in self.entries:
                 table.add_row(Text(keys, "bold"), Text(what))
             yield table
-            yield Static(footer_text(), id="help-footer")
+            yield Static(footer_text(), id="help-footer", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()  # arrows scroll the list on a short terminal

@@ -9,8 +9,8 @@ is a sanitised `rich.text.Text`, never markup.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from lanes_tui.core.clock import parse_ts
@@ -27,8 +27,8 @@ from lanes_tui.core.locks import LockState
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
+from lanes_tui.ui.screens.following import FollowingScreen
 
-RECHECK_SECONDS = 5.0
 COLUMNS = ("LOCK", "HOLDER", "REASON", "AGE", "EXPIRES", "HOLDER ALIVE", "STALE")
 
 
@@ -77,7 +77,7 @@ class LockBreakModal(ModalScreen[str | None]):
         body.append(f"token {record.token}: the holder's renew and unlock are refused afterwards", "dim")
         with Vertical(id="dialog"):
             yield Static(Text("Break this lock?"), id="title")
-            yield Static(body, id="body")
+            yield Static(body, id="body", markup=False)
             yield Input(value="broken from the dashboard", id="reason", placeholder="why (required)")
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
@@ -109,7 +109,7 @@ class LockBreakModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LocksScreen(Screen[None]):
+class LocksScreen(FollowingScreen):
     DEFAULT_CSS = """
     LocksScreen > #locks-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     LocksScreen > DataTable { height: 1fr; }
@@ -120,11 +120,8 @@ class LocksScreen(Screen[None]):
     ]
 
     def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__()
-        self.board = board
-        self.now = now
+        super().__init__(board, now)
         self.states: list[LockState] = []
-        self.loaded = asyncio.Event()  # the first listing is shown (tests)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Advisory locks"), id="locks-title")
@@ -133,23 +130,8 @@ class LocksScreen(Screen[None]):
         yield table
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.follow()
-
-    @work(group="locks", exclusive=True, exit_on_error=False)
-    async def follow(self) -> None:
-        from lanes_tui.engine.folder_feed import FolderFeed
-
-        folder = self.board.lock_table().folder
-        await asyncio.to_thread(folder.mkdir, 0o700, False, True)
-        feed = await asyncio.to_thread(FolderFeed, folder)  # armed before the first look
-        try:
-            while True:
-                await self.reload()
-                if await feed.changed(RECHECK_SECONDS) is None:
-                    return
-        finally:
-            feed.close()
+    def followed_folder(self) -> Path:
+        return self.board.lock_table().folder
 
     async def reload(self) -> None:
         try:

@@ -11,8 +11,8 @@ never markup, and a body is drawn under a header that says whose untrusted words
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
@@ -20,7 +20,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static, TextArea
 
 from lanes_tui.core.clock import parse_ts
@@ -29,6 +29,7 @@ from lanes_tui.core.messages import Message
 from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import clean, one_line
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
+from lanes_tui.ui.screens.following import FollowingScreen
 
 RECHECK_SECONDS = 30.0  # messages only change by a file event; the re-read is a safety net
 LIMIT = 200
@@ -130,11 +131,11 @@ class ComposeModal(ModalScreen[Message | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(f"Message as {one_line(self.board.operator, 80)}   (ctrl+s: send, escape: cancel)"),
-                         id="title")
+                         id="title", markup=False)
             with Horizontal(classes="row"):
                 yield Label("To", markup=False)
                 yield Input(self.default_to, id="to", compact=True)
-            yield Static(address_hint(self.agents), id="hint")
+            yield Static(address_hint(self.agents), id="hint", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Body", markup=False)
                 yield TextArea(id="body", compact=True, soft_wrap=True, placeholder="what to tell them")
@@ -184,7 +185,7 @@ class ComposeModal(ModalScreen[Message | None]):
         error.display = True
 
 
-class MessagesScreen(Screen[None]):
+class MessagesScreen(FollowingScreen):
     DEFAULT_CSS = """
     MessagesScreen > #messages-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     MessagesScreen > DataTable { height: 1fr; }
@@ -196,11 +197,8 @@ class MessagesScreen(Screen[None]):
     ]
 
     def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__()
-        self.board = board
-        self.now = now
+        super().__init__(board, now)
         self.messages: list[Message] = []
-        self.loaded = asyncio.Event()  # the first listing is shown (tests)
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Messages"), id="messages-title")
@@ -208,26 +206,11 @@ class MessagesScreen(Screen[None]):
         table.add_columns(*COLUMNS)
         yield table
         with VerticalScroll(id="message-pane"):
-            yield Static(body_text(None), id="message-body")
+            yield Static(body_text(None), id="message-body", markup=False)
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.follow()
-
-    @work(group="messages", exclusive=True, exit_on_error=False)
-    async def follow(self) -> None:
-        from lanes_tui.engine.folder_feed import FolderFeed
-
-        folder = self.board.message_box().folder
-        await asyncio.to_thread(folder.mkdir, 0o700, False, True)
-        feed = await asyncio.to_thread(FolderFeed, folder)  # armed before the first look
-        try:
-            while True:
-                await self.reload()
-                if await feed.changed(RECHECK_SECONDS) is None:
-                    return
-        finally:
-            feed.close()
+    def followed_folder(self) -> Path:
+        return self.board.message_box().folder
 
     async def reload(self) -> None:
         try:

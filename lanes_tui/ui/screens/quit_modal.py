@@ -34,10 +34,10 @@ class QuitModal(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(f"{self._worker_count} worker(s) are running."), id="title")
+            yield Static(Text(f"{self._worker_count} worker(s) are running."), id="title", markup=False)
             yield Static(Text("Leave them to finish (l): claim nothing more, quit when they are done.\n"
                               "Stop them (s): stop them now and release their claims.\n"
-                              "Cancel (escape): keep the dashboard running."), id="body")
+                              "Cancel (escape): keep the dashboard running."), id="body", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Leave them to finish", variant="primary", id="leave")
                 yield Button("Stop them", variant="error", id="stop")

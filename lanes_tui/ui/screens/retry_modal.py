@@ -74,7 +74,7 @@ class RetryModal(ModalScreen[dict[str, str] | None]):
         options += [(Text(one_line(name, 40)), name) for name in self._vendors]
         with Vertical(id="dialog"):
             yield Static(Text(f"Retry {self._task_count} failed task(s) as new task(s)   "
-                              "(ctrl+s: retry, escape: cancel)"), id="title")
+                              "(ctrl+s: retry, escape: cancel)"), id="title", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Vendor", markup=False)
                 yield Select(options, value=KEEP, allow_blank=False, id="vendor", compact=True)
