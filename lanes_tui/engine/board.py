@@ -145,13 +145,11 @@ class Board:
         self._workers: dict[str, _Worker] = {}
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
-        self._paused_vendors: dict[str, float] = {}
         self._feed: TaskFeed | None = None
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._active_lanes: set[str] = set()
-        self.started_event: ev.SupervisorStarted | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -453,10 +451,6 @@ class Board:
             elif isinstance(event, ev.WorkerAbandoned):
                 worker.add("status", f"stopped: {event.reason}")
                 worker.activity = ""
-        elif isinstance(event, ev.VendorPaused):
-            self._paused_vendors[event.vendor] = time.monotonic() + event.seconds
-        elif isinstance(event, ev.SupervisorStarted):
-            self.started_event = event
         self._notify(BoardChanged(ids, event))
 
     def _on_index_change(self, change: IndexChange) -> None:
@@ -531,7 +525,3 @@ def _ts(value: str | None) -> datetime | None:
         return parse_ts(value) if value else None
     except ValueError:
         return None
-
-
-def fmt_cost(cost: float | None) -> str:
-    return "" if cost is None else f"${cost:.2f}" if cost >= 1 else f"${cost:.4f}"
