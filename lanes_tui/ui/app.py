@@ -13,7 +13,9 @@ settings' `keys:`), listed in the `?` help screen and the command palette.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -37,6 +39,7 @@ from lanes_tui.ui.widgets.header_bar import HeaderBar
 from lanes_tui.ui.widgets.lanes_panel import LanesPanel
 from lanes_tui.ui.widgets.task_table import TaskTable
 
+HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 COALESCE_SECONDS = 0.02  # a burst of worker output costs one redraw; a change still shows at once
 EXIT_OK, EXIT_CONFLICT, EXIT_ERROR = 0, 1, 70
 
@@ -114,6 +117,7 @@ class LanesApp(App[int]):
         self._shown_times: tuple[str, ...] = ()
         self._shown_lane_ages: tuple[str, ...] = ()
         self._quitting: str | None = None  # "leave" | "stop" once the operator chose
+        self._exit_code = EXIT_OK  # 128 + signal number after SIGHUP/SIGTERM
         self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
         self.board.listeners.append(self._on_board_changed)
 
@@ -151,13 +155,34 @@ class LanesApp(App[int]):
                             severity="warning", markup=False, timeout=10)
             self.set_keymap(self._key_overrides)
         self._load_themes()
+        self._watch_signals()
         self.table.focus()
         self._redraw_summary()
         self.set_interval(self._tick_seconds, self._tick)
         self.run_board()
 
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in HANGUP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
         self.board.close()
+
+    def _watch_signals(self) -> None:
+        """The terminal closed (SIGHUP) or someone asks us to stop (SIGTERM): stop the workers and
+        release their claims with a reason, as `q` then "stop them" would, instead of dying with
+        claims that only a lease expiry or the next supervisor would free."""
+        loop = asyncio.get_running_loop()
+        for signum in HANGUP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_stop_signal, signum)
+
+    def _on_stop_signal(self, signum: int) -> None:
+        self._exit_code = 128 + signum
+        if self._quitting == "stop":
+            self.board.stop_workers_now()
+            return
+        self._stop("stop", reason=f"dashboard got {signal.Signals(signum).name}")
 
     def _load_themes(self) -> None:
         from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_DARK, fallback_themes, load_themes, user_theme_dir
@@ -186,7 +211,7 @@ class LanesApp(App[int]):
             await self.board.run()
         finally:
             if self._quitting is not None:
-                self.exit(EXIT_OK)
+                self.exit(self._exit_code)
 
     async def _first_frame(self) -> None:
         """The store is loaded: draw it, and let the frame reach the screen before the board
@@ -478,18 +503,18 @@ class LanesApp(App[int]):
 
         self.push_screen(QuitModal(running), done)
 
-    def _stop(self, choice: str) -> None:
+    def _stop(self, choice: str, reason: str = "dashboard quit") -> None:
         """leave: claim nothing more and exit once running workers finish; stop: stop them now."""
         self._quitting = choice
         if choice == "leave":
-            self.board.request_stop("dashboard quit: letting workers finish", grace=math.inf)
+            self.board.request_stop(f"{reason}: letting workers finish", grace=math.inf)
             self.notify("claiming stopped; quitting when the running workers finish (q again: stop them)",
                         markup=False, timeout=30)
         else:
-            self.board.request_stop("dashboard quit", grace=0)
+            self.board.request_stop(reason, grace=0)
             self.board.stop_workers_now()
         if self.board.watch_only or self.board.supervisor is None or not self.loaded.is_set():
-            self.exit(EXIT_OK)
+            self.exit(self._exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for binding_id, _key, label, action, _show in KEYS:

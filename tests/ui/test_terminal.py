@@ -95,3 +95,56 @@ def test_submit_through_the_form_and_watch_it_finish(workspace, tmp_path):
         assert f"{marker}=0" in screen
     finally:
         term.close()
+
+
+def _hanging_dashboard(workspace, tmp_path):
+    bin_dir = install_standins(tmp_path / "bin")
+    write_settings(workspace.config.parent / "lanes-tui.yaml")
+    task_id = workspace.submit()["id"]
+    env = {"PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]), "STANDIN_MODE": "hang",
+           "TERM": "xterm-256color", "HOME": os.environ.get("HOME", str(tmp_path))}
+    marker = f"exit-code-{uuid.uuid4().hex[:6]}"
+    script = f'"$0" -m lanes_tui --config "$1"; echo "{marker}=$?"; sleep 60'
+    term = Terminal(["sh", "-c", script, sys.executable, str(workspace.config)], env, str(workspace.root))
+    store = workspace.store()
+    deadline = time.monotonic() + BOUND
+    while "headless_started" not in [e["type"] for e in store.read_events(task_id).events]:
+        assert time.monotonic() < deadline, term.screen()
+        time.sleep(0.05)
+    started = [e for e in store.read_events(task_id).events if e["type"] == "headless_started"][-1]
+    return term, store, task_id, started["data"]["pid"], marker
+
+
+def _released_with(store, task_id: str, words: str) -> bool:
+    released = [e for e in store.read_events(task_id).events if e["type"] == "released"]
+    return store.read_task(task_id)["state"] == "queued" and bool(released) and words in released[-1]["data"]["reason"]
+
+
+def test_closing_the_terminal_stops_the_worker_and_releases_its_claim(workspace, tmp_path):
+    term, store, task_id, worker_pid, _ = _hanging_dashboard(workspace, tmp_path)
+    term.close()  # the terminal goes away: SIGHUP
+    deadline = time.monotonic() + BOUND
+    while not _released_with(store, task_id, "SIGHUP"):
+        assert time.monotonic() < deadline, [e["type"] for e in store.read_events(task_id).events]
+        time.sleep(0.05)
+    from lanes_tui.core import procinfo
+
+    deadline = time.monotonic() + BOUND
+    while procinfo.start_time(worker_pid) is not None:
+        assert time.monotonic() < deadline, "the worker outlived the dashboard"
+        time.sleep(0.05)
+
+
+def test_sigterm_stops_the_worker_releases_the_claim_and_exits_143(workspace, tmp_path):
+    import json
+    import signal
+
+    term, store, task_id, _, marker = _hanging_dashboard(workspace, tmp_path)
+    try:
+        record = json.loads((workspace.store_root / ".lanes-tui" / "supervisor.json").read_text())
+        os.kill(record["pid"], signal.SIGTERM)
+        screen = term.wait_for(lambda s: marker in s, "the app exited")
+        assert f"{marker}=143" in screen
+        assert _released_with(store, task_id, "SIGTERM")
+    finally:
+        term.close()
