@@ -34,6 +34,7 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import TaskFeed, follow
 from lanes_tui.engine.index import IndexChange, TaskIndex
+from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.engine.registry import (
     SupervisorRecord, SupervisorRegistry, is_dead_supervisor_claim, kill_leftover_workers,
 )
@@ -91,6 +92,11 @@ class Supervisor:
     records: dict[str, TaskRecord] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        # Our workers show up as agents (presence): registered with their pid and task when
+        # they start, seen again at each lease renewal, offline once their process is gone.
+        self.presence = WorkerPresence(self.store.root)
+        self._observer = self.emit
+        self.emit = self._emit_and_track
         self.index = TaskIndex(self.store)
         self.registry = SupervisorRegistry(self.store)
         self.owner = self.registry.owner
@@ -179,6 +185,14 @@ class Supervisor:
         app going away must not leave it blocked in the watcher until the next rescan)."""
         if self._feed is not None:
             self._feed.close()
+
+    def _emit_and_track(self, event: ev.SupervisorEvent) -> None:
+        self.presence.observe(event, self.agent_id)
+        self._observer(event)
+
+    def agent_id(self, task_id: str) -> str:
+        """The identity a worker gets through LANES_AGENT_ID (its locks, messages and presence)."""
+        return f"{self.owner}/{task_id}"
 
     def abandon_now(self, reason: str) -> list[str]:
         """Last resort when the event loop is gone (the dashboard crashed): synchronously kill our
@@ -499,7 +513,7 @@ class Supervisor:
         record.state, record.vendor, record.model = CLAIMED, plan.vendor.name, plan.command.model
         env = worker_environment(
             self.settings, plan.vendor, os.environ,
-            extra={"LANES_TASK_ID": task_id, "LANES_AGENT_ID": f"{self.owner}/{task_id}"},
+            extra={"LANES_TASK_ID": task_id, "LANES_AGENT_ID": self.agent_id(task_id)},
         )
         spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env)
         await self._event(task_id, spec.claim_token, "dispatcher_started",

@@ -111,3 +111,20 @@ def test_a_prompt_with_a_lone_surrogate_still_reaches_the_agent(workspace):
     task = workspace.submit(prompt="fix \udc80 this")
     data = build_input(workspace.store(), workspace.store().read_task(task["id"]))
     assert data.startswith(b"fix ? this")
+
+
+async def test_supervised_workers_are_agents_online_while_they_run(workspace, standins, monkeypatch):
+    from lanes_tui.core.presence import Presence
+
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    store = workspace.store()
+    task_id = workspace.submit()["id"]
+    async with supervising(store, make_settings(workspace)) as h:
+        started = await h.events.wait_for(ev.WorkerStarted, task_id)
+        presence = Presence(store.root)
+        agent = h.supervisor.agent_id(task_id)
+        (state,) = [s for s in presence.agents() if s.record.id == agent]
+        assert (state.status, state.record.role, state.record.task_id, state.record.pid) == (
+            "active", "worker", task_id, started.pid)
+        await h.supervisor.stop_worker(task_id, "test over")
+        assert presence.status_of(agent) == "offline"  # its process is gone
