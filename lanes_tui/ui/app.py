@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import signal
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +119,7 @@ class LanesApp(App[int]):
         self._shown_lane_ages: tuple[str, ...] = ()
         self._quitting: str | None = None  # "leave" | "stop" once the operator chose
         self._exit_code = EXIT_OK  # 128 + signal number after SIGHUP/SIGTERM
+        self._hung_up = False  # SIGHUP: the terminal is gone
         self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
         self.board.listeners.append(self._on_board_changed)
 
@@ -179,10 +181,25 @@ class LanesApp(App[int]):
 
     def _on_stop_signal(self, signum: int) -> None:
         self._exit_code = 128 + signum
+        if signum == signal.SIGHUP and not self._hung_up:
+            # Nobody sees us any more, and Textual's shutdown can block for ever writing to the
+            # dead terminal: once the workers are down, leave without it (and leave anyway if
+            # winding down takes longer than the supervisor's grace periods allow).
+            self._hung_up = True
+            settings = self.board.settings
+            asyncio.get_running_loop().call_later(settings.kill_grace_seconds + 10, self._leave_now)
         if self._quitting == "stop":
             self.board.stop_workers_now()
             return
         self._stop("stop", reason=f"dashboard got {signal.Signals(signum).name}")
+
+    def _leave_now(self) -> None:
+        """Exit the process at once (the terminal is gone): no worker of ours may outlive us and
+        no claim of ours stays without a reason, so abandon what the wind-down did not finish."""
+        supervisor = self.board.supervisor
+        if supervisor is not None and supervisor.registry.holds_lock:
+            supervisor.abandon_now("dashboard's terminal closed; claim released")
+        os._exit(self._exit_code)
 
     def _load_themes(self) -> None:
         from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_DARK, fallback_themes, load_themes, user_theme_dir
@@ -210,6 +227,8 @@ class LanesApp(App[int]):
         try:
             await self.board.run()
         finally:
+            if self._hung_up:
+                self._leave_now()
             if self._quitting is not None:
                 self.exit(self._exit_code)
 

@@ -120,8 +120,11 @@ def _released_with(store, task_id: str, words: str) -> bool:
     return store.read_task(task_id)["state"] == "queued" and bool(released) and words in released[-1]["data"]["reason"]
 
 
-def test_closing_the_terminal_stops_the_worker_and_releases_its_claim(workspace, tmp_path):
+def test_closing_the_terminal_stops_the_worker_releases_its_claim_and_exits(workspace, tmp_path):
+    import json
+
     term, store, task_id, worker_pid, _ = _hanging_dashboard(workspace, tmp_path)
+    dashboard_pid = json.loads((workspace.store_root / ".lanes-tui" / "supervisor.json").read_text())["pid"]
     term.close()  # the terminal goes away: SIGHUP
     deadline = time.monotonic() + BOUND
     while not _released_with(store, task_id, "SIGHUP"):
@@ -132,6 +135,11 @@ def test_closing_the_terminal_stops_the_worker_and_releases_its_claim(workspace,
     deadline = time.monotonic() + BOUND
     while procinfo.start_time(worker_pid) is not None:
         assert time.monotonic() < deadline, "the worker outlived the dashboard"
+        time.sleep(0.05)
+    # The dashboard itself is gone too, not left running without a terminal.
+    deadline = time.monotonic() + BOUND
+    while procinfo.start_time(dashboard_pid) is not None:
+        assert time.monotonic() < deadline, "the dashboard outlived its terminal"
         time.sleep(0.05)
 
 
