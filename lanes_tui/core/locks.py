@@ -303,7 +303,7 @@ class LockTable:
     def _owner_alive(self, record: LockRecord) -> bool | None:
         if record.pid is None or record.host != self.host:
             return None
-        return procinfo.is_same_process(record.pid, record.pid_start)
+        return procinfo.is_running(record.pid, record.pid_start)
 
     def _stale_reason(self, record: LockRecord, alive: bool | None) -> str | None:
         if alive is False:

@@ -166,7 +166,7 @@ class Presence:
         now = now or self.clock()
         alive = None
         if record.pid is not None and record.host == self.host:
-            alive = procinfo.is_same_process(record.pid, record.pid_start)
+            alive = procinfo.is_running(record.pid, record.pid_start)
         try:
             seen = parse_ts(record.last_seen)
             ago = (now - seen).total_seconds() if seen else float("inf")

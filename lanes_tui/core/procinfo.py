@@ -24,6 +24,15 @@ def is_same_process(pid: int, recorded_start: int | None) -> bool:
     return recorded_start is not None and start_time(pid) == recorded_start
 
 
+def is_running(pid: int, recorded_start: int | None) -> bool:
+    """The same process, and not a zombie: an exited process its parent has not reaped yet
+    holds nothing (a lock owner, an agent), though its pid and start time are still there."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in (b"Z", b"X"):
+        return False
+    return is_same_process(pid, recorded_start)
+
+
 def _stat_fields(pid: int) -> list[bytes] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import subprocess
+import time
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,24 @@ def test_an_offline_agents_lock_stops_counting_an_unregistered_owner_is_judged_b
     states = {s.record.owner: s for s in table.states()}
     assert "offline" in states["alice"].stale and states["never-registered"].stale is None
     assert table.acquire(key, owner="bob", ttl_seconds=60).owner == "bob"
+
+
+def test_a_zombie_owner_holds_nothing(table):
+    from lanes_tui.core import procinfo
+
+    # A child that exited but is not reaped yet: its pid and start time are still in /proc.
+    zombie = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while _proc_state(zombie.pid) != b"Z":
+        assert time.monotonic() < deadline, "the child never became a zombie"
+        time.sleep(0.005)
+    assert procinfo.start_time(zombie.pid) is not None
+    table.acquire(lock_key_for_name("z"), owner="ghost", ttl_seconds=3600, pid=zombie.pid)
+    (state,) = table.states()
+    assert state.alive is False and "is gone" in state.stale
+    zombie.wait()
+
+
+def _proc_state(pid: int) -> bytes:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        return handle.read().rsplit(b")", 1)[1].split()[0]
