@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
+import sys
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; the table alone goes to stdout."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def find_cli(name: str) -> str:
+    """The command installed beside this interpreter (the venv under test), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"{Path(sys.argv[0]).stem}: cannot find the {name} command (install it in this environment)")
+    return found
+
+
+def publish(table: str, markdown_out: Path | None) -> None:
+    """The table on stdout, and in `markdown_out` when asked."""
+    sys.stdout.write(table)
+    if markdown_out:
+        markdown_out.write_text(table)
+        log(f"table written to {markdown_out}")
 
 
 def machine_line(tmp: Path, packages: tuple[str, ...] = ("agent-lanes",), extra: str = "") -> str:

@@ -60,6 +60,7 @@ except ImportError:
     sys.exit("locks_bench: claude-agent-sync is not installed; run: pip install '.[bench]'")
 
 import bench_common  # noqa: E402
+from bench_common import find_cli, log  # noqa: E402
 from lanes_tui.config import load_config  # noqa: E402
 from lanes_tui.core.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
 
@@ -81,18 +82,6 @@ for _name in [n for n in os.environ if n.startswith(_DROP_PREFIXES) or n in _DRO
 CHILD_ENV: dict[str, str] = dict(os.environ)
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def find_cli(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    found = shutil.which(name)
-    if not found:
-        sys.exit(f"locks_bench: cannot find the {name} command (install it in this environment)")
-    return found
 
 
 # -- workspace ---------------------------------------------------------------------------
@@ -450,10 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "(median), included in both tools' figures.",
     ]
     table = render(rows, header, notes)
-    sys.stdout.write(table)
-    if args.markdown_out:
-        args.markdown_out.write_text(table)
-        log(f"table written to {args.markdown_out}")
+    bench_common.publish(table, args.markdown_out)
     return 0
 
 

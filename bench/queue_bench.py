@@ -56,7 +56,8 @@ from agent_lanes.store import HandoffStore  # noqa: E402
 from lanes_tui.core.scan import all_tasks, live_tasks  # noqa: E402
 from lanes_tui.core.store import TaskStore
 
-from bench_common import machine_line  # noqa: E402,F401  (also imported from here by the other benches)
+import bench_common  # noqa: E402
+from bench_common import find_cli, log, machine_line  # noqa: E402,F401  (the other benches import them from here)
 from lanes_tui.engine.index import TaskIndex  # noqa: E402
 
 LANES = ("alpha", "beta")
@@ -73,21 +74,9 @@ COMPLETED_FRACTION = 0.9
 CHILD_ENV: dict[str, str] = dict(os.environ)
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
 
 # -- the two command lines ---------------------------------------------------------------
 
-
-def find_cli(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    found = shutil.which(name)
-    if not found:
-        sys.exit(f"queue_bench: cannot find the {name} command (install it in this environment)")
-    return found
 
 
 @dataclass(frozen=True)
@@ -731,10 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         + " (fsyncs on this disk)."
     )
     table = render(rows, header, notes)
-    sys.stdout.write(table)
-    if args.markdown_out:
-        args.markdown_out.write_text(table)
-        log(f"table written to {args.markdown_out}")
+    bench_common.publish(table, args.markdown_out)
     return 0
 
 

@@ -65,6 +65,7 @@ for folder in (REPO, BENCH):
 
 import queue_bench  # noqa: E402  (bench/queue_bench.py: generator, workspace, formatting)
 from agent_lanes.store import HandoffStore  # noqa: E402
+import bench_common  # noqa: E402
 from queue_bench import Workspace, fmt_value, generate_store, log, machine_line, make_workspace  # noqa: E402
 
 STANDIN_SCRIPT = REPO / "tests" / "standin" / "agent_standin.py"
@@ -626,10 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{pct(al_idle_all_others)}, idle 1 dispatcher {pct(al_idle_one_others)}."
     )
     table = render(header, rows, notes)
-    sys.stdout.write(table)
-    if args.markdown_out:
-        args.markdown_out.write_text(table)
-        log(f"table written to {args.markdown_out}")
+    bench_common.publish(table, args.markdown_out)
     return 0
 
 

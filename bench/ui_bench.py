@@ -85,6 +85,7 @@ for folder in (REPO, BENCH):
         sys.path.insert(0, str(folder))
 
 import queue_bench  # noqa: E402  (bench/queue_bench.py: generator, workspace, helpers)
+import bench_common  # noqa: E402
 from queue_bench import (  # noqa: E402
     LANES, WORKSPACE_ID, Workspace, fmt_value, generate_store, log, machine_line, make_workspace, run_cli,
 )
@@ -674,10 +675,7 @@ def main(argv: list[str] | None = None) -> int:
                f"{'/'.join(f'{x:.2f}' for x in load_before)} at the start, "
                f"{'/'.join(f'{x:.2f}' for x in load_after)} at the end.")
     table = build_table(args, runs, cold, al_status, create_times, bench, header)
-    sys.stdout.write(table)
-    if args.markdown_out:
-        args.markdown_out.write_text(table)
-        log(f"table written to {args.markdown_out}")
+    bench_common.publish(table, args.markdown_out)
     return 0
 
 
