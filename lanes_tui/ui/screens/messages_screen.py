@@ -129,9 +129,9 @@ class ComposeModal(ModalScreen[Message | None]):
         self._busy = False
 
     def compose(self) -> ComposeResult:
+        title = Text(f"Message as {one_line(self.board.operator, 80)}   (ctrl+s: send, escape: cancel)")
         with Vertical(id="dialog"):
-            yield Static(Text(f"Message as {one_line(self.board.operator, 80)}   (ctrl+s: send, escape: cancel)"),
-                         id="title", markup=False)
+            yield Static(title, id="title", markup=False)
             with Horizontal(classes="row"):
                 yield Label("To", markup=False)
                 yield Input(self.default_to, id="to", compact=True)

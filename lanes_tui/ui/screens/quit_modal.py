@@ -17,6 +17,11 @@ from textual.widgets import Button, Static
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 
 CHOICES = ("leave", "stop", "cancel")
+CHOICE_TEXT = (
+    "Leave them to finish (l): claim nothing more, quit when they are done.\n"
+    "Stop them (s): stop them now and release their claims.\n"
+    "Cancel (escape): keep the dashboard running."
+)
 
 
 class QuitModal(ModalScreen[str]):
@@ -35,9 +40,7 @@ class QuitModal(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(f"{self._worker_count} worker(s) are running."), id="title", markup=False)
-            yield Static(Text("Leave them to finish (l): claim nothing more, quit when they are done.\n"
-                              "Stop them (s): stop them now and release their claims.\n"
-                              "Cancel (escape): keep the dashboard running."), id="body", markup=False)
+            yield Static(Text(CHOICE_TEXT), id="body", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Leave them to finish", variant="primary", id="leave")
                 yield Button("Stop them", variant="error", id="stop")

@@ -72,9 +72,9 @@ class RetryModal(ModalScreen[dict[str, str] | None]):
         # Text labels: a Select parses plain strings as markup.
         options = [(Text("keep each task's vendor"), KEEP), (Text("any vendor"), "any")]
         options += [(Text(one_line(name, 40)), name) for name in self._vendors]
+        title = Text(f"Retry {self._task_count} failed task(s) as new task(s)   (ctrl+s: retry, escape: cancel)")
         with Vertical(id="dialog"):
-            yield Static(Text(f"Retry {self._task_count} failed task(s) as new task(s)   "
-                              "(ctrl+s: retry, escape: cancel)"), id="title", markup=False)
+            yield Static(title, id="title", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Vendor", markup=False)
                 yield Select(options, value=KEEP, allow_blank=False, id="vendor", compact=True)
