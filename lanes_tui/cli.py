@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_hook_parsers(sub, [out])
 
+    sub.add_parser("doctor", parents=[out],
+                   help="check each vendor (executable, version, flags, credentials) and each lane; no network")
+
     demo = sub.add_parser("demo", parents=[out], help="a submit/claim/respond round trip on a scratch queue")
     demo.add_argument("--keep", action="store_true", help="keep the scratch queue and print its path")
     # Same namespace as demo (which reads args.keep), without the flag agent-lanes lacks.

@@ -22,11 +22,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from lanes_tui.builtin_vendors import builtin_vendors
 from lanes_tui.core.errors import ConfigError, NotFound
+from lanes_tui.core.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, TRUSTED
+from lanes_tui.core.pricing import Price
 from lanes_tui.core.yamlload import load_mapping
 
 SETTINGS_FILE_NAME = "lanes-tui.yaml"
-PLACEHOLDERS = ("{model}", "{effort}")
+# {model} and {effort} may sit inside an item; {permissions} is always a whole item (argv
+# items spliced in); {workdir} (the task's working tree) may appear in a permissions entry.
+PLACEHOLDERS = ("{model}", "{effort}", "{permissions}", "{workdir}")
+ENV_PLACEHOLDERS = ("{max_api_retries}",)
 STREAMS = ("claude", "codex")
 MAX_SECONDS = 30 * 86400.0  # a lease, timeout or backoff longer than a month is a typo
 MAX_COUNT = 1024
@@ -60,10 +66,16 @@ class VendorSettings:
     args: tuple[str, ...]  # may hold {model} / {effort}, as whole items or inside an item
     models: Mapping[str, str]  # model class (task metadata) -> vendor model name
     efforts: Mapping[str, str | tuple[str, ...]]  # level -> value for {effort}, or argv items
-    stream: str = "claude"
+    stream: str = "claude"  # which stream parser reads the output; the vendor's name is only a name
     prompt_effort_hint: bool = False
-    default_effort: str = "medium"
+    default_effort: str | None = None  # None: pass no effort, the CLI's own default applies
+    models_without_effort: tuple[str, ...] = ()  # model-name globs the CLI applies no effort to
+    # preset -> argv items for {permissions}; a preset missing here cannot run on this vendor
+    permissions: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    prices: Mapping[str, Price] = field(default_factory=lambda: MappingProxyType({}))  # model or glob
+    max_api_retries: int | None = None  # the vendor's own retries of API errors ({max_api_retries})
     env_allow: tuple[str, ...] = ()
+    env_set: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # set for every worker
     enabled: bool = True
 
 
@@ -76,6 +88,8 @@ class LaneSettings:
     max_attempts: int = 3
     backoff_seconds: float = 30.0
     backoff_max_seconds: float = 900.0
+    permissions: str = DEFAULT_PRESET  # what its workers may do (core/permissions.py)
+    on_denial: str = FLAG  # a run with denied tool calls: flag (complete, needs attention) or fail
 
     def backoff(self, failed_attempts: int) -> float:
         """Delay before the next attempt: base * 2^(n-1), capped."""
@@ -111,6 +125,8 @@ class Settings:
     lane_defaults: LaneSettings = field(default_factory=LaneSettings)
     lanes: Mapping[str, LaneSettings] = field(default_factory=lambda: MappingProxyType({}))
     rate_limit_cooldown_seconds: float = 300.0
+    # --drain gives up on tasks whose only vendor stayed unusable (rate limit, quota, missing) this long.
+    drain_give_up_seconds: float = 900.0
     shutdown_grace_seconds: float = 30.0
     kill_grace_seconds: float = 5.0
     log_max_bytes: int = 16 * MIB
@@ -125,53 +141,19 @@ class Settings:
         return self.vendors.get(name)
 
 
-def builtin_vendors() -> dict[str, dict[str, Any]]:
-    """The built-in vendor table in the file's own schema (documented in the README)."""
-    claude_args = ["-p", "--output-format", "stream-json", "--verbose", "--model", "{model}"]
-    four = ("low", "medium", "high", "xhigh")
-    return {
-        "claude": {
-            "executable": "claude",
-            "args": claude_args,
-            "models": {"opus": "claude-opus-4-7", "sonnet": "claude-sonnet-4-6",
-                       "haiku": "claude-haiku-4-5", "any": "claude-sonnet-4-6"},
-            # `claude -p` has no effort flag; like agent-lanes' dispatcher, say it in the prompt.
-            "efforts": {level: [] for level in four},
-            "prompt_effort_hint": True,
-            "stream": "claude",
-            "env": {"allow": ["ANTHROPIC_API_KEY", "ANTHROPIC_*", "CLAUDE_*"]},
-        },
-        "codex": {
-            "executable": "codex",
-            "args": ["exec", "--json", "-m", "{model}", "--config", "model_reasoning_effort={effort}",
-                     "--skip-git-repo-check", "-"],
-            "models": {"gpt-5-3": "gpt-5.3", "gpt-5-3-spark": "gpt-5.3-codex-spark", "any": "gpt-5.3"},
-            "efforts": {level: level for level in ("minimal", *four)},
-            "stream": "codex",
-            "env": {"allow": ["OPENAI_API_KEY", "OPENAI_*", "CODEX_*"]},
-        },
-        "demo": {
-            # The interpreter running lanes-tui, so the demo works in any venv without PATH.
-            "executable": [sys.executable, "-m", "lanes_tui.demo_agent"],
-            "args": claude_args,
-            "models": {"any": "demo", "opus": "demo", "sonnet": "demo", "haiku": "demo"},
-            "efforts": {level: [] for level in four},
-            "stream": "claude",
-            "env": {"allow": ["DEMO_AGENT_*"]},
-        },
-    }
-
-
 BUILTIN_CONCURRENCY = {"claude": 2, "codex": 2, "demo": 4}
 _TOP_KEYS = {
     "vendors", "default_vendor", "environment", "concurrency", "lane_defaults", "lanes",
-    "rate_limit_cooldown_seconds", "shutdown_grace_seconds", "kill_grace_seconds",
+    "rate_limit_cooldown_seconds", "drain_give_up_seconds", "shutdown_grace_seconds", "kill_grace_seconds",
     "log_max_bytes", "output_line_max_bytes", "notify_command", "keys",
 }
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 _KEY_LIST = re.compile(r"^[A-Za-z0-9_+,.\-]{1,64}$")
 _VENDOR_KEYS = {"executable", "args", "models", "efforts", "stream", "prompt_effort_hint",
-                "default_effort", "env", "enabled"}
+                "default_effort", "models_without_effort", "permissions", "prices", "max_api_retries",
+                "env", "enabled"}
+_PRICE_KEYS = {"input", "output", "cache_read", "cache_write"}
+MAX_PRICE = 100_000.0  # US$ per million tokens: more is a typo
 _LANE_KEYS = {f for f in LaneSettings.__dataclass_fields__}
 
 
@@ -252,6 +234,9 @@ class _Parser:
         environment = self.mapping(data.get("environment"), "environment")
         self.known_keys(environment, {"allow", "deny"}, "environment")
         lane_defaults = self.lane(self.mapping(data.get("lane_defaults"), "lane_defaults"), LaneSettings(), "lane_defaults")
+        if lane_defaults.permissions == TRUSTED:
+            # The bypass modes are an opt-in of one lane at a time, never a blanket default.
+            raise self.fail("lane_defaults.permissions", "cannot be trusted: set it per lane (lanes.NAME.permissions)")
         lanes_raw = self.mapping(data.get("lanes"), "lanes")
         lanes = {}
         for name, raw in lanes_raw.items():
@@ -268,6 +253,7 @@ class _Parser:
             lane_defaults=lane_defaults,
             lanes=MappingProxyType(lanes),
             rate_limit_cooldown_seconds=self.seconds(data, "rate_limit_cooldown_seconds", 300.0, "", zero=True),
+            drain_give_up_seconds=self.seconds(data, "drain_give_up_seconds", 900.0, "", zero=True),
             shutdown_grace_seconds=self.seconds(data, "shutdown_grace_seconds", 30.0, "", zero=True),
             kill_grace_seconds=self.seconds(data, "kill_grace_seconds", 5.0, "", zero=True),
             log_max_bytes=self.integer(data, "log_max_bytes", 16 * MIB, "", 4096, 1 << 40),
@@ -302,16 +288,19 @@ class _Parser:
                 for needed in ("executable", "models"):
                     if needed not in entry:
                         raise self.fail(f"vendors.{name}.{needed}", "is required for a vendor that is not built in")
-                base = {"args": [], "efforts": {} if "efforts" in entry else {"medium": []}}
+                # Without a permissions table its argv gets no flags for any preset: what the
+                # agent may do is then the executable's business (docs/settings.md says so).
+                base = {"args": [], "efforts": {}, "permissions": {p: [] for p in PRESETS}}
             merged[name] = self.merge_vendor(base, entry, f"vendors.{name}")
         return {name: self.vendor(name, entry) for name, entry in merged.items()}
 
     def merge_vendor(self, base: dict[str, Any], entry: dict[str, Any], key: str) -> dict[str, Any]:
-        """A key the user gives replaces the built-in one, except: `models` and `efforts`
-        merge entry by entry (null removes an entry) and `env.allow` adds patterns."""
+        """A key the user gives replaces the built-in one, except: `models`, `efforts`,
+        `permissions` and `prices` merge entry by entry (null removes an entry), `env.allow`
+        adds patterns and `env.set` merges (null removes a variable)."""
         out = dict(base)
         for name, value in entry.items():
-            if name in ("models", "efforts"):
+            if name in ("models", "efforts", "permissions", "prices"):
                 table = dict(base.get(name) or {})
                 for level, item in self.mapping(value, f"{key}.{name}").items():
                     level = self.table_key(level, f"{key}.{name}")
@@ -322,9 +311,16 @@ class _Parser:
                 out[name] = table
             elif name == "env":
                 env = self.mapping(value, f"{key}.env")
-                self.known_keys(env, {"allow"}, f"{key}.env")
-                before = list((base.get("env") or {}).get("allow") or [])
-                out["env"] = {"allow": before + list(self.env_patterns(env.get("allow"), f"{key}.env.allow"))}
+                self.known_keys(env, {"allow", "set"}, f"{key}.env")
+                before = dict(base.get("env") or {})
+                allow = list(before.get("allow") or []) + list(self.env_patterns(env.get("allow"), f"{key}.env.allow"))
+                fixed = dict(before.get("set") or {})
+                for variable, item in self.mapping(env.get("set"), f"{key}.env.set").items():
+                    if item is None:
+                        fixed.pop(variable, None)
+                    else:
+                        fixed[variable] = item
+                out["env"] = {"allow": allow, "set": fixed}
             else:
                 out[name] = value
         return out
@@ -332,10 +328,9 @@ class _Parser:
     def vendor(self, name: str, raw: dict[str, Any]) -> VendorSettings:
         key = f"vendors.{name}"
         args = self.strings(raw.get("args", []), f"{key}.args")
-        for item in args:
-            for token in _PLACEHOLDER.findall(item):
-                if token not in PLACEHOLDERS:
-                    raise self.fail(f"{key}.args", f"has unknown placeholder {token} (known: {', '.join(PLACEHOLDERS)})")
+        self.placeholders(args, f"{key}.args", PLACEHOLDERS)
+        if any("{permissions}" in item and item != "{permissions}" for item in args):
+            raise self.fail(f"{key}.args", "may hold {permissions} only as a whole item")
         models = {}
         for cls, model in self.mapping(raw.get("models"), f"{key}.models").items():
             models[cls] = self.text(model, f"{key}.models.{cls}")
@@ -344,10 +339,27 @@ class _Parser:
         efforts = self.efforts(raw.get("efforts"), args, key)
         stream = raw.get("stream", "claude")
         if not isinstance(stream, str) or stream not in STREAMS:
-            raise self.fail(f"{key}.stream", f"must be one of {', '.join(STREAMS)}")
-        default_effort = self.text(raw.get("default_effort", "medium"), f"{key}.default_effort")
-        if default_effort not in efforts:
-            raise self.fail(f"{key}.default_effort", f"{default_effort!r} is not in {key}.efforts")
+            raise self.fail(f"{key}.stream", f"must be one of {', '.join(STREAMS)} (got {str(stream)[:40]!r})")
+        default_effort = raw.get("default_effort")
+        if default_effort is not None:
+            default_effort = self.text(default_effort, f"{key}.default_effort")
+            if default_effort not in efforts:
+                raise self.fail(f"{key}.default_effort", f"{default_effort!r} is not in {key}.efforts")
+        permissions = self.permissions(raw.get("permissions"), args, key)
+        env = self.mapping(raw.get("env"), f"{key}.env")
+        max_retries = raw.get("max_api_retries")
+        if max_retries is not None:
+            max_retries = self.integer(raw, "max_api_retries", 0, key, 0, 100)
+        env_set = {}
+        for variable, value in self.mapping(env.get("set"), f"{key}.env.set").items():
+            where = f"{key}.env.set.{variable}"
+            if not isinstance(variable, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", variable):
+                raise self.fail(f"{key}.env.set", f"has an invalid variable name {str(variable)[:40]!r}")
+            value = self.text(value, where)
+            self.placeholders((value,), where, ENV_PLACEHOLDERS)
+            if "{max_api_retries}" in value and max_retries is None:
+                raise self.fail(where, f"uses {{max_api_retries}} but {key}.max_api_retries is not set")
+            env_set[variable] = value.replace("{max_api_retries}", str(max_retries))
         return VendorSettings(
             name=name,
             executable=self.executable(raw.get("executable"), f"{key}.executable"),
@@ -357,9 +369,53 @@ class _Parser:
             stream=stream,
             prompt_effort_hint=self.boolean(raw.get("prompt_effort_hint", False), f"{key}.prompt_effort_hint"),
             default_effort=default_effort,
-            env_allow=_unique(self.env_patterns((raw.get("env") or {}).get("allow"), f"{key}.env.allow")),
+            models_without_effort=self.strings(raw.get("models_without_effort", []), f"{key}.models_without_effort"),
+            permissions=MappingProxyType(permissions),
+            prices=MappingProxyType(self.prices(raw.get("prices"), key)),
+            max_api_retries=max_retries,
+            env_allow=_unique(self.env_patterns(env.get("allow"), f"{key}.env.allow")),
+            env_set=MappingProxyType(env_set),
             enabled=self.boolean(raw.get("enabled", True), f"{key}.enabled"),
         )
+
+    def placeholders(self, items: tuple[str, ...], key: str, known: tuple[str, ...]) -> None:
+        for item in items:
+            for token in _PLACEHOLDER.findall(item):
+                if token not in known:
+                    raise self.fail(key, f"has unknown placeholder {token} (known: {', '.join(known)})")
+
+    def permissions(self, raw: Any, args: tuple[str, ...], key: str) -> dict[str, tuple[str, ...]]:
+        """preset -> argv items. A vendor with flags for a preset must have {permissions} in its
+        args, or the flags could never reach the command line (a silent no-op)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for preset, items in self.mapping(raw, f"{key}.permissions").items():
+            where = f"{key}.permissions.{preset}"
+            if preset not in PRESETS:
+                raise self.fail(where, f"is not a permission preset (known: {', '.join(PRESETS)})")
+            out[preset] = self.strings(items, where)
+            self.placeholders(out[preset], where, ("{workdir}",))
+            if out[preset] and "{permissions}" not in args:
+                raise self.fail(where, f"gives flags but {key}.args has no {{permissions}} placeholder")
+        return out
+
+    def prices(self, raw: Any, key: str) -> dict[str, Price]:
+        out = {}
+        for model, entry in self.mapping(raw, f"{key}.prices").items():
+            where = f"{key}.prices.{self.table_key(model, f'{key}.prices')}"
+            entry = self.mapping(entry, where)
+            self.known_keys(entry, _PRICE_KEYS, where)
+            for needed in ("input", "output"):
+                if needed not in entry:
+                    raise self.fail(f"{where}.{needed}", "is required (US$ per million tokens)")
+            values = {}
+            for name in _PRICE_KEYS:
+                value = entry.get(name, 0)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                        or not 0 <= value <= MAX_PRICE:
+                    raise self.fail(f"{where}.{name}", f"must be a number from 0 to {MAX_PRICE:g} (got {value!r})")
+                values[name] = float(value)
+            out[str(model)] = Price(**values)
+        return out
 
     def efforts(self, raw: Any, args: tuple[str, ...], key: str) -> dict[str, str | tuple[str, ...]]:
         """A level maps to a string (the value of {effort}) or a list (argv items that
@@ -382,8 +438,6 @@ class _Parser:
                 if not (whole or inside):
                     raise self.fail(where, f"gives a value but {key}.args has no {{effort}} placeholder")
                 out[level] = text
-        if not out:
-            raise self.fail(f"{key}.efforts", "must name at least one effort level")
         return out
 
     def executable(self, raw: Any, key: str) -> tuple[str, ...]:
@@ -417,6 +471,8 @@ class _Parser:
             max_attempts=self.integer(raw, "max_attempts", base.max_attempts, key, 1, 100),
             backoff_seconds=self.seconds(raw, "backoff_seconds", base.backoff_seconds, key, zero=True),
             backoff_max_seconds=self.seconds(raw, "backoff_max_seconds", base.backoff_max_seconds, key, zero=True),
+            permissions=self.choice(raw, "permissions", base.permissions, key, PRESETS),
+            on_denial=self.choice(raw, "on_denial", base.on_denial, key, ON_DENIAL),
         )
         # Renewing no more often than the lease lasts would let the lease lapse under a live worker.
         if lane.renew_seconds >= lane.lease_seconds:
@@ -487,6 +543,13 @@ class _Parser:
         if not isinstance(raw, list) or (non_empty and not raw):
             raise self.fail(key, "must be a non-empty list of strings" if non_empty else "must be a list of strings")
         return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(raw))
+
+    def choice(self, data: dict[str, Any], name: str, default: str, key: str, allowed: tuple[str, ...]) -> str:
+        value = data.get(name, default)
+        if not isinstance(value, str) or value not in allowed:
+            shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
+            raise self.fail(f"{key}.{name}", f"must be one of {', '.join(allowed)} (got {shown})")
+        return value
 
     def boolean(self, raw: Any, key: str) -> bool:
         if not isinstance(raw, bool):

@@ -23,6 +23,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import agents
 
         return agents.run(args)
+    if command == "doctor":
+        from lanes_tui.commands import doctor
+
+        return doctor.run(args)
     if command in ("demo", "self-test"):
         from lanes_tui.commands import demo
 

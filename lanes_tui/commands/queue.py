@@ -120,6 +120,7 @@ def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         raise UsageError("submit requires --request-from (either inline or via --task)")
     if not fields.get("response_to"):
         raise UsageError("submit requires --response-to (either inline or via --task)")
+    check_submittable(args, config, str(lane), metadata)
     correlation = args.correlation_id or (Path(args.task_path).stem if args.task_path else str(lane))
     worktree = fields.get("worktree_path") or config.worktree_path
     task = store.create_task(
@@ -138,6 +139,18 @@ def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
     )
     emit({"task_id": task["id"], "task": task}, _as_json(args))
     return 0
+
+
+def check_submittable(args: argparse.Namespace, config: RuntimeConfig | None, lane: str,
+                      metadata: dict[str, Any]) -> None:
+    """Refuse (exit 5) metadata no vendor here could run: unknown model class, effort or preset.
+    The supervisor's settings (lanes-tui.yaml) decide what is known; a broken file is exit 6."""
+    from lanes_tui.core.runcheck import check_run_metadata
+    from lanes_tui.settings import load_settings
+
+    settings = load_settings(args.settings, config_dir=config.path.parent if config else None)
+    check_run_metadata(settings.vendors, lane=lane, lane_preset=settings.lane(lane).permissions,
+                       metadata=metadata, default_vendor=settings.default_vendor)
 
 
 def _workspace_path(config: RuntimeConfig, raw: str) -> Path:
@@ -419,6 +432,9 @@ def cmd_break(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig 
 
 def cmd_requeue(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     overrides = parse_pairs(args.metadata, "--metadata")
+    original = store.read_task(args.task_id)
+    metadata = {**(original.get("metadata") or {}), **overrides}
+    check_submittable(args, config, str(original.get("lane") or ""), metadata)
     task = store.requeue(args.task_id, by=args.by, metadata_overrides=overrides)
     emit({"status": "requeued", "task_id": task["id"], "requeued_from": args.task_id, "task": task}, _as_json(args))
     return 0

@@ -9,12 +9,15 @@ exec, never a shell string, and holds no prompt: prompts go on stdin (row 21).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 from lanes_tui.core.errors import InvalidInput
+from lanes_tui.core.permissions import DEFAULT_PRESET
 
 if TYPE_CHECKING:  # settings imports core; core must not import it at run time
     from lanes_tui.settings import VendorSettings
@@ -29,8 +32,11 @@ class Command:
     argv: tuple[str, ...]
     vendor: str
     model: str  # the vendor's model name (from the table)
-    effort: str  # the effort level (a key of the table)
-    prompt_prefix: str = ""  # put before the prompt on stdin (Claude's effort hint)
+    effort: str | None  # the effort level passed (a key of the table); None: none was passed
+    prompt_prefix: str = ""  # put before the prompt on stdin (an effort hint, if the vendor wants one)
+    permissions: str = DEFAULT_PRESET  # the preset its argv carries
+    stream: str = "claude"  # which parser reads its output
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # the vendor's fixed variables
 
 
 @dataclass(frozen=True)
@@ -68,24 +74,40 @@ def missing_reason(vendor: VendorSettings) -> str:
     return f"vendor {vendor.name}: executable {program!r} not found on PATH"
 
 
-def build_command(vendor: VendorSettings, model_class: Any, effort: Any) -> Command:
-    """argv for one attempt. Unknown model class or effort -> InvalidInput (fail the task)."""
+def build_command(vendor: VendorSettings, model_class: Any, effort: Any, *,
+                  permissions: str = DEFAULT_PRESET, workdir: str | os.PathLike[str] = ".") -> Command:
+    """argv for one attempt. Unknown model class, effort or preset -> InvalidInput (fail the task).
+
+    `permissions` is the preset already narrowed for the task (core.permissions); `workdir`
+    the task's working tree, made absolute so that it can never read as a flag.
+    """
     model = vendor.models[_model_key(vendor, model_class)]
     level = _effort_key(vendor, effort)
-    value = vendor.efforts[level]
+    if level is not None and any(fnmatch.fnmatchcase(model, p) for p in vendor.models_without_effort):
+        level = None  # the CLI would drop it silently: record that nothing was applied
+    value: str | tuple[str, ...] = vendor.efforts[level] if level is not None else ()
+    if permissions not in vendor.permissions:
+        raise InvalidInput(f"vendor {vendor.name} has no {permissions!r} permission preset; "
+                           f"it has: {', '.join(vendor.permissions) or 'none'}")
+    where = os.path.abspath(os.fspath(workdir))
+    preset = tuple(item.replace("{workdir}", where) for item in vendor.permissions[permissions])
     argv: list[str] = list(vendor.executable)
     for item in vendor.args:
         if item == "{effort}":
             # A whole-item placeholder takes a string as one item, or splices a list (maybe empty).
             argv.extend((value,) if isinstance(value, str) else value)
             continue
+        if item == "{permissions}":
+            argv.extend(preset)
+            continue
         if "{model}" in item:
             item = item.replace("{model}", model)
-        if "{effort}" in item and isinstance(value, str):  # settings guarantee a string here
-            item = item.replace("{effort}", value)
-        argv.append(item)
-    prefix = f"[Reasoning effort: {level}]\n\n" if vendor.prompt_effort_hint else ""
-    return Command(argv=tuple(argv), vendor=vendor.name, model=model, effort=level, prompt_prefix=prefix)
+        if "{effort}" in item:  # settings guarantee a string here, when an effort is passed
+            item = item.replace("{effort}", value if isinstance(value, str) else "")
+        argv.append(item.replace("{workdir}", where))
+    prefix = f"[Reasoning effort: {level}]\n\n" if vendor.prompt_effort_hint and level else ""
+    return Command(argv=tuple(argv), vendor=vendor.name, model=model, effort=level, prompt_prefix=prefix,
+                   permissions=permissions, stream=vendor.stream, env=vendor.env_set)
 
 
 def resolve_vendor(
@@ -95,6 +117,7 @@ def resolve_vendor(
     *,
     model_class: Any = None,
     effort: Any = None,
+    permissions: str = DEFAULT_PRESET,
     default_vendor: str | None = None,
 ) -> VendorChoice:
     """Which vendor runs a task.
@@ -103,7 +126,8 @@ def resolve_vendor(
     or no vendor tries, in order: `default_vendor`, claude, codex, the other vendors
     alphabetically, skipping disabled vendors and `demo` (picked only when named or
     when it is the default_vendor), and skipping vendors whose tables do not know
-    the task's model_class/effort. `available` defaults to an executable check.
+    the task's model_class/effort or have no flags for its permission preset.
+    `available` defaults to an executable check.
     """
     is_available = _availability(available)
     if required_vendor is not None and not isinstance(required_vendor, str):
@@ -114,7 +138,7 @@ def resolve_vendor(
         if vendor is None:
             # required_vendor is opaque in the protocol: an outside dispatcher may serve it.
             return VendorChoice(None, f"vendor {_show(wanted)} is not configured here; known: {', '.join(sorted(vendors))}")
-        problem = _table_problem(vendor, model_class, effort)
+        problem = _table_problem(vendor, model_class, effort, permissions)
         if problem:
             return VendorChoice(None, problem, True)
         if not vendor.enabled:
@@ -126,9 +150,9 @@ def resolve_vendor(
     candidates = [vendors[name] for name in _preference(vendors, default_vendor) if vendors[name].enabled]
     if not candidates:
         return VendorChoice(None, "no vendor is enabled in the settings")
-    fitting = [v for v in candidates if not _table_problem(v, model_class, effort)]
+    fitting = [v for v in candidates if not _table_problem(v, model_class, effort, permissions)]
     if not fitting:
-        problems = "; ".join(str(_table_problem(v, model_class, effort)) for v in candidates)
+        problems = "; ".join(str(_table_problem(v, model_class, effort, permissions)) for v in candidates)
         return VendorChoice(None, f"no vendor can run this task: {problems}", True)
     for vendor in fitting:
         if is_available(vendor):
@@ -156,12 +180,14 @@ def _availability(available: Any) -> Callable[[VendorSettings], bool]:
     return lambda vendor: vendor.name in names
 
 
-def _table_problem(vendor: VendorSettings, model_class: Any, effort: Any) -> str | None:
+def _table_problem(vendor: VendorSettings, model_class: Any, effort: Any, permissions: str) -> str | None:
     try:
         _model_key(vendor, model_class)
         _effort_key(vendor, effort)
     except InvalidInput as exc:
         return str(exc)
+    if permissions not in vendor.permissions:
+        return f"vendor {vendor.name} has no {permissions!r} permission preset"
     return None
 
 
@@ -174,8 +200,10 @@ def _model_key(vendor: VendorSettings, model_class: Any) -> str:
     return key
 
 
-def _effort_key(vendor: VendorSettings, effort: Any) -> str:
+def _effort_key(vendor: VendorSettings, effort: Any) -> str | None:
     key = _metadata_text(effort, "effort") or vendor.default_effort
+    if key is None:
+        return None
     if key not in vendor.efforts:
         raise InvalidInput(f"unknown effort {_show(key)} for vendor {vendor.name}; known: {', '.join(sorted(vendor.efforts))}")
     return key

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lanes_tui.config import RuntimeConfig
 from lanes_tui.core import fsio
@@ -61,8 +61,16 @@ def parse_metadata(text: str) -> dict[str, str]:
     return pairs
 
 
-def submit_form(store: TaskStore, config: RuntimeConfig, form: SubmitForm, *, source_agent: str) -> dict[str, Any]:
-    """Validate `form`, fill its defaults, write a generated request if needed, and submit."""
+# metadata key -> the form field that holds it (for pointing at the culprit)
+_FIELD_OF = {"model_class": "model_class", "effort": "effort", "required_vendor": "vendor"}
+
+
+def submit_form(store: TaskStore, config: RuntimeConfig, form: SubmitForm, *, source_agent: str,
+                check: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Validate `form`, fill its defaults, write a generated request if needed, and submit.
+
+    `check(lane, metadata)` raises InvalidInput for metadata no vendor could run (the same
+    check as `submit`'s, core.runcheck); it runs before anything is written."""
     fields: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     base = config.workspace_root
@@ -100,6 +108,12 @@ def submit_form(store: TaskStore, config: RuntimeConfig, form: SubmitForm, *, so
                 raise FieldError(name, f"{name.replace('_', ' ')}: a short name, not {value[:40]!r}")
             metadata[key] = value
     metadata.update(form.metadata)
+    if check is not None:
+        try:
+            check(lane, metadata)
+        except InvalidInput as exc:
+            key = str(exc).removeprefix("metadata.").split(":", 1)[0]
+            raise FieldError(_FIELD_OF.get(key, "metadata"), str(exc)) from None
 
     stamp = store.now().strftime("%Y%m%dT%H%M%S%f")
     generated = config.path.parent / GENERATED_DIR

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,12 @@ from typing import Any, Callable
 
 from lanes_tui.core.argv import Command
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
+from lanes_tui.core.pricing import TokenCounts, estimate, price_for
 from lanes_tui.core.scan import CACHE_DIR
 from lanes_tui.core.store import TaskStore
-from lanes_tui.core.streams import Activity, Outcome, RunSummary, Usage, make_parser, mentions_rate_limit
+from lanes_tui.core.streams import (
+    Activity, ApiRetry, Denied, Outcome, RunSummary, Usage, make_parser, mentions_rate_limit,
+)
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.process import Exit, OutputLog, WorkerProcess
 from lanes_tui.engine.prompting import build_input
@@ -43,6 +48,25 @@ class AttemptResult:
     exit: Exit | None
     duration_ms: int
     log_path: Path
+    cost_usd: float | None = None  # the vendor's figure, else the price table's estimate
+    cost_estimated: bool = False
+
+
+@dataclass
+class Spend:
+    """What an attempt has cost so far: the vendor's own figure once it gives one, until then an
+    estimate from the vendor's price table (Claude reports cost only at the end, Codex never)."""
+
+    price: Any = None  # core.pricing.Price, or None when the model has no price
+
+    def of(self, summary: RunSummary) -> tuple[float | None, bool]:
+        if summary.cost_usd is not None:
+            return summary.cost_usd, False
+        if self.price is None:
+            return None, False
+        tokens = TokenCounts(summary.tokens_in, summary.tokens_out, summary.tokens_cached,
+                             summary.tokens_cache_write, summary.tokens_reasoning)
+        return estimate(self.price, tokens), True
 
 
 @dataclass
@@ -66,12 +90,36 @@ def log_path_for(store: TaskStore, task_id: str, attempt: int) -> Path:
     return store.root / CACHE_DIR / "logs" / task_id / f"attempt-{attempt}.log"
 
 
-def budget_problem(task: dict[str, Any], summary: RunSummary) -> str | None:
+SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
+
+
+def make_scratch_dir() -> Path:
+    """The worker's own TMPDIR (0700, removed when the attempt ends), so that the edit presets
+    can keep agents out of the shared /tmp. Its path must stay short: Claude Code's sandbox
+    puts Unix sockets in it (107 bytes at most), and fails to start under a long one
+    (measured: "Failed to create bridge sockets" under a 75-character TMPDIR)."""
+    base = tempfile.gettempdir()
+    if len(base) > SCRATCH_BASE_MAX and os.access("/tmp", os.W_OK | os.X_OK):
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="lanes-tui-", dir=base))
+
+
+def working_dir(task: dict[str, Any]) -> Path:
+    """Where the agent works: the task's worktree when it exists, else its workspace root."""
+    cwd = Path(task.get("worktree_path") or task["workspace_root"])
+    return cwd if cwd.is_dir() else Path(task["workspace_root"])
+
+
+def budget_problem(task: dict[str, Any], summary: RunSummary, cost: float | None = None,
+                   estimated: bool = False) -> str | None:
     """metadata.max_cost_usd / max_turns exceeded? (non-numbers are ignored: not ours to guess)."""
     metadata = task.get("metadata") or {}
     limit = _number(metadata.get("max_cost_usd"))
-    if limit is not None and summary.cost_usd is not None and summary.cost_usd > limit:
-        return f"budget exceeded: cost ${summary.cost_usd:.4f} > max_cost_usd ${limit:g}"
+    if cost is None:
+        cost = summary.cost_usd
+    if limit is not None and cost is not None and cost > limit:
+        what = "estimated cost" if estimated else "cost"
+        return f"budget exceeded: {what} ${cost:.4f} > max_cost_usd ${limit:g}"
     turns = _number(metadata.get("max_turns"))
     if turns is not None and summary.turns > turns:
         return f"budget exceeded: {summary.turns} turns > max_turns {turns:g}"
@@ -91,15 +139,22 @@ async def run_attempt(
     started = time.monotonic()
     log = OutputLog(log_path_for(store, task_id, spec.attempt), settings.log_max_bytes)
     argv = [sys.executable, "-m", "lanes_tui.guard", str(os.getpid()), "--", *spec.command.argv]
-    cwd = Path(task.get("worktree_path") or task["workspace_root"])
-    if not cwd.is_dir():
-        cwd = Path(task["workspace_root"])
-    worker = WorkerProcess(
-        argv, env=spec.env, cwd=cwd, log=log,
-        line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
-    )
-    parser = make_parser(spec.command.vendor if spec.command.vendor in ("claude", "codex", "demo") else "claude")
+    parser = make_parser(spec.command.stream, vendor=spec.command.vendor)
+    vendor = settings.vendor(spec.command.vendor)
+    spend = Spend(price_for(vendor.prices, spec.command.model) if vendor is not None else None)
     stdin_data = await asyncio.to_thread(build_input, store, task, spec.command.prompt_prefix)
+    scratch = await asyncio.to_thread(make_scratch_dir)
+
+    def on_stderr(line: bytes) -> None:
+        for item in parser.feed_stderr(line):
+            if isinstance(item, Denied):
+                emit(ev.WorkerDenied(task_id, item.tool, item.target))
+
+    worker = WorkerProcess(
+        argv, env={**spec.env, "TMPDIR": str(scratch)}, cwd=working_dir(task), log=log,
+        line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
+        on_stderr_line=on_stderr,
+    )
     try:
         await worker.start(stdin_data)
         assert worker.pid is not None and worker.pgid is not None
@@ -107,13 +162,15 @@ async def run_attempt(
             WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
         )
         emit(ev.WorkerStarted(task_id, task["lane"], spec.command.vendor, spec.command.model, spec.command.effort,
-                              spec.attempt, worker.pid))
+                              spec.attempt, worker.pid, spec.command.permissions))
         await _event(store, task_id, spec.claim_token, "headless_started", "headless agent invocation started",
                      {"vendor": spec.command.vendor, "model": spec.command.model, "effort": spec.command.effort,
-                      "attempt": spec.attempt, "pid": worker.pid, "log": str(log.path)})
+                      "permissions": spec.command.permissions, "attempt": spec.attempt, "pid": worker.pid,
+                      "log": str(log.path)})
     except BaseException:
         # Not recorded (a full disk), not announced, or cancelled: the agent must not run on unsupervised.
         await _abort(worker, registry, task_id)
+        await asyncio.to_thread(shutil.rmtree, scratch, True)
         raise
 
     verdict: list[tuple[str, str]] = []  # the first reason to stop wins
@@ -130,8 +187,15 @@ async def run_attempt(
                     last_activity = item.text
                     emit(ev.WorkerActivity(task_id, item.text))
                 elif isinstance(item, Usage):
-                    emit(ev.WorkerUsage(task_id, item.tokens_in, item.tokens_out, item.cost_usd))
-            problem = budget_problem(task, parser.summary)
+                    cost, estimated = spend.of(parser.summary)
+                    emit(ev.WorkerUsage(task_id, item.tokens_in, item.tokens_out, cost, estimated,
+                                        item.tokens_cached, item.tokens_cache_write, item.tokens_reasoning))
+                elif isinstance(item, ApiRetry):
+                    emit(ev.WorkerApiRetry(task_id, item.attempt, item.max_retries, item.status,
+                                           item.delay_seconds, item.describe()))
+                elif isinstance(item, Denied):
+                    emit(ev.WorkerDenied(task_id, item.tool, item.target))
+            problem = budget_problem(task, parser.summary, *spend.of(parser.summary))
             if problem and not verdict:
                 stop_for(OVER_BUDGET, problem)
                 await worker.stop(problem)
@@ -197,9 +261,13 @@ async def run_attempt(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await helper
         registry.forget_worker(task_id)
+        await asyncio.to_thread(shutil.rmtree, scratch, True)
     summary = parser.summary
     outcome, reason = verdict[0] if verdict else judge(summary, exit_info)
-    return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path)
+    cost, estimated = spend.of(summary)
+    return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path,
+                         cost, estimated)
+
 
 
 async def _abort(worker: WorkerProcess, registry: SupervisorRegistry, task_id: str) -> None:
@@ -215,7 +283,8 @@ def judge(summary: RunSummary, exit_info: Exit) -> tuple[str, str]:
     if summary.outcome is Outcome.RATE_LIMITED or (
         summary.outcome is not Outcome.ANSWERED and mentions_rate_limit(exit_info.stderr_tail)
     ):
-        return RATE_LIMITED, f"rate limited: {_short(summary.error or _last_line(exit_info.stderr_tail))}"
+        what = "quota or usage limit" if summary.quota else "rate limited"
+        return RATE_LIMITED, f"{what}: {_short(summary.error or _last_line(exit_info.stderr_tail))}"
     if exit_info.signal is not None:
         return FAILED, f"agent killed by signal {exit_info.signal}" + _detail(exit_info)
     if exit_info.returncode not in (0, None):

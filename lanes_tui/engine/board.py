@@ -33,6 +33,7 @@ from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.runcheck import check_run_metadata
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.core.submitting import SubmitForm, submit_form
 from lanes_tui.engine import events as ev
@@ -80,6 +81,7 @@ class TaskRow:
     reason: str  # failure reason, why it waits, or what needs attention; sanitised
     ours: bool  # one of our workers runs it
     attention: bool
+    permissions: str = "read-only"  # the preset it runs (or would run) with
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class LaneRow:
     oldest_queued_at: datetime | None
     done_recently: int  # completed within THROUGHPUT_WINDOW
     paused: bool
+    permissions: str = "read-only"  # the lane's preset; "trusted" is shown as such
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class _Worker:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float | None = None
+    permissions: str = ""
+    attention: str = ""  # why a completed run needs a look (denied tool calls), sanitised
     transcript: deque[TranscriptLine] = field(default_factory=lambda: deque(maxlen=TRANSCRIPT_LINES))
     seq: int = 0
 
@@ -244,7 +249,7 @@ class Board:
         paused = self.supervisor.paused_lanes if self.supervisor else frozenset()
         return [
             LaneRow(one_line(name, 64), "watch" if self.watch_only else str(self.settings.lane(name).mode), data["queued"],
-                    data["running"], data["oldest"], data["done"], name in paused)
+                    data["running"], data["oldest"], data["done"], name in paused, self.settings.lane(name).permissions)
             for name, data in sorted(found.items())
         ]
 
@@ -279,16 +284,24 @@ class Board:
         """task.json, the last events and the response's presence (blocking: call in a thread)."""
         task = self.store.effective_task(task_id)
         events = self.store.read_events(task_id, limit=200).events
-        return {"task": task, "events": events, "response_exists": self.store.response_exists(task_id)}
+        response = self.store.read_response(task_id)
+        metadata = response.get("metadata") if isinstance(response, dict) else None
+        return {"task": task, "events": events, "response_exists": response is not None,
+                "response_metadata": metadata if isinstance(metadata, dict) else {}}
 
     # -- operator actions ---------------------------------------------------------------
 
     async def submit(self, form: SubmitForm) -> dict[str, Any]:
         if self.config is None:
             raise ConfigError("submitting needs the queue's handoff.yaml (--config)")
-        task = await asyncio.to_thread(submit_form, self.store, self.config, form, source_agent=self.operator)
+        task = await asyncio.to_thread(submit_form, self.store, self.config, form, source_agent=self.operator,
+                                       check=self._check_runnable)
         self._refresh([task["id"]])
         return task
+
+    def _check_runnable(self, lane: str, metadata: dict[str, Any]) -> None:
+        check_run_metadata(self.settings.vendors, lane=lane, lane_preset=self.settings.lane(lane).permissions,
+                           metadata=metadata, default_vendor=self.settings.default_vendor)
 
     async def cancel(self, task_id: str, reason: str = "cancelled from the dashboard") -> None:
         if self.supervisor is not None:
@@ -311,7 +324,12 @@ class Board:
 
     async def retry(self, task_id: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
         """A failed task submitted again (requeue), optionally with another vendor/model/effort."""
-        new = await asyncio.to_thread(self.store.requeue, task_id, by=self.operator, metadata_overrides=overrides or {})
+        def requeue() -> dict[str, Any]:
+            original = self.store.read_task(task_id)
+            self._check_runnable(str(original.get("lane") or ""), {**(original.get("metadata") or {}), **(overrides or {})})
+            return self.store.requeue(task_id, by=self.operator, metadata_overrides=overrides or {})
+
+        new = await asyncio.to_thread(requeue)
         self._refresh([task_id, new["id"]])
         return new
 
@@ -377,7 +395,7 @@ class Board:
         worker = self._workers.get(s.id)
         ours = bool(self.supervisor and s.id in self.supervisor.running)
         record = self.supervisor.records.get(s.id) if self.supervisor else None
-        reason = s.failure_reason or self._waiting.get(s.id) or ""
+        reason = s.failure_reason or self._waiting.get(s.id) or (worker.attention if worker else "") or ""
         if s.needs_repair:
             reason = "answered but task.json not rolled forward"
         cost = record.cost_usd if record and record.cost_usd is not None else None
@@ -399,11 +417,15 @@ class Board:
             reason=one_line(reason, 300),
             ours=ours,
             attention=self._needs_attention(s),
+            permissions=(worker.permissions if worker and worker.permissions else self.settings.lane(s.lane).permissions),
         )
 
     def _needs_attention(self, s: TaskSummary) -> bool:
         if s.state == FAILED or s.needs_repair:
             return True
+        worker = self._workers.get(s.id)
+        if s.state == COMPLETED and worker is not None and worker.attention:
+            return True  # answered, but tool calls were denied: someone should look
         if s.state == QUEUED and s.id in self._waiting:
             # stale input, no usable vendor, a rate-limited vendor; a dependency still
             # running is the plan working, not a problem.
@@ -420,20 +442,31 @@ class Board:
             ids = frozenset({task_id})
             worker = self._workers.setdefault(task_id, _Worker())
             if isinstance(event, ev.WorkerStarted):
-                worker.vendor, worker.model, worker.effort = event.vendor, event.model, event.effort
-                worker.attempt, worker.activity = event.attempt, "starting"
+                worker.vendor, worker.model, worker.effort = event.vendor, event.model, event.effort or ""
+                worker.attempt, worker.activity, worker.permissions = event.attempt, "starting", event.permissions
                 worker.tokens_in = worker.tokens_out = 0
                 worker.cost_usd = None
+                worker.attention = ""
                 self._attempts[task_id] = event.attempt
                 self._waiting.pop(task_id, None)
-                worker.add("status", f"attempt {event.attempt}: {event.vendor} {event.model} ({event.effort}), pid {event.pid}")
+                effort = f"effort {event.effort}" if event.effort else "default effort"
+                worker.add("status", f"attempt {event.attempt}: {event.vendor} {event.model} ({effort}), "
+                                     f"{event.permissions}, pid {event.pid}")
             elif isinstance(event, ev.WorkerActivity):
                 worker.activity = one_line(event.text, 200)
                 worker.add("activity", event.text)
             elif isinstance(event, ev.WorkerUsage):
                 worker.tokens_in, worker.tokens_out, worker.cost_usd = event.tokens_in, event.tokens_out, event.cost_usd
-                cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
+                cost = ""
+                if event.cost_usd is not None:
+                    cost = f", {'~' if event.cost_estimated else ''}${event.cost_usd:.4f}"
                 worker.add("usage", f"tokens {event.tokens_in} in / {event.tokens_out} out{cost}")
+            elif isinstance(event, ev.WorkerApiRetry):
+                worker.activity = one_line(event.text, 200)  # "API 429, retry 3/10 in 8 s", live on the row
+                worker.add("error", event.text)
+            elif isinstance(event, ev.WorkerDenied):
+                worker.add("error", f"denied by the {worker.permissions or 'permission'} preset: "
+                                    f"{event.tool}: {event.target}")
             elif isinstance(event, ev.TaskWaiting):
                 self._waiting[task_id] = one_line(event.reason, 300)
                 if not worker.transcript:
@@ -445,6 +478,9 @@ class Board:
             elif isinstance(event, ev.TaskCompleted):
                 worker.add("status", f"completed in {event.duration_ms / 1000:.1f} s")
                 worker.activity = ""
+                if event.attention:
+                    worker.attention = one_line(event.attention, 300)
+                    worker.add("error", f"needs attention: {event.attention}")
             elif isinstance(event, ev.TaskFailed):
                 worker.add("error", f"failed: {event.reason}")
                 worker.activity = ""

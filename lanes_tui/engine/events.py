@@ -37,9 +37,10 @@ class WorkerStarted(SupervisorEvent):
     lane: str
     vendor: str
     model: str
-    effort: str
+    effort: str | None  # None: no effort was passed (the CLI's default applies)
     attempt: int
     pid: int
+    permissions: str = "read-only"  # the preset its command line carries
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,31 @@ class WorkerUsage(SupervisorEvent):
     tokens_in: int
     tokens_out: int
     cost_usd: float | None
+    cost_estimated: bool = False  # from the price table: the vendor has not reported a cost (yet)
+    tokens_cache_read: int = 0
+    tokens_cache_write: int = 0
+    tokens_reasoning: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerApiRetry(SupervisorEvent):
+    """The worker's CLI is retrying a failed API call itself."""
+
+    task_id: str
+    attempt: int
+    max_retries: int | None
+    status: int | None
+    delay_seconds: float | None
+    text: str  # display-ready: "API 429, retry 3/10 in 8 s"
+
+
+@dataclass(frozen=True)
+class WorkerDenied(SupervisorEvent):
+    """A tool call of the worker was refused by its permission preset (raw: sanitise to show)."""
+
+    task_id: str
+    tool: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,7 @@ class VendorPaused(SupervisorEvent):
     vendor: str
     seconds: float
     reason: str
+    quota: bool = False  # a quota or usage limit (it lasts until `seconds` passed, or for good)
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,7 @@ class TaskCompleted(SupervisorEvent):
     tokens_in: int
     tokens_out: int
     cost_usd: float | None
+    attention: str | None = None  # completed, but someone should look: why (denied tool calls)
 
 
 @dataclass(frozen=True)
@@ -112,7 +140,8 @@ class SupervisorStopped(SupervisorEvent):
 EVENT_NAMES = {
     cls: "".join("_" + ch.lower() if ch.isupper() else ch for ch in cls.__name__).lstrip("_")
     for cls in (
-        SupervisorStarted, TaskWaiting, WorkerStarted, WorkerActivity, WorkerUsage, LeaseRenewed,
+        SupervisorStarted, TaskWaiting, WorkerStarted, WorkerActivity, WorkerUsage, WorkerApiRetry,
+        WorkerDenied, LeaseRenewed,
         AttemptFailed, VendorPaused, TaskCompleted, TaskFailed, WorkerAbandoned, SupervisorStopped,
     )
 }

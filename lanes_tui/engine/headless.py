@@ -92,9 +92,25 @@ async def run_headless(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     code = exit_code(supervisor, bool(interrupted))
+    if code == EXIT_STUCK:
+        _say_why_stuck(supervisor)
     if summary_path is not None:
         write_summary(summary_path, supervisor, code)
     return code
+
+
+def _say_why_stuck(supervisor: Supervisor) -> None:
+    """Exit 11 in one line on stderr: how many tasks could not run, and the first reason."""
+    waiting = supervisor.waiting
+    if not waiting:
+        return
+    reasons = sorted(set(waiting.values()))
+    more = f" (and {len(reasons) - 1} other reason(s); see --summary)" if len(reasons) > 1 else ""
+    try:
+        sys.stderr.write(f"lanes-tui: drain stopped: {len(waiting)} task(s) cannot run here: "
+                         f"{one_line(reasons[0], 300)}{more}\n")
+    except (OSError, ValueError):
+        pass
 
 
 def exit_code(supervisor: Supervisor, interrupted: bool) -> int:
@@ -112,7 +128,8 @@ def summary_of(supervisor: Supervisor, code: int) -> dict[str, Any]:
         {
             "id": r.task_id, "lane": r.lane, "state": r.state, "attempts": r.attempts,
             "duration_ms": r.duration_ms, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-            "cost_usd": r.cost_usd, "vendor": r.vendor, "model": r.model, "reason": r.reason,
+            "cost_usd": r.cost_usd, "cost_estimated": r.cost_estimated, "vendor": r.vendor, "model": r.model,
+            "api_retries": r.api_retries, "denials": r.denials, "attention": r.attention, "reason": r.reason,
         }
         for r in sorted(supervisor.records.values(), key=lambda r: r.task_id)
     ]

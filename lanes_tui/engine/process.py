@@ -21,12 +21,13 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Mapping, Sequence
+from typing import AsyncIterator, Callable, Mapping, Sequence
 
 from lanes_tui.core import procinfo
 
 READ_CHUNK = 1 << 16
 STDERR_TAIL_BYTES = 16 << 10
+STDERR_LINE_MAX = 16 << 10
 EXIT_DRAIN_SECONDS = 2.0  # how long a grandchild may keep stdout open after the worker exits
 
 
@@ -83,8 +84,11 @@ class WorkerProcess:
         log: OutputLog,
         line_max_bytes: int,
         kill_grace: float,
+        on_stderr_line: Callable[[bytes], None] | None = None,
     ) -> None:
         self.argv = tuple(argv)
+        # Told each stderr line (cut to STDERR_LINE_MAX): some vendors report there only.
+        self.on_stderr_line = on_stderr_line
         self.env = dict(env)
         self.cwd = cwd
         self.log = log
@@ -156,11 +160,20 @@ class WorkerProcess:
 
     async def _read_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
+        pending = bytearray()
         while chunk := await self.proc.stderr.read(READ_CHUNK):
             self.log.write(chunk)
             self._stderr_tail += chunk
             if len(self._stderr_tail) > STDERR_TAIL_BYTES:
                 del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
+            if self.on_stderr_line is not None:
+                pending += chunk
+                *complete, rest = bytes(pending).split(b"\n")
+                for line in complete:
+                    self.on_stderr_line(line[:STDERR_LINE_MAX])
+                pending = bytearray(rest[:STDERR_LINE_MAX])  # an endless line is cut, not hoarded
+        if self.on_stderr_line is not None and pending:
+            self.on_stderr_line(bytes(pending))
 
     async def lines(self) -> AsyncIterator[bytes]:
         """stdout split into lines (without the newline); an overlong line is cut

@@ -27,10 +27,12 @@ from typing import Any, Awaitable, Callable
 from lanes_tui.core import procinfo
 from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
+from lanes_tui.core.limits import MAX_RESET_SECONDS
+from lanes_tui.core.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
-    ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt,
+    ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt, working_dir,
 )
 from lanes_tui.engine.feed import TaskFeed, follow
 from lanes_tui.engine.index import IndexChange, TaskIndex
@@ -41,6 +43,8 @@ from lanes_tui.engine.registry import (
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 
 ATTEMPT_FAILED = "attempt_failed"
+PERMISSION_DENIED = "permission_denied"
+MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all
 
 
 @dataclass
@@ -58,6 +62,10 @@ class TaskRecord:
     reason: str | None = None
     vendor: str | None = None
     model: str | None = None
+    cost_estimated: bool = False
+    api_retries: int = 0
+    denials: int = 0
+    attention: str | None = None
 
 
 @dataclass
@@ -103,6 +111,10 @@ class Supervisor:
         self._running: dict[str, Running] = {}
         self._not_before: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
+        # vendor -> when it became unusable (rate limit, quota) and has not answered since:
+        # --drain gives up on tasks that only it could run once this is old enough.
+        self._unusable_since: dict[str, float] = {}
+        self._pause_reasons: dict[str, str] = {}
         self._waiting: dict[str, str] = {}
         self._task_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
         self._wake = asyncio.Event()
@@ -431,26 +443,46 @@ class Supervisor:
             kind, reason = blocked
             return Plan(fail_reason=reason) if kind == "fail" else Plan(wait_reason=reason)
         now = time.monotonic()
+        lane_settings = self.settings.lane(task["lane"])
+        try:
+            preset = effective_preset(task["lane"], lane_settings.permissions, metadata.get("permissions"))
+        except InvalidInput as exc:
+            return Plan(fail_reason=str(exc))
 
         def usable(vendor: VendorSettings) -> bool:
             return executable_available(vendor) and self._paused_until.get(vendor.name, 0) <= now
 
         common = dict(model_class=metadata.get("model_class"), effort=metadata.get("effort"),
-                      default_vendor=self.settings.default_vendor)
+                      permissions=preset, default_vendor=self.settings.default_vendor)
         choice = resolve_vendor(self.settings.vendors, usable, metadata.get("required_vendor"), **common)
         if choice.invalid:
             return Plan(fail_reason=choice.reason)
         if choice.vendor is None:
             fallback = resolve_vendor(self.settings.vendors, None, metadata.get("required_vendor"), **common)
             if fallback.vendor is not None and self._paused_until.get(fallback.vendor.name, 0) > now:
-                left = self._paused_until[fallback.vendor.name] - now
-                return Plan(wait_reason=f"vendor {fallback.vendor.name} paused after a rate limit ({left:.0f} s left)")
+                return self._paused_plan(fallback.vendor.name, now)
             return Plan(wait_reason=choice.reason or "no vendor available", later=False)
         try:
-            command = build_command(choice.vendor, metadata.get("model_class"), metadata.get("effort"))
+            command = build_command(choice.vendor, metadata.get("model_class"), metadata.get("effort"),
+                                    permissions=preset, workdir=working_dir(task))
         except InvalidInput as exc:
             return Plan(fail_reason=str(exc))
         return Plan(command=command, vendor=choice.vendor)
+
+    def _paused_plan(self, vendor: str, now: float) -> Plan:
+        """A task that waits for a paused vendor. It counts as pending (drain waits for it)
+        until the vendor has been unusable for drain_give_up_seconds, or will be by the time
+        its pause ends: then it is stuck, and --drain ends (exit 11) instead of cycling."""
+        left = self._paused_until[vendor] - now
+        reason = self._pause_reasons.get(vendor, "a rate limit")
+        since = self._unusable_since.get(vendor, now)
+        give_up = self.settings.drain_give_up_seconds
+        stuck = (now - since) >= give_up or (self._paused_until[vendor] - since) > give_up
+        if stuck:
+            return Plan(wait_reason=f"vendor {vendor} unusable for {now - since:.0f} s and paused "
+                                    f"{left:.0f} s more after {reason} (drain_give_up_seconds: {give_up:g})",
+                        later=False)
+        return Plan(wait_reason=f"vendor {vendor} paused after {reason} ({left:.0f} s left)")
 
     def _dependency_problem(self, raw: Any) -> tuple[str, str] | None:
         """("wait"|"fail", reason) while metadata.depends_on is not satisfied."""
@@ -513,13 +545,14 @@ class Supervisor:
         record.state, record.vendor, record.model = CLAIMED, plan.vendor.name, plan.command.model
         env = worker_environment(
             self.settings, plan.vendor, os.environ,
-            extra={"LANES_TASK_ID": task_id, "LANES_AGENT_ID": self.agent_id(task_id)},
+            extra={**plan.command.env, "LANES_TASK_ID": task_id, "LANES_AGENT_ID": self.agent_id(task_id)},
         )
         spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env)
         await self._event(task_id, spec.claim_token, "dispatcher_started",
                           "dispatcher claimed task and is preparing headless agent",
                           {"owner": self.owner, "vendor": plan.vendor.name, "model_class":
-                           (task.get("metadata") or {}).get("model_class") or "any", "effort": plan.command.effort})
+                           (task.get("metadata") or {}).get("model_class") or "any", "effort": plan.command.effort,
+                           "permissions": plan.command.permissions})
         job = asyncio.create_task(self._run_one(spec))
         self._running[task_id] = Running(task_id, task["lane"], plan.vendor.name, spec, job)
 
@@ -545,25 +578,54 @@ class Supervisor:
         task = spec.task
         task_id = task["id"]
         record = self.records[task_id]
+        summary = result.summary
         record.attempts = spec.attempt
         record.duration_ms += result.duration_ms
-        record.tokens_in += result.summary.tokens_in
-        record.tokens_out += result.summary.tokens_out
-        if result.summary.cost_usd is not None:
-            record.cost_usd = (record.cost_usd or 0.0) + result.summary.cost_usd
+        record.tokens_in += summary.tokens_in
+        record.tokens_out += summary.tokens_out
+        record.api_retries += summary.api_retries
+        if result.cost_usd is not None:
+            record.cost_usd = (record.cost_usd or 0.0) + result.cost_usd
+            record.cost_estimated = record.cost_estimated or result.cost_estimated
         token = spec.claim_token
+        denials = [{"tool": d.tool, "target": d.target} for d in summary.denials[:MAX_DENIALS_RECORDED]]
+        if summary.denials:
+            record.denials += len(summary.denials)
+            await self._event(task_id, token, PERMISSION_DENIED,
+                              f"{len(summary.denials)} tool call(s) denied by the {spec.command.permissions} preset",
+                              {"attempt": spec.attempt, "permissions": spec.command.permissions, "denials": denials})
         if result.outcome == ANSWERED:
+            self._unusable_since.pop(spec.command.vendor, None)  # it answers again: usable
+        if result.outcome == ANSWERED and summary.denials and spec.lane.on_denial == FAIL_ON_DENIAL:
+            shown = "; ".join(d.shown for d in summary.denials[:5])
+            await self._after_failure(spec, f"{len(summary.denials)} tool call(s) denied by the "
+                                            f"{spec.command.permissions} preset: {shown}", result.duration_ms)
+            return
+        if result.outcome == ANSWERED:
+            attention = None
+            if summary.denials:
+                attention = (f"{len(summary.denials)} tool call(s) denied by the {spec.command.permissions} preset: "
+                             + "; ".join(d.shown for d in summary.denials[:3]))
             metadata = {
                 "model_used": spec.command.model, "effort_used": spec.command.effort,
-                "tokens_in": result.summary.tokens_in, "tokens_out": result.summary.tokens_out,
-                "cost_usd": result.summary.cost_usd, "duration_ms": result.duration_ms,
-                "vendor": spec.command.vendor, "session_id": result.summary.session_id, "attempt": spec.attempt,
+                "permissions": spec.command.permissions,
+                "tokens_in": summary.tokens_in, "tokens_out": summary.tokens_out,
+                "tokens_cache_read": summary.tokens_cached, "tokens_cache_write": summary.tokens_cache_write,
+                "tokens_reasoning": summary.tokens_reasoning,
+                "cost_usd": result.cost_usd, "cost_estimated": result.cost_estimated,
+                "duration_ms": result.duration_ms, "api_retries": summary.api_retries,
+                "vendor": spec.command.vendor, "session_id": summary.session_id, "attempt": spec.attempt,
             }
+            if summary.model and summary.model != spec.command.model:
+                metadata["model_reported"] = summary.model  # an alias the CLI resolved, a fallback model
+            if denials:
+                metadata["permission_denials"] = denials
+                metadata["attention"] = attention
             await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
                               {"attempt": spec.attempt, "duration_ms": result.duration_ms})
             try:
                 await asyncio.to_thread(
-                    self.store.respond, task_id, body=result.summary.final_answer or "",
+                    self.store.respond, task_id, body=summary.final_answer or "",
                     reviewer=self.owner, claim_token=token, metadata=metadata,
                 )
             except LanesError as exc:
@@ -573,9 +635,9 @@ class Supervisor:
                 record.state, record.reason = "abandoned", f"answer not recorded: {exc}"
                 self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
                 return
-            record.state, record.reason = COMPLETED, None
+            record.state, record.reason, record.attention = COMPLETED, None, attention
             self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
-                                       record.tokens_in, record.tokens_out, record.cost_usd))
+                                       record.tokens_in, record.tokens_out, record.cost_usd, attention))
         elif result.outcome == LOST_CLAIM:
             # Usually refused (the claim is someone else's now); if it is still ours (renewals
             # failed to write), hand it back instead of sitting on it until the lease expires.
@@ -590,17 +652,30 @@ class Supervisor:
             self.emit(ev.WorkerAbandoned(task_id, "supervisor stopped; claim released"))
         elif result.outcome == RATE_LIMITED:
             vendor = spec.command.vendor
-            cooldown = self.settings.rate_limit_cooldown_seconds
-            self._paused_until[vendor] = time.monotonic() + cooldown
-            await self._event(task_id, token, "rate_limited", result.reason, {"vendor": vendor, "cooldown_seconds": cooldown})
-            await self._release(task_id, token, f"{result.reason}; vendor {vendor} paused {cooldown:g} s")
+            cooldown = self._cooldown(summary)
+            now = time.monotonic()
+            self._paused_until[vendor] = max(self._paused_until.get(vendor, 0.0), now + cooldown)
+            self._unusable_since.setdefault(vendor, now)
+            self._pause_reasons[vendor] = "a quota or usage limit" if summary.quota else "a rate limit"
+            await self._event(task_id, token, "rate_limited", result.reason,
+                              {"vendor": vendor, "cooldown_seconds": round(cooldown, 3), "quota": summary.quota,
+                               "resets_at": summary.resets_at})
+            await self._release(task_id, token, f"{result.reason}; vendor {vendor} paused {cooldown:.0f} s")
             record.state, record.reason = QUEUED, result.reason
-            self.emit(ev.VendorPaused(vendor, cooldown, result.reason))
+            self.emit(ev.VendorPaused(vendor, cooldown, result.reason, summary.quota))
         elif result.outcome == OVER_BUDGET:
             await self._event(task_id, token, "headless_failed", result.reason, {"attempt": spec.attempt})
             await self._fail(spec, result.reason, record)
         else:
             await self._after_failure(spec, result.reason, result.duration_ms)
+
+    def _cooldown(self, summary: Any) -> float:
+        """How long a vendor pauses: until the limit's stated reset, else the configured cool-down."""
+        if summary.resets_at is not None:
+            left = summary.resets_at - time.time()
+            if 0 < left <= MAX_RESET_SECONDS:
+                return left
+        return self.settings.rate_limit_cooldown_seconds
 
     async def _after_failure(self, spec: AttemptSpec, reason: str, duration_ms: int) -> None:
         """A failed attempt: retry with backoff, or fail the task with every attempt's reason (G3)."""

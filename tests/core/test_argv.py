@@ -17,30 +17,68 @@ from lanes_tui.settings import load_settings
 
 SETTINGS = load_settings(None, config_dir=None)
 CLAUDE, CODEX, DEMO = (SETTINGS.vendor(n) for n in ("claude", "codex", "demo"))
-CLAUDE_BASE = ["claude", "-p", "--output-format", "stream-json", "--verbose", "--model"]
-CODEX_MODELS = {"gpt-5-3": "gpt-5.3", "gpt-5-3-spark": "gpt-5.3-codex-spark", "any": "gpt-5.3", None: "gpt-5.3"}
-CLAUDE_MODELS = {"opus": "claude-opus-4-7", "sonnet": "claude-sonnet-4-6", "haiku": "claude-haiku-4-5",
-                 "any": "claude-sonnet-4-6", None: "claude-sonnet-4-6", "": "claude-sonnet-4-6"}
+CLAUDE_BASE = ["claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--model"]
+CODEX_MODELS = {"sol": "gpt-6.2-sol", "astra": "gpt-6.2-astra", "luna": "gpt-6-luna", "any": "gpt-6.2-sol",
+                None: "gpt-6.2-sol"}
+CLAUDE_MODELS = {"opus": "claude-opus-4-8", "sonnet": "claude-sonnet-5", "haiku": "claude-haiku-4-5",
+                 "fable": "claude-fable-5", "any": "claude-sonnet-5", None: "claude-sonnet-5", "": "claude-sonnet-5"}
+CLAUDE_READ_ONLY = ("--permission-mode", "dontAsk", "--disallowedTools", "Write,Edit,MultiEdit,NotebookEdit")
 HOSTILE = ["--dangerously-skip-permissions", "$(touch x)", "; rm -rf ~", "`touch x`", "opus --verbose",
            "opus\n--dangerously-skip-permissions", "-", "{model}", "x" * 10_000, "medium; id", " any\x00"]
 
 
 @pytest.mark.parametrize("model_class", list(CLAUDE_MODELS))
-@pytest.mark.parametrize("effort", ["low", "medium", "high", "xhigh", None])
+@pytest.mark.parametrize("effort", ["low", "medium", "high", "xhigh", "max", None])
 def test_claude_argv_exact(model_class, effort):
     cmd = build_command(CLAUDE, model_class, effort)
-    assert cmd.argv == (*CLAUDE_BASE, CLAUDE_MODELS[model_class])
-    assert (cmd.vendor, cmd.model, cmd.effort) == ("claude", CLAUDE_MODELS[model_class], effort or "medium")
-    assert cmd.prompt_prefix == f"[Reasoning effort: {effort or 'medium'}]\n\n"
+    model = CLAUDE_MODELS[model_class]
+    # Haiku takes no effort (the CLI would drop it silently): none is passed, none recorded.
+    applied = None if model.startswith("claude-haiku") else effort
+    assert cmd.argv == (*CLAUDE_BASE, model, *(("--effort", applied) if applied else ()), *CLAUDE_READ_ONLY)
+    assert (cmd.vendor, cmd.model, cmd.effort, cmd.permissions) == ("claude", model, applied, "read-only")
+    assert cmd.prompt_prefix == "" and cmd.stream == "claude"
+    assert dict(cmd.env) == {"CLAUDE_CODE_MAX_RETRIES": "2", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 
 
 @pytest.mark.parametrize("model_class", list(CODEX_MODELS))
-@pytest.mark.parametrize("effort", ["minimal", "low", "medium", "high", "xhigh", None])
-def test_codex_argv_exact(model_class, effort):
-    cmd = build_command(CODEX, model_class, effort)
-    assert cmd.argv == ("codex", "exec", "--json", "-m", CODEX_MODELS[model_class], "--config",
-                        f"model_reasoning_effort={effort or 'medium'}", "--skip-git-repo-check", "-")
-    assert cmd.prompt_prefix == "" and cmd.effort == (effort or "medium")
+@pytest.mark.parametrize("effort", ["low", "medium", "high", "xhigh", "max", "ultra", None])
+def test_codex_argv_exact(model_class, effort, tmp_path):
+    cmd = build_command(CODEX, model_class, effort, workdir=tmp_path)
+    assert cmd.argv == ("codex", "exec", "--json", "-m", CODEX_MODELS[model_class],
+                        *(("-c", f"model_reasoning_effort={effort}") if effort else ()),
+                        "-s", "read-only", "-c", "approval_policy=never", "-C", str(tmp_path),
+                        "--skip-git-repo-check", "-")
+    assert cmd.prompt_prefix == "" and cmd.effort == effort and cmd.stream == "codex"
+    assert dict(cmd.env) == {"RUST_LOG": "error,codex_sandboxing=warn"}
+
+
+@pytest.mark.parametrize("preset, claude, codex", [
+    ("read-only", CLAUDE_READ_ONLY, ("-s", "read-only", "-c", "approval_policy=never", "-C", "{w}")),
+    ("edit", ("--permission-mode", "acceptEdits", "--settings",
+              '{"sandbox":{"enabled":true,"autoAllowBashIfSandboxed":true,"allowUnsandboxedCommands":false}}'),
+     ("-s", "workspace-write", "-c", "approval_policy=never", "-c", "sandbox_workspace_write.exclude_slash_tmp=true",
+      "-C", "{w}")),
+    ("trusted", ("--permission-mode", "bypassPermissions"),
+     ("--dangerously-bypass-approvals-and-sandbox", "-C", "{w}")),
+])
+def test_every_preset_passes_an_explicit_mode(preset, claude, codex, tmp_path):
+    """Never the operator's personal default: each preset names the CLI's mode itself."""
+    work = tmp_path / "tree"
+    cmd = build_command(CLAUDE, "opus", None, permissions=preset, workdir=work)
+    assert cmd.argv == (*CLAUDE_BASE, "claude-opus-4-8", *claude) and cmd.permissions == preset
+    cmd = build_command(CODEX, None, None, permissions=preset, workdir=work)
+    assert cmd.argv[5:-2] == tuple(item.replace("{w}", str(work)) for item in codex)
+
+
+def test_workdir_is_absolute_so_it_never_reads_as_a_flag(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cmd = build_command(CODEX, None, None, workdir="-rf")
+    assert cmd.argv[cmd.argv.index("-C") + 1] == str(tmp_path / "-rf")
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(InvalidInput, match="vendor claude has no 'yolo' permission preset"):
+        build_command(CLAUDE, None, None, permissions="yolo")
 
 
 @pytest.mark.parametrize("model_class", ["opus", "sonnet", "haiku", "any", None])
@@ -57,14 +95,16 @@ def test_whole_item_effort_placeholder_splices_lists(tmp_path):
 vendors:
   claude:
     args: [-p, "{effort}", --model, "{model}", "--tag={model}"]
-    efforts: {low: [], high: [--max-turns, "40"], xhigh: --think-hard}
-    prompt_effort_hint: false
+    efforts: {low: [], high: [--max-turns, "40"], xhigh: [--think-hard], medium: null, max: null}
+    permissions: {read-only: [], edit: [], trusted: []}
+    prompt_effort_hint: true
 """, encoding="utf-8")
     claude = load_settings(path, config_dir=None).vendor("claude")
-    assert build_command(claude, "opus", "low").argv == ("claude", "-p", "--model", "claude-opus-4-7", "--tag=claude-opus-4-7")
+    assert build_command(claude, "opus", "low").argv == ("claude", "-p", "--model", "claude-opus-4-8", "--tag=claude-opus-4-8")
     assert build_command(claude, None, "high").argv[:4] == ("claude", "-p", "--max-turns", "40")
     assert build_command(claude, None, "xhigh").argv[:3] == ("claude", "-p", "--think-hard")
-    assert build_command(claude, None, "medium").prompt_prefix == ""
+    assert build_command(claude, None, "high").prompt_prefix == "[Reasoning effort: high]\n\n"
+    assert build_command(claude, None, None).prompt_prefix == ""  # nothing passed, nothing claimed
 
 
 @pytest.mark.parametrize("vendor", [CLAUDE, CODEX, DEMO], ids=lambda v: v.name)
@@ -87,7 +127,7 @@ def test_non_string_metadata_is_rejected(value):
 def test_unknown_model_message_is_clear_and_one_line():
     with pytest.raises(InvalidInput) as info:
         build_command(CODEX, "gpt-9", None)
-    assert str(info.value) == "unknown model_class 'gpt-9' for vendor codex; known: any, gpt-5-3, gpt-5-3-spark"
+    assert str(info.value) == "unknown model_class 'gpt-9' for vendor codex; known: any, astra, luna, sol"
     assert info.value.exit_code == 5
     with pytest.raises(InvalidInput) as info:
         build_command(CLAUDE, "opus\n--yolo", None)
@@ -117,9 +157,10 @@ def test_hostile_prompt_reaches_stdin_only_and_runs_no_shell(tmp_path, monkeypat
     done = subprocess.run(cmd.argv, input=(cmd.prompt_prefix + prompt).encode(), capture_output=True,
                           cwd=tmp_path, timeout=60, check=True)
     seen = json.loads(done.stdout)
-    assert seen["argv"] == list(cmd.argv[1:]) == [*CLAUDE_BASE[1:], "claude-opus-4-7"]
+    assert seen["argv"] == list(cmd.argv[1:]) == [*CLAUDE_BASE[1:], "claude-opus-4-8", "--effort", "high",
+                                                  *CLAUDE_READ_ONLY]
     assert seen["stdin_len"] == len((cmd.prompt_prefix + prompt).encode())
-    assert seen["stdin_head"].startswith("[Reasoning effort: high]\n\n$(touch pwned)")
+    assert seen["stdin_head"].startswith("$(touch pwned)")
     assert not (tmp_path / "pwned").exists()
 
 
@@ -176,9 +217,9 @@ def test_resolve_named_vendor_waits_while_its_executable_is_missing(tmp_path, mo
 
 def test_resolve_any_filters_by_model_class_and_effort():
     vendors, both = SETTINGS.vendors, {"claude", "codex"}
-    assert names(resolve_vendor(vendors, both, "any", model_class="gpt-5-3-spark")) == "codex"
+    assert names(resolve_vendor(vendors, both, "any", model_class="astra")) == "codex"
     assert names(resolve_vendor(vendors, both, "any", model_class="opus", effort="xhigh")) == "claude"
-    assert names(resolve_vendor(vendors, both, "any", effort="minimal")) == "codex"
+    assert names(resolve_vendor(vendors, both, "any", effort="ultra")) == "codex"  # claude has no ultra
     # The vendor that knows the model is missing: wait for it, do not run the wrong one.
     choice = resolve_vendor(vendors, {"codex"}, "any", model_class="opus")
     assert choice.vendor is None and not choice.invalid and "vendor claude: executable 'claude'" in choice.reason

@@ -26,13 +26,23 @@ def test_defaults_without_any_file(tmp_path):
     claude, codex, demo = s.vendor("claude"), s.vendor("codex"), s.vendor("demo")
     assert claude.executable == ("claude",) and codex.executable == ("codex",)
     assert demo.executable == (sys.executable, "-m", "lanes_tui.demo_agent")
-    assert dict(claude.models) == {"opus": "claude-opus-4-7", "sonnet": "claude-sonnet-4-6",
-                                   "haiku": "claude-haiku-4-5", "any": "claude-sonnet-4-6"}
-    assert dict(codex.models) == {"gpt-5-3": "gpt-5.3", "gpt-5-3-spark": "gpt-5.3-codex-spark", "any": "gpt-5.3"}
-    assert sorted(codex.efforts) == ["high", "low", "medium", "minimal", "xhigh"]
-    assert sorted(claude.efforts) == sorted(demo.efforts) == ["high", "low", "medium", "xhigh"]
-    assert claude.prompt_effort_hint and not codex.prompt_effort_hint and not demo.prompt_effort_hint
+    # Model names the pinned CLIs know (Claude Code 2.1.197's aliases, codex 0.171.0's catalog).
+    assert dict(claude.models) == {"opus": "claude-opus-4-8", "sonnet": "claude-sonnet-5",
+                                   "haiku": "claude-haiku-4-5", "fable": "claude-fable-5", "any": "claude-sonnet-5"}
+    assert dict(codex.models) == {"sol": "gpt-6.2-sol", "astra": "gpt-6.2-astra", "luna": "gpt-6-luna",
+                                  "any": "gpt-6.2-sol"}
+    assert list(codex.efforts) == ["low", "medium", "high", "xhigh", "max", "ultra"]
+    assert list(claude.efforts) == list(demo.efforts) == ["low", "medium", "high", "xhigh", "max"]
+    assert dict(claude.efforts)["max"] == ("--effort", "max")
+    assert dict(codex.efforts)["ultra"] == ("-c", "model_reasoning_effort=ultra")
+    assert claude.default_effort is codex.default_effort is None  # the CLI's own default applies
+    assert not (claude.prompt_effort_hint or codex.prompt_effort_hint or demo.prompt_effort_hint)
     assert (claude.stream, codex.stream, demo.stream) == ("claude", "codex", "claude")
+    assert set(claude.permissions) == set(codex.permissions) == {"read-only", "edit", "trusted"}
+    assert claude.max_api_retries == 2 and dict(claude.env_set)["CLAUDE_CODE_MAX_RETRIES"] == "2"
+    assert claude.prices["claude-sonnet-*"].output == 15 and codex.prices["gpt-6.2-sol"].cache_read == 0.1
+    assert s.lane("x").permissions == "read-only" and s.lane("x").on_denial == "flag"
+    assert s.drain_give_up_seconds == 900
     assert s.vendor("nope") is None and s.default_vendor is None
     assert s.concurrency.global_max == 4
     assert [s.concurrency.vendor(n) for n in ("claude", "codex", "demo")] == [2, 2, 4]
@@ -67,7 +77,9 @@ vendors:
   claude:
     executable: /opt/claude/bin/claude
     models: {opus: claude-opus-5, haiku: null, fast: claude-haiku-4-5}
-    env: {allow: [AWS_*]}
+    env: {allow: [AWS_*], set: {CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: null, IS_SANDBOX: "1"}}
+    permissions: {trusted: null}
+    prices: {claude-opus-5: {input: 6, output: 30}}
   local:
     executable: [python3, -m, my_agent]
     args: [--model, "{model}", "{effort}"]
@@ -79,15 +91,19 @@ default_vendor: local
     s = load_settings(path, config_dir=None)
     claude = s.vendor("claude")
     assert claude.executable == ("/opt/claude/bin/claude",)
-    assert claude.args == ("-p", "--output-format", "stream-json", "--verbose", "--model", "{model}")  # kept
-    assert dict(claude.models) == {"opus": "claude-opus-5", "sonnet": "claude-sonnet-4-6",
-                                   "any": "claude-sonnet-4-6", "fast": "claude-haiku-4-5"}
+    assert claude.args == load_settings(None, config_dir=None).vendor("claude").args  # kept
+    assert dict(claude.models) == {"opus": "claude-opus-5", "sonnet": "claude-sonnet-5", "fable": "claude-fable-5",
+                                   "any": "claude-sonnet-5", "fast": "claude-haiku-4-5"}
     assert claude.env_allow == ("ANTHROPIC_API_KEY", "ANTHROPIC_*", "CLAUDE_*", "AWS_*")
-    assert claude.prompt_effort_hint  # not given, so kept
+    assert dict(claude.env_set) == {"CLAUDE_CODE_MAX_RETRIES": "2", "IS_SANDBOX": "1"}
+    assert set(claude.permissions) == {"read-only", "edit"}  # this claude never runs trusted lanes
+    assert claude.prices["claude-opus-5"].input == 6 and "claude-sonnet-*" in claude.prices
     local = s.vendor("local")
     assert local.executable == ("python3", "-m", "my_agent") and local.stream == "claude"
     assert dict(local.efforts) == {"low": ("--quick",), "medium": ()}
     assert local.default_effort == "low" and not local.prompt_effort_hint
+    # A new vendor without a permissions table adds no flags for any preset (its own business).
+    assert dict(local.permissions) == {"read-only": (), "edit": (), "trusted": ()}
     assert s.default_vendor == "local" and s.concurrency.vendor("local") == 2
     assert s.vendor("codex") == load_settings(None, config_dir=None).vendor("codex")
 
@@ -158,12 +174,26 @@ BAD = [
     ("vendors: {claude: {args: --verbose}}\n", "vendors.claude.args must be a list of strings"),
     ("vendors: {claude: {args: ['--model', '{modle}']}}\n", r"vendors.claude.args has unknown placeholder \{modle\}"),
     ("vendors: {claude: {models: {opus: [x]}}}\n", "vendors.claude.models.opus must be a non-empty string"),
-    ("vendors: {claude: {models: {opus: null, sonnet: null, haiku: null, any: null}}}\n", "vendors.claude.models must name at least one"),
-    ("vendors: {claude: {efforts: {high: --effort=high}}}\n", r"vendors.claude.efforts.high gives a value but vendors.claude.args has no \{effort\}"),
-    ("vendors: {claude: {efforts: {high: [--think]}}}\n", r"vendors.claude.efforts.high is a list of argv items, which needs \{effort\}"),
-    ("vendors: {codex: {efforts: {high: [--x]}}}\n", r"vendors.codex.efforts.high must be a string: vendors.codex.args uses \{effort\} inside"),
+    ("vendors: {claude: {models: {opus: null, sonnet: null, haiku: null, fable: null, any: null}}}\n", "vendors.claude.models must name at least one"),
+    ("vendors: {x: {executable: x, models: {any: m}, args: [-p], efforts: {high: --effort=high}}}\n", r"vendors.x.efforts.high gives a value but vendors.x.args has no \{effort\}"),
+    ("vendors: {x: {executable: x, models: {any: m}, args: [-p], efforts: {high: [--think]}}}\n", r"vendors.x.efforts.high is a list of argv items, which needs \{effort\}"),
+    ("vendors: {x: {executable: x, models: {any: m}, args: [exec, 'x={effort}'], efforts: {high: [--x]}}}\n", r"vendors.x.efforts.high must be a string: vendors.x.args uses \{effort\} inside"),
+    ("vendors: {claude: {args: [-p, '{effort}']}}\n", r"vendors.claude.permissions.read-only gives flags but vendors.claude.args has no \{permissions\}"),
+    ("vendors: {claude: {args: [-p, '--mode={permissions}']}}\n", r"vendors.claude.args may hold \{permissions\} only as a whole item"),
+    ("vendors: {claude: {permissions: {yolo: [--x]}}}\n", "vendors.claude.permissions.yolo is not a permission preset"),
+    ("vendors: {claude: {permissions: {edit: ['--dir={model}']}}}\n", r"vendors.claude.permissions.edit has unknown placeholder \{model\}"),
+    ("vendors: {codex: {prices: {gpt-x: {input: 1}}}}\n", "vendors.codex.prices.gpt-x.output is required"),
+    ("vendors: {codex: {prices: {gpt-x: {input: 1, output: -2}}}}\n", "vendors.codex.prices.gpt-x.output must be a number from 0"),
+    ("vendors: {codex: {prices: {gpt-x: {input: 1, output: 2, cached: 1}}}}\n", "vendors.codex.prices.gpt-x.cached is not a known setting"),
+    ("vendors: {codex: {env: {set: {RUST_LOG: '{max_api_retries}'}}}}\n", r"vendors.codex.env.set.RUST_LOG uses \{max_api_retries\} but vendors.codex.max_api_retries is not set"),
+    ("vendors: {codex: {env: {set: {'A B': x}}}}\n", "vendors.codex.env.set has an invalid variable name 'A B'"),
+    ("vendors: {claude: {max_api_retries: -1}}\n", "vendors.claude.max_api_retries must be a whole number from 0 to 100"),
+    ("lanes: {review: {permissions: write}}\n", "lanes.review.permissions must be one of read-only, edit, trusted"),
+    ("lanes: {review: {on_denial: ignore}}\n", "lanes.review.on_denial must be one of flag, fail"),
+    ("lane_defaults: {permissions: trusted}\n", "lane_defaults.permissions cannot be trusted: set it per lane"),
+    ("drain_give_up_seconds: -5\n", "drain_give_up_seconds must be a number >= 0"),
     ("vendors: {codex: {default_effort: huge}}\n", "vendors.codex.default_effort 'huge' is not in vendors.codex.efforts"),
-    ("vendors: {codex: {stream: json}}\n", "vendors.codex.stream must be one of claude, codex"),
+    ("vendors: {codex: {stream: json}}\n", "vendors.codex.stream must be one of claude, codex \\(got 'json'\\)"),
     ("vendors: {codex: {prompt_effort_hint: 'yes'}}\n", "vendors.codex.prompt_effort_hint must be true or false"),
     ("vendors: {codex: {env: {allow: GITHUB_*}}}\n", "vendors.codex.env.allow must be a list of strings"),
     ("vendors: {codex: {env: {deny: [X]}}}\n", "vendors.codex.env.deny is not a known setting"),

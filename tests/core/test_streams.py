@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from lanes_tui.core.streams import (
     ACTIVITY_MAX,
     PLAIN_MAX,
     Activity,
+    ApiRetry,
     ClaudeStreamParser,
     CodexStreamParser,
     FinalAnswer,
@@ -137,9 +139,9 @@ def test_claude_successful_run_gives_events_and_summary():
     in_a = 4 + 5339 + 11997
     in_b = 7 + 800 + 17336
     assert of(events, Usage) == [
-        Usage(in_a, 3, None, 11997),
-        Usage(in_a + in_b, 123, None, 11997 + 17336),
-        Usage(11 + 6139 + 29333, 250, 0.0421, 29333),
+        Usage(in_a, 3, None, 11997, 5339),
+        Usage(in_a + in_b, 123, None, 11997 + 17336, 5339 + 800),
+        Usage(11 + 6139 + 29333, 250, 0.0421, 29333, 6139),
     ]
     assert of(events, FinalAnswer) == [FinalAnswer(ANSWER)]
     assert events[-1] == FinalAnswer(ANSWER)
@@ -195,17 +197,27 @@ def test_claude_error_subtype_with_errors_list():
     assert summary.error == "error_during_execution: tool crashed; disk full"
 
 
-@pytest.mark.parametrize("text", [
-    "Claude AI usage limit reached|1750000000",
-    'API Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}',
+@pytest.mark.parametrize("text, quota", [
+    ('API Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}', False),
+    ("API Error: Request rejected (429) \u00b7 Number of request tokens has exceeded your per-minute rate limit", False),
+    ("Credit balance is too low", True),
 ])
-def test_claude_rate_limit_result(text):
+def test_claude_rate_limit_result(text, quota):
     result = {"type": "result", "subtype": "success", "is_error": True, "result": text, "session_id": SID,
               "total_cost_usd": 0, "num_turns": 1}
     events, summary = parse_stream("claude", lines([CLAUDE_INIT, result]))
-    assert of(events, RunError) == [RunError(text, True)]
-    assert summary.rate_limited and summary.final_answer is None
+    assert of(events, RunError) == [RunError(text, True, quota)]
+    assert summary.rate_limited and summary.quota is quota and summary.final_answer is None
     assert summary.outcome is Outcome.RATE_LIMITED
+
+
+def test_claude_usage_limit_with_its_reset_time(monkeypatch):
+    reset = int(time.time()) + 3600
+    text = f"Claude AI usage limit reached|{reset}"
+    result = {"type": "result", "subtype": "success", "is_error": True, "result": text, "api_error_status": 429}
+    events, summary = parse_stream("claude", lines([CLAUDE_INIT, result]))
+    assert of(events, RunError) == [RunError(text, True, True, float(reset))]
+    assert summary.quota and summary.resets_at == reset and summary.api_error_status == 429
 
 
 def test_claude_plain_api_error_is_not_a_rate_limit():
@@ -351,9 +363,13 @@ def test_codex_rate_limit_error_then_turn_failed():
 
 
 def test_codex_retried_error_then_completed_turn_is_answered():
-    objs = [*CODEX_OK[:2], {"type": "error", "message": "Reconnecting... 1/5"}, *CODEX_OK[2:]]
-    _, summary = parse_stream("codex", lines(objs))
-    assert summary.outcome is Outcome.ANSWERED and summary.error == "Reconnecting... 1/5"
+    message = "Reconnecting... 1/5 (exceeded retry limit, last status: 429 Too Many Requests)"
+    objs = [*CODEX_OK[:2], {"type": "error", "message": message}, *CODEX_OK[2:]]
+    events, summary = parse_stream("codex", lines(objs))
+    # Codex retrying the API is not an error of the run: an API retry, counted, then the answer.
+    assert of(events, ApiRetry) == [ApiRetry(1, 5, 429, None, message)]
+    assert of(events, ApiRetry)[0].describe() == "API 429, retry 1/5"
+    assert summary.outcome is Outcome.ANSWERED and summary.error is None and summary.api_retries == 1
 
 
 def test_codex_stream_without_turn_completed_is_incomplete():
@@ -431,14 +447,18 @@ def test_stderr_rate_limit_does_not_override_an_answer():
 # --- vendors --------------------------------------------------------------------------------
 
 
-def test_make_parser_vendors():
+def test_make_parser_takes_the_stream_format_not_the_vendor_name():
     assert isinstance(make_parser("claude"), ClaudeStreamParser)
     assert isinstance(make_parser("codex"), CodexStreamParser)
-    demo = make_parser("demo")
+    demo = make_parser("claude", vendor="demo")
     assert isinstance(demo, ClaudeStreamParser)
     feed_all(demo, lines(CLAUDE_OK))
     assert demo.summary.vendor == "demo" and demo.summary.final_answer == ANSWER
-    with pytest.raises(ValueError, match="unknown agent vendor"):
+    # A vendor called codex-ws that speaks codex's format is parsed as codex (issue: it was claude).
+    custom = make_parser("codex", vendor="codex-ws")
+    feed_all(custom, lines(CODEX_OK))
+    assert custom.summary.vendor == "codex-ws" and custom.summary.outcome is Outcome.ANSWERED
+    with pytest.raises(ValueError, match="unknown stream format"):
         make_parser("gemini")
 
 

@@ -28,7 +28,7 @@ def run_demo(prompt: str | bytes, *args: str, env: dict | None = None) -> subpro
 def test_demo_run_parses_to_an_answer():
     proc = run_demo(PROMPT, "--fast", *CLAUDE_FLAGS)
     assert proc.returncode == 0, proc.stderr
-    events, summary = parse_stream("demo", proc.stdout.splitlines())
+    events, summary = parse_stream("claude", vendor="demo", lines=proc.stdout.splitlines())
     assert summary.outcome is Outcome.ANSWERED and summary.plain_lines == 0
     assert summary.vendor == "demo" and summary.model == "demo"
     assert summary.session_id and summary.cost_usd == 0.0
@@ -46,7 +46,7 @@ def test_demo_output_is_a_function_of_the_prompt():
     other = run_demo("Something else", "--fast")
 
     def summary(proc):
-        return parse_stream("demo", proc.stdout.splitlines())[1]
+        return parse_stream("claude", vendor="demo", lines=proc.stdout.splitlines())[1]
 
     assert summary(first).session_id == summary(second).session_id != summary(other).session_id
     assert summary(first).final_answer == summary(second).final_answer
@@ -57,7 +57,7 @@ def test_demo_delay_env_zero_is_fast():
     began = time.monotonic()
     proc = run_demo(PROMPT, env={**os.environ, "DEMO_AGENT_DELAY": "0"})
     assert proc.returncode == 0, proc.stderr
-    assert parse_stream("demo", proc.stdout.splitlines())[1].outcome is Outcome.ANSWERED
+    assert parse_stream("claude", vendor="demo", lines=proc.stdout.splitlines())[1].outcome is Outcome.ANSWERED
     assert time.monotonic() - began < 1.0  # the default pauses alone take 1.75 s
 
 
@@ -76,7 +76,7 @@ def test_demo_default_pauses_show_progress_within_two_seconds():
     try:
         proc.stdin.write(PROMPT.encode())
         proc.stdin.close()
-        parser = make_parser("demo")
+        parser = make_parser("claude", vendor="demo")
         arrivals = []
         for line in proc.stdout:
             parser.feed(line)
@@ -102,7 +102,7 @@ def test_demo_hostile_prompt_stays_raw_in_the_answer_and_clean_in_activity():
     hostile = "\x1b]52;c;aGk=\x07 read \u202eevil/fi\u202cle.py\n[@click=app.quit]x[/]"
     proc = run_demo(hostile.encode() + b"\xff", "--fast")
     assert proc.returncode == 0
-    events, summary = parse_stream("demo", proc.stdout.splitlines())
+    events, summary = parse_stream("claude", vendor="demo", lines=proc.stdout.splitlines())
     assert summary.outcome is Outcome.ANSWERED
     assert "\x1b]52" in summary.final_answer  # raw in the answer: the UI sanitises at display
     assert all(is_clean(e.text) for e in events if isinstance(e, Activity))
@@ -134,7 +134,7 @@ def test_demo_agent_imports_only_the_standard_library():
 
 def test_build_events_in_process_matches_the_stream_format():
     events = demo_agent.build_events(PROMPT, session_id="s-1")
-    parser = make_parser("demo")
+    parser = make_parser("claude", vendor="demo")
     for event in events:
         parser.feed(json.dumps(event))
     assert parser.summary.session_id == "s-1"

@@ -103,11 +103,16 @@ async def test_drain_with_json_and_summary_reports_every_task(workspace, standin
         assert set(entry) >= {"id", "lane", "state", "attempts", "duration_ms", "tokens_in", "tokens_out",
                               "cost_usd", "reason"}
         assert entry["attempts"] == 1 and entry["duration_ms"] > 0
-        assert entry["tokens_out"] == 248 and entry["cost_usd"] == 0.0336477
+        assert entry["api_retries"] == 0 and entry["denials"] == 0 and entry["attention"] is None
+    assert good["tokens_out"] == 248 and good["cost_usd"] == 0.0336477 and good["cost_estimated"] is False
+    # Stopped once its first message was over budget, on the price table's estimate ($3/$3.75/$0.30/$15
+    # per MTok). The tokens of lines already in the pipe by then are counted too: they were spent.
+    assert bad["tokens_out"] >= 61 and bad["cost_usd"] > 0.001
+    assert bad["reason"] == "budget exceeded: estimated cost $0.0203 > max_cost_usd $0.001"
     assert good["lane"] == "alpha" and good["state"] == COMPLETED and good["reason"] is None
     assert bad["lane"] == "beta" and bad["state"] == FAILED and bad["reason"].startswith("budget exceeded")
     assert data["totals"]["completed"] == 1 and data["totals"]["failed"] == 1
-    assert data["totals"]["tokens_out"] == 496 and data["waiting"] == []
+    assert data["totals"]["tokens_out"] == 248 + bad["tokens_out"] and data["waiting"] == []
 
 
 async def test_drain_exits_0_when_everything_completed(workspace, standins, headless):

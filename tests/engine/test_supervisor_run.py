@@ -27,7 +27,8 @@ from .supervisor_helpers import (
     event_types, events_of, make_settings, supervising,
 )
 
-CLAUDE_ARGV = ["-p", "--output-format", "stream-json", "--verbose", "--model"]
+CLAUDE_ARGV = ["-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--model"]
+READ_ONLY = ["--permission-mode", "dontAsk", "--disallowedTools", "Write,Edit,MultiEdit,NotebookEdit"]
 
 
 def install_tee(bin_dir: Path) -> None:
@@ -61,11 +62,15 @@ async def test_happy_path_records_answer_metadata_and_dispatcher_events(workspac
     assert response["status"] == COMPLETED
     assert response["body"].startswith("Stand-in claude answer.")
     meta = response["metadata"]
-    assert meta["model_used"] == "claude-sonnet-4-6"
-    assert meta["effort_used"] == "medium"
+    assert meta["model_used"] == "claude-sonnet-5"
+    assert "model_reported" not in meta  # the stream names the model that was passed
+    assert meta["effort_used"] is None  # none asked for, none passed: the CLI's default applied
+    assert meta["permissions"] == "read-only"
     assert meta["tokens_in"] == 10 + 4529 + 28397  # input + cache creation + cache read
+    assert (meta["tokens_cache_write"], meta["tokens_cache_read"], meta["tokens_reasoning"]) == (4529, 28397, 0)
     assert meta["tokens_out"] == 248
-    assert meta["cost_usd"] == pytest.approx(0.0336477)
+    assert meta["cost_usd"] == pytest.approx(0.0336477) and meta["cost_estimated"] is False
+    assert meta["api_retries"] == 0 and "permission_denials" not in meta
     assert isinstance(meta["duration_ms"], int) and meta["duration_ms"] >= 500
     assert meta["vendor"] == "claude" and meta["attempt"] == 1
     assert done.tokens_out == 248 and done.cost_usd == pytest.approx(0.0336477)
@@ -109,14 +114,14 @@ async def test_stdin_holds_prompt_request_and_thread_argv_and_env_are_exact(work
     stdin = copy.read_bytes()
     assert data["stdin_sha256"] == hashlib.sha256(stdin).hexdigest() and data["stdin_len"] == len(stdin)
     text = stdin.decode()
-    assert text.startswith("[Reasoning effort: high]\n\nCHILD-PROMPT-9034\n")
+    assert text.startswith("CHILD-PROMPT-9034\n")  # effort is a flag now, not a prompt hint
     assert f"--- request artifact ({workspace.request.resolve()}) ---" in text
     assert "REQUEST-ARTIFACT-BODY-7731" in text
     assert "--- thread context (thread_id=thread-42) ---" in text
     assert f">>> task {parent['id']} response:\nPARENT-ANSWER-5512" in text
     assert text.index("CHILD-PROMPT") < text.index("REQUEST-ARTIFACT") < text.index("PARENT-ANSWER")
 
-    assert data["argv"] == [*CLAUDE_ARGV, "claude-opus-4-7"]  # effort "high" has no claude flag
+    assert data["argv"] == [*CLAUDE_ARGV, "claude-opus-4-8", "--effort", "high", *READ_ONLY]
     env = data["env"]
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert "OPENAI_API_KEY" not in env  # another vendor's key is not claude's business
@@ -124,8 +129,13 @@ async def test_stdin_holds_prompt_request_and_thread_argv_and_env_are_exact(work
     assert env["LANES_TASK_ID"] == child["id"]
     assert env["LANES_AGENT_ID"] == f"{h.supervisor.owner}/{child['id']}"
     assert env["PATH"].split(os.pathsep)[0] == str(standins)
+    # The vendor's fixed variables: the supervisor, not Claude Code's default, decides API retries.
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "2" and env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    # A private TMPDIR per attempt (not the shared /tmp itself), gone once the attempt ended.
+    assert Path(env["TMPDIR"]).name.startswith("lanes-tui-") and len(env["TMPDIR"]) < 80
+    assert not Path(env["TMPDIR"]).exists()
     response = store.read_response(child["id"])
-    assert response["metadata"]["model_used"] == "claude-opus-4-7" and response["metadata"]["effort_used"] == "high"
+    assert response["metadata"]["model_used"] == "claude-opus-4-8" and response["metadata"]["effort_used"] == "high"
 
 
 @pytest.mark.parametrize("field,value", [
@@ -155,7 +165,7 @@ async def test_injection_through_metadata_fails_the_task_and_runs_nothing(worksp
             assert f"unknown {field}" in store.read_task(task["id"])["failure_reason"]
     assert not h.events.of(ev.WorkerStarted, task["id"])
     assert "headless_started" not in event_types(store, task["id"])
-    assert json.loads(dump.read_text())["argv"] == [*CLAUDE_ARGV, "claude-haiku-4-5"]  # only the ok task ran
+    assert json.loads(dump.read_text())["argv"] == [*CLAUDE_ARGV, "claude-haiku-4-5", *READ_ONLY]  # only the ok task ran
     assert not (workspace.root / "x").exists() and not (Path.cwd() / "x").exists()
 
 
@@ -165,22 +175,30 @@ async def test_codex_vendor_path(workspace, standins, monkeypatch, tmp_path):
     monkeypatch.setenv("STANDIN_DUMP_FILE", str(dump))
     monkeypatch.setenv("OPENAI_API_KEY", "openai-key")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "anthropic-key-not-for-codex")
-    task = workspace.submit(prompt="codex please", metadata={"required_vendor": "codex", "effort": "xhigh"})
+    task = workspace.submit(prompt="codex please", metadata={"required_vendor": "codex", "effort": "xhigh",
+                                                             "model_class": "luna"})
     store = workspace.store()
     async with supervising(store, make_settings(workspace)) as h:
         done = await h.events.wait_for(ev.TaskCompleted, task["id"])
         assert h.events.of(ev.WorkerStarted, task["id"])[0].vendor == "codex"
     data = json.loads(dump.read_text())
     assert data["vendor"] == "codex"
-    assert data["argv"] == ["exec", "--json", "-m", "gpt-5.3", "--config", "model_reasoning_effort=xhigh",
+    assert data["argv"] == ["exec", "--json", "-m", "gpt-6-luna", "-c", "model_reasoning_effort=xhigh",
+                            "-s", "read-only", "-c", "approval_policy=never", "-C", str(workspace.root),
                             "--skip-git-repo-check", "-"]
     assert data["env"]["OPENAI_API_KEY"] == "openai-key" and "ANTHROPIC_API_KEY" not in data["env"]
+    assert data["env"]["RUST_LOG"] == "error,codex_sandboxing=warn"
     response = store.read_response(task["id"])
     assert response["body"].startswith("Stand-in codex answer.")
-    assert response["metadata"]["tokens_out"] == 122 and response["metadata"]["tokens_in"] == 24763
-    assert response["metadata"]["cost_usd"] is None and response["metadata"]["model_used"] == "gpt-5.3"
-    assert response["metadata"]["effort_used"] == "xhigh" and response["metadata"]["vendor"] == "codex"
-    assert done.tokens_out == 122
+    meta = response["metadata"]
+    assert meta["tokens_out"] == 122 and meta["tokens_in"] == 24763 and meta["tokens_cache_read"] == 24448
+    # Codex reports no cost: the price table's estimate, marked as one (gpt-6-luna: $0.10 in,
+    # $0.01 cached, $0.50 out per million tokens).
+    expected = ((24763 - 24448) * 0.10 + 24448 * 0.01 + 122 * 0.50) / 1e6
+    assert meta["cost_usd"] == pytest.approx(expected) and meta["cost_estimated"] is True
+    assert meta["model_used"] == "gpt-6-luna"
+    assert meta["effort_used"] == "xhigh" and meta["vendor"] == "codex"
+    assert done.tokens_out == 122 and done.cost_usd == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("size", [1 << 20, 20 << 20], ids=["1MB", "20MB"])
@@ -211,7 +229,7 @@ async def test_big_prompt_reaches_the_agent_intact_and_never_argv(workspace, sta
     stdin = copy.read_bytes()
     data = json.loads(dump.read_text())
     assert data["stdin_len"] == len(stdin) and data["stdin_sha256"] == hashlib.sha256(stdin).hexdigest()
-    assert stdin.startswith(b"[Reasoning effort: medium]\n\n" + prompt.encode() + b"\n\n")
+    assert stdin.startswith(prompt.encode() + b"\n\n")
     assert cmdlines, "the worker's argv could not be read"
     for argv in [*cmdlines, "\0".join(data["argv"]).encode()]:
         assert b"PROMPTHEAD" not in argv and b"PROMPTTAIL" not in argv and len(argv) < 4096

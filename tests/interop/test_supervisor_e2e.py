@@ -113,8 +113,7 @@ def supervisor_argv(ws, settings: Path, summary: Path) -> list[str]:
 
 def expected_answer(store: TaskStore, task_id: str, vendor: str) -> str:
     """The stand-in's answer to the stdin lanes-tui gives this task (see tests/standin/agent_standin.py)."""
-    prefix = "[Reasoning effort: medium]\n\n" if vendor == "claude" else ""  # claude's effort hint
-    prompt = build_input(store, store.read_task(task_id), prefix)
+    prompt = build_input(store, store.read_task(task_id))  # effort is a flag now, never a prompt hint
     first = prompt.decode("utf-8", "replace").strip().splitlines()
     return (f"Stand-in {vendor} answer.\nprompt: {len(prompt)} bytes, sha256 {hashlib.sha256(prompt).hexdigest()}\n"
             f"first line: {first[0][:200] if first else ''}")

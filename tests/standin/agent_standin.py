@@ -38,7 +38,10 @@ Behaviour is chosen by STANDIN_MODE:
 Other knobs: STANDIN_ANSWER (final answer text; the default names the prompt's
 length and sha256 so tests can check the prompt arrived intact),
 STANDIN_SESSION_ID, STANDIN_MODEL, STANDIN_EXIT (exit status of a completed
-run), STANDIN_RATE_LIMIT_TEXT. `argv` in the dump excludes the program name.
+run), STANDIN_RATE_LIMIT_TEXT, STANDIN_API_RETRIES (that many API retries reported
+first, as each CLI words them), STANDIN_DENY (a tool call the permission rules
+refused, "Tool:target": claude lists it in the result's permission_denials, codex
+logs it on stderr as its sandbox does). `argv` in the dump excludes the program name.
 """
 
 from __future__ import annotations
@@ -166,18 +169,28 @@ def claude_stream(run: Run, mode: str) -> tuple[list[object], int]:
               "duration_api_ms": 7755, "num_turns": 2, "result": run.answer, "session_id": sid,
               "total_cost_usd": 0.0336477, "usage": total, "permission_denials": [], "uuid": str(uuid.uuid4())}
     if mode == "rate_limit":
-        text = os.environ.get("STANDIN_RATE_LIMIT_TEXT") or f"Claude AI usage limit reached|{int(time.time()) + 3600}"
+        # What Claude Code 2.1.197 prints once its own retries of a 429 are used up (tests/realcli).
+        text = os.environ.get("STANDIN_RATE_LIMIT_TEXT") or (
+            "API Error: Request rejected (429) \u00b7 Number of request tokens has exceeded your per-minute rate limit")
         zero = {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
                 "output_tokens": 0}
         return [init, {**result, "is_error": True, "result": text, "num_turns": 1, "duration_ms": 412,
-                       "total_cost_usd": 0, "usage": zero}], 1
+                       "total_cost_usd": 0, "usage": zero, "api_error_status": 429}], 1
     if mode == "error_result":
         failed = {k: v for k, v in result.items() if k != "result"}
         failed.update(subtype="error_max_turns", is_error=True, num_turns=2)
         return [*events[:4], failed], 1
     if mode == "no_result":
         return events, 0
-    return [*events, result], 0
+    retries = [{"type": "system", "subtype": "api_retry", "attempt": n, "max_retries": 2, "retry_delay_ms": 500 * n,
+                "error_status": 429, "error": "rate_limit", "session_id": sid, "uuid": str(uuid.uuid4())}
+               for n in range(1, int(os.environ.get("STANDIN_API_RETRIES") or 0) + 1)]
+    deny = os.environ.get("STANDIN_DENY")
+    if deny:
+        tool, _, target = deny.partition(":")
+        result = {**result, "permission_denials": [
+            {"tool_name": tool, "tool_use_id": "toolu_01Denied", "tool_input": {"file_path": target}}]}
+    return [events[0], *retries, *events[1:], result], 0
 
 
 def codex_stream(run: Run, mode: str) -> tuple[list[object], int]:
@@ -209,7 +222,13 @@ def codex_stream(run: Run, mode: str) -> tuple[list[object], int]:
         return [*events[:5], {"type": "error", "message": text}, {"type": "turn.failed", "error": {"message": text}}], 1
     if mode == "no_result":
         return events, 0
-    return [*events, completed], 0
+    retries = [{"type": "error", "message": f"Reconnecting... {n}/5 (exceeded retry limit, last status: 429 Too Many Requests)"}
+               for n in range(1, int(os.environ.get("STANDIN_API_RETRIES") or 0) + 1)]
+    if os.environ.get("STANDIN_DENY"):
+        sys.stderr.write("2026-12-02T01:09:53.444455Z  WARN codex_sandboxing::violation: recorded sandbox violation: "
+                         "resource=filesystem backend=linux_sandbox reason=read_only_file_system path=unknown\n")
+        sys.stderr.flush()
+    return [*events[:2], *retries, *events[2:], completed], 0
 
 
 def filler(vendor: str, size: int) -> dict:

@@ -65,13 +65,13 @@ async def test_vendor_model_effort_and_metadata_reach_the_task(workspace, ui_set
         modal = await open_form(app, pilot)
         await pilot.press(*"go")
         modal.query_one("#vendor", Select).value = "codex"
-        modal.query_one("#model_class", Input).value = "gpt-5-3"
+        modal.query_one("#model_class", Input).value = "astra"
         modal.query_one("#effort", Input).value = "high"
         modal.query_one("#metadata", Input).focus()
         await pilot.press(*"t=A-1, b = 2", "enter")  # enter in a one-line field submits
         await shown(app, pilot, lambda: not isinstance(app.screen, SubmitModal), "the form closed")
     metadata = only_task(workspace)["metadata"]
-    assert metadata == {"required_vendor": "codex", "model_class": "gpt-5-3", "effort": "high",
+    assert metadata == {"required_vendor": "codex", "model_class": "astra", "effort": "high",
                         "t": "A-1", "b": "2"}
 
 
@@ -95,6 +95,21 @@ async def test_bad_fields_are_shown_in_the_form_and_create_nothing(workspace, ui
         assert app.screen is modal and modal.focused is metadata
 
         metadata.value = ""
+        # An effort no vendor here takes: refused with the valid list, pointing at the field.
+        effort = modal.query_one("#effort", Input)
+        effort.value = "extreme"
+        await pilot.press("ctrl+s")
+        await shown(app, pilot, lambda: "unknown effort 'extreme'" in error_text(modal), "the effort error")
+        assert "known: high, low, max, medium, xhigh" in error_text(modal)
+        assert app.screen is modal and modal.focused is effort
+        effort.value = ""
+        model = modal.query_one("#model_class", Input)
+        model.value = "gpt-5-3"  # renamed away: codex 0.171.0 has no gpt-5.3
+        await pilot.press("ctrl+s")
+        await shown(app, pilot, lambda: "unknown model_class 'gpt-5-3'" in error_text(modal), "the model error")
+        assert app.screen is modal and modal.focused is model
+        model.value = ""
+
         request = modal.query_one("#request_path", Input)
         request.value = str(outside)
         await pilot.press("ctrl+s")

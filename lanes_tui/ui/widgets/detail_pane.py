@@ -27,6 +27,10 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text = Text(no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
     text.append(row.id, "bold")
     text.append(f"  {row.state}  lane {row.lane}", "bold" if row.attention else "")
+    if row.permissions == "trusted":
+        text.append("  TRUSTED (no sandbox, no permission checks)", "bold reverse")
+    elif row.permissions != "read-only":
+        text.append(f"  {row.permissions}", "dim")
     if row.owner:
         text.append(f"  owner {row.owner}", "dim")
     if row.lease_expires_at is not None:
@@ -46,6 +50,7 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text.append("\nresponse ", "dim")
     text.append(one_line(str(task.get("response_path") or ""), 300))
     text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
+    _append_run(text, detail.get("response_metadata") or {})
     prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]
     text.append("\nprompt", "dim")
     shown = prompt if prompt_lines <= 0 else prompt[:prompt_lines]
@@ -65,6 +70,21 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
             text.append(" ")
             text.append(one_line(str(event.get("message") or ""), 200))
     return text
+
+
+def _append_run(text: Text, metadata: dict[str, Any]) -> None:
+    """What the recorded answer says about its run: the preset, denied tool calls, attention.
+    Agent-written (tool targets): sanitised, one line each."""
+    denials = metadata.get("permission_denials")
+    if not isinstance(denials, list) or not denials:
+        return
+    preset = one_line(str(metadata.get("permissions") or "?"), 16)
+    text.append(f"\ndenied ({preset} preset)", "bold")
+    for denial in denials[:8]:
+        denial = denial if isinstance(denial, dict) else {}
+        text.append("\n  " + one_line(f"{denial.get('tool', '?')}: {denial.get('target', '')}", 300))
+    if len(denials) > 8:
+        text.append(f"\n  (+{len(denials) - 8} more)", "dim")
 
 
 def transcript_lines(lines: list[TranscriptLine]) -> list[str]:

@@ -27,11 +27,25 @@ def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None) -> Ta
             Text(str(lane.running)),
             Text(fmt.age(lane.oldest_queued_at, now)),
             Text(str(lane.done_recently)),
-            Text("paused", "bold reverse") if lane.paused else Text(""),
+            _flags(lane),
         )
     if not lanes:
         table.add_row(Text("  no lanes yet: press n to submit a task", "dim"), *[Text("")] * 6)
     return table
+
+
+def _flags(lane: LaneRow) -> Text:
+    """Paused, and a trusted lane (its agents run in the vendors' bypass modes), said out loud."""
+    text = Text()
+    if lane.paused:
+        text.append("paused", "bold reverse")
+    if lane.permissions == "trusted":
+        text.append(" " if lane.paused else "")
+        text.append("TRUSTED: no sandbox", "bold reverse")
+    elif lane.permissions != "read-only":
+        text.append(" " if lane.paused else "")
+        text.append(lane.permissions, "dim")
+    return text
 
 
 class LanesPanel(Static):
