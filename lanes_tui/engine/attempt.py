@@ -33,6 +33,7 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.process import Exit, OutputLog, WorkerProcess
 from lanes_tui.engine.prompting import build_input
 from lanes_tui.engine.registry import SupervisorRegistry, WorkerRecord
+from lanes_tui.guard import GUARD_PATH, PYTHON_FLAGS
 from lanes_tui.settings import LaneSettings, Settings
 
 ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED = (
@@ -138,7 +139,7 @@ async def run_attempt(
     task_id = task["id"]
     started = time.monotonic()
     log = OutputLog(log_path_for(store, task_id, spec.attempt), settings.log_max_bytes)
-    argv = [sys.executable, "-m", "lanes_tui.guard", str(os.getpid()), "--", *spec.command.argv]
+    argv = [sys.executable, *PYTHON_FLAGS, GUARD_PATH, str(os.getpid()), "--", *spec.command.argv]
     parser = make_parser(spec.command.stream, vendor=spec.command.vendor)
     vendor = settings.vendor(spec.command.vendor)
     spend = Spend(price_for(vendor.prices, spec.command.model) if vendor is not None else None)
