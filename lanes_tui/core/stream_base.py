@@ -1,30 +1,10 @@
 """What the stream parsers of headless agent CLIs share: events, the run summary, helpers.
 
-The supervisor feeds each complete stdout line of `claude -p --output-format
-stream-json --verbose` or `codex exec --json` to a parser and gets back small
-frozen events for the dashboard; the parser also keeps a running `RunSummary`
-(session id, tokens, cost, final answer, error, rate limit, turns).
-
-Agent output is untrusted and the vendors change their formats without notice,
-so parsing is total: a line that is not JSON becomes `PlainOutput`, unknown
-event types and fields are ignored, and a field of the wrong type (usage as a
-string, negative or boolean token counts, NaN cost) is treated as missing.
-`feed` never raises for any input (a hypothesis test holds it to that).
-
-What the events carry:
-
-* `Activity.text` is display-ready: one line, sanitised (`core.sanitize`) and
-  short, because it exists only to be shown in a table cell.
-* `FinalAnswer.text`, `RunError.message` and `PlainOutput.text` are raw: the
-  answer is written to the response file byte for byte, so the UI must run
-  them through `sanitize.clean` before drawing them. Error and plain-output
-  texts are capped so that a 20 MB line cannot become a 20 MB event.
-* `Usage` holds running *totals* for the run, not deltas: Claude repeats one
-  message's usage on every content block of that message, and Codex reports
-  thread totals on each `turn.completed`, so summing would double count.
-
-A run that ended without a terminal success event (Claude `result`, Codex
-`turn.completed`) has `summary.final_answer is None`, whatever its exit status.
+The contract (total parsing, which texts are raw and which display-ready, usage
+as running totals) is described where the parsers are offered: core/streams.py.
+The vendor parsers live in core/claude_stream.py and core/codex_stream.py; the
+base class here turns lines into JSON objects safely and keeps the state the
+summary is made of.
 """
 
 from __future__ import annotations

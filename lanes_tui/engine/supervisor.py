@@ -596,48 +596,12 @@ class Supervisor:
                               {"attempt": spec.attempt, "permissions": spec.command.permissions, "denials": denials})
         if result.outcome == ANSWERED:
             self._unusable_since.pop(spec.command.vendor, None)  # it answers again: usable
-        if result.outcome == ANSWERED and summary.denials and spec.lane.on_denial == FAIL_ON_DENIAL:
-            shown = "; ".join(d.shown for d in summary.denials[:5])
-            await self._after_failure(spec, f"{len(summary.denials)} tool call(s) denied by the "
-                                            f"{spec.command.permissions} preset: {shown}", result.duration_ms)
-            return
-        if result.outcome == ANSWERED:
-            attention = None
-            if summary.denials:
-                attention = (f"{len(summary.denials)} tool call(s) denied by the {spec.command.permissions} preset: "
-                             + "; ".join(d.shown for d in summary.denials[:3]))
-            metadata = {
-                "model_used": spec.command.model, "effort_used": spec.command.effort,
-                "permissions": spec.command.permissions,
-                "tokens_in": summary.tokens_in, "tokens_out": summary.tokens_out,
-                "tokens_cache_read": summary.tokens_cached, "tokens_cache_write": summary.tokens_cache_write,
-                "tokens_reasoning": summary.tokens_reasoning,
-                "cost_usd": result.cost_usd, "cost_estimated": result.cost_estimated,
-                "duration_ms": result.duration_ms, "api_retries": summary.api_retries,
-                "vendor": spec.command.vendor, "session_id": summary.session_id, "attempt": spec.attempt,
-            }
-            if summary.model and summary.model != spec.command.model:
-                metadata["model_reported"] = summary.model  # an alias the CLI resolved, a fallback model
-            if denials:
-                metadata["permission_denials"] = denials
-                metadata["attention"] = attention
-            await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
-                              {"attempt": spec.attempt, "duration_ms": result.duration_ms})
-            try:
-                await asyncio.to_thread(
-                    self.store.respond, task_id, body=summary.final_answer or "",
-                    reviewer=self.owner, claim_token=token, metadata=metadata,
-                )
-            except LanesError as exc:
-                # Refused while we still hold the claim (the request changed under the agent):
-                # let go of it with the reason rather than sit on it until the lease runs out.
-                await self._release(task_id, token, f"answer not recorded: {exc}")
-                record.state, record.reason = "abandoned", f"answer not recorded: {exc}"
-                self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
-                return
-            record.state, record.reason, record.attention = COMPLETED, None, attention
-            self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
-                                       record.tokens_in, record.tokens_out, record.cost_usd, attention))
+            if summary.denials and spec.lane.on_denial == FAIL_ON_DENIAL:
+                shown = "; ".join(d.shown for d in summary.denials[:5])
+                await self._after_failure(spec, f"{len(summary.denials)} tool call(s) denied by the "
+                                                f"{spec.command.permissions} preset: {shown}", result.duration_ms)
+            else:
+                await self._record_answer(spec, result, record, denials)
         elif result.outcome == LOST_CLAIM:
             # Usually refused (the claim is someone else's now); if it is still ours (renewals
             # failed to write), hand it back instead of sitting on it until the lease expires.
@@ -668,6 +632,47 @@ class Supervisor:
             await self._fail(spec, result.reason, record)
         else:
             await self._after_failure(spec, result.reason, result.duration_ms)
+
+    async def _record_answer(self, spec: AttemptSpec, result: AttemptResult, record: TaskRecord,
+                             denials: list[dict[str, str]]) -> None:
+        task, token, summary = spec.task, spec.claim_token, result.summary
+        task_id = task["id"]
+        attention = None
+        if summary.denials:
+            attention = (f"{len(summary.denials)} tool call(s) denied by the {spec.command.permissions} preset: "
+                         + "; ".join(d.shown for d in summary.denials[:3]))
+        metadata = {
+            "model_used": spec.command.model, "effort_used": spec.command.effort,
+            "permissions": spec.command.permissions,
+            "tokens_in": summary.tokens_in, "tokens_out": summary.tokens_out,
+            "tokens_cache_read": summary.tokens_cached, "tokens_cache_write": summary.tokens_cache_write,
+            "tokens_reasoning": summary.tokens_reasoning,
+            "cost_usd": result.cost_usd, "cost_estimated": result.cost_estimated,
+            "duration_ms": result.duration_ms, "api_retries": summary.api_retries,
+            "vendor": spec.command.vendor, "session_id": summary.session_id, "attempt": spec.attempt,
+        }
+        if summary.model and summary.model != spec.command.model:
+            metadata["model_reported"] = summary.model  # an alias the CLI resolved, a fallback model
+        if denials:
+            metadata["permission_denials"] = denials
+            metadata["attention"] = attention
+        await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
+                          {"attempt": spec.attempt, "duration_ms": result.duration_ms})
+        try:
+            await asyncio.to_thread(
+                self.store.respond, task_id, body=summary.final_answer or "",
+                reviewer=self.owner, claim_token=token, metadata=metadata,
+            )
+        except LanesError as exc:
+            # Refused while we still hold the claim (the request changed under the agent):
+            # let go of it with the reason rather than sit on it until the lease runs out.
+            await self._release(task_id, token, f"answer not recorded: {exc}")
+            record.state, record.reason = "abandoned", f"answer not recorded: {exc}"
+            self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
+            return
+        record.state, record.reason, record.attention = COMPLETED, None, attention
+        self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
+                                   record.tokens_in, record.tokens_out, record.cost_usd, attention))
 
     def _cooldown(self, summary: Any) -> float:
         """How long a vendor pauses: until the limit's stated reset, else the configured cool-down."""

@@ -77,3 +77,18 @@ def test_requeue_checks_the_overrides_too(workspace):
     assert json.loads(done.stdout)["message"].startswith("metadata.effort: unknown effort 'minimal' for vendor codex")
     assert store.task_ids() == [task["id"]]
     assert workspace.run("requeue", task["id"], "--metadata", "effort=max").returncode == 0
+
+
+@pytest.mark.parametrize("settings, key", [
+    ("lanes: {dev: {permissions: sudo}}\n", "lanes.dev.permissions must be one of read-only, edit, trusted (got 'sudo')"),
+    ("vendors: {claude: {default_effort: turbo}}\n", "vendors.claude.default_effort 'turbo' is not in vendors.claude.efforts"),
+    ("vendors: {codex: {stream: gemini}}\n", "vendors.codex.stream must be one of claude, codex (got 'gemini')"),
+    ("vendors: {codex: {models: {sol: ''}}}\n", "vendors.codex.models.sol must be a non-empty string"),
+])
+def test_the_supervisor_refuses_bad_settings_with_exit_6_and_claims_nothing(workspace, settings, key):
+    task = workspace.submit()
+    (workspace.config.parent / "lanes-tui.yaml").write_text(settings, encoding="utf-8")
+    done = workspace.run("--no-ui", "--drain")
+    assert done.returncode == 6 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("lanes-tui: ") and key in done.stderr
+    assert workspace.store().read_task(task["id"])["state"] == "queued"
