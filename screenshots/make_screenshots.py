@@ -2,7 +2,7 @@
 
     python screenshots/make_screenshots.py [--size 120x36] [--only idle,busy]
 
-The scenes (queue on disk, fixed clock, fixed paths, pretend workers) are
+The scenes (queue on disk, fixed clock, pretend workers) are
 `tests/ui/snapshot_fixtures.py`, shared with `tests/ui/test_snapshots.py`, so
 a screenshot shows exactly what the pixel tests pin; run from any directory.
 The output is deterministic: regenerating without a UI change leaves the files
@@ -15,18 +15,24 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the fixtures live with the tests: `ui.snapshot_fixtures`
 
-from ui.snapshot_fixtures import STATES, WORKSPACE, wipe  # noqa: E402
+from ui.snapshot_fixtures import STATES  # noqa: E402
 
 DEFAULT_SIZE = (120, 36)
 
 
 async def shoot(state: str, size: tuple[int, int], out_dir: Path) -> Path:
-    app, run_before = STATES[state].build()
+    with tempfile.TemporaryDirectory(prefix="lanes-tui-screenshot-") as folder:
+        return await _shoot_in(Path(folder), state, size, out_dir)
+
+
+async def _shoot_in(folder: Path, state: str, size: tuple[int, int], out_dir: Path) -> Path:
+    app, run_before = STATES[state].build(folder)
     async with app.run_test(size=size) as pilot:
         await run_before(pilot)
         await pilot.wait_for_scheduled_animations()
@@ -56,11 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown state(s) {', '.join(unknown)}; known: {', '.join(STATES)}")
     os.environ.pop("NO_COLOR", None)  # read when the App is built: it would drop every colour
-    try:
-        for state in states:
-            print(asyncio.run(shoot(state, args.size, args.out)))
-    finally:
-        wipe(WORKSPACE)
+    for state in states:
+        print(asyncio.run(shoot(state, args.size, args.out)))
     return 0
 
 

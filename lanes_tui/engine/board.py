@@ -24,6 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from lanes_tui.config import RuntimeConfig
@@ -32,8 +33,8 @@ from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
-from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.runcheck import check_run_metadata
+from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.core.submitting import SubmitForm, submit_form
 from lanes_tui.engine import events as ev
@@ -279,6 +280,17 @@ class Board:
             cost_usd=round(sum(costs), 6) if costs else None,
             attention=attention,
         )
+
+    def location(self) -> str:
+        """Where this queue is, for a header: `<workspace>/handoff/state` when the store is
+        inside the workspace (short, and the same wherever the workspace lives), else its path."""
+        root = Path(self.store.root)
+        if self.config is not None:
+            try:
+                return str(Path(self.config.workspace_root.name) / root.relative_to(self.config.workspace_root))
+            except ValueError:
+                pass
+        return str(root)
 
     def task_detail(self, task_id: str) -> dict[str, Any]:
         """task.json, the last events and the response's presence (blocking: call in a thread)."""

@@ -290,7 +290,7 @@ class LanesApp(App[int]):
         if recompute or self._summary is None:
             self._summary = (self.board.totals(), self.board.lanes())
         totals, lanes = self._summary
-        self.header_bar.show(self.queue_name, self.board.store.root, totals,
+        self.header_bar.show(self.queue_name, self.board.location(), totals,
                                        watch_only=self.board.watch_only)
         selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
         self.lanes_panel.show(lanes, self.now(), selected.lane if selected else None)

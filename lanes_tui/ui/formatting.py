@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from datetime import datetime
 
 
@@ -58,3 +60,16 @@ def tokens(count: int) -> str:
     if count < 1_000_000:
         return f"{count / 1000:.1f}k"
     return f"{count / 1_000_000:.2f}M"
+
+
+def short_path(path: object, base: object) -> str:
+    """`requests/x.md` for a path inside `base` (the workspace), the path itself otherwise:
+    shorter on a narrow terminal, and the same wherever the workspace lives."""
+    text = str(path or "")
+    if not text or not base:
+        return text
+    try:
+        relative = Path(text).relative_to(Path(str(base)))
+    except ValueError:
+        return text
+    return str(relative) if str(relative) != "." else text

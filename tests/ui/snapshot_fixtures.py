@@ -6,10 +6,10 @@ sys.path and imports this as `ui.snapshot_fixtures`) show exactly what
 `tests/ui/test_snapshots.py` pins.
 
 Everything that reaches the screen is fixed:
-* the workspace lives at one absolute path, `/tmp/lanes-tui-snapshots/ws`
-  (not `tmp_path`, not `$TMPDIR`: both differ between machines and runs, and
-  paths are shown in the header and the detail pane); it is wiped and rebuilt
-  for every scene;
+* the workspace is a folder named `ws` wherever the caller puts it (the tests:
+  `tmp_path`, so two runs on one machine never share it); the dashboard shows
+  paths relative to the workspace (`ws/handoff/state`, `requests/x.md`), so
+  the pictures do not depend on where it is; it is built fresh for every scene;
 * one hand-moved clock drives the store and the App: task ids, created/claimed
   timestamps, lease expiries, events, ages and countdowns all derive from it;
   it is left at NOW while the dashboard is drawn, and the App's tick is an hour
@@ -25,7 +25,6 @@ Everything that reaches the screen is fixed:
 from __future__ import annotations
 
 import asyncio
-import shutil
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +44,7 @@ from lanes_tui.ui.screens.break_modal import BreakModal
 from lanes_tui.ui.screens.submit_modal import SubmitModal
 from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_LIGHT
 
-SNAPSHOT_ROOT = Path("/tmp/lanes-tui-snapshots")
-WORKSPACE = SNAPSHOT_ROOT / "ws"
+WORKSPACE_NAME = "ws"  # shown in the header: every scene's workspace has this name
 QUEUE_NAME = "demo-queue"
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=30)  # what the dashboard's clock reads while it is drawn
@@ -146,17 +144,11 @@ class Scene:
         self.store.cancel(self.ids[key], by=OPERATOR, reason="superseded")
 
 
-def wipe(root: Path = WORKSPACE) -> None:
-    """Remove a scene's workspace (only ever below SNAPSHOT_ROOT: this deletes a tree)."""
-    root = Path(root)
-    if SNAPSHOT_ROOT not in root.parents:
-        raise ValueError(f"refusing to wipe {root}: not below {SNAPSHOT_ROOT}")
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def build_scene(root: Path = WORKSPACE, *, busy: bool) -> Scene:
-    """A fresh workspace with finished and queued tasks; `busy` adds tasks being worked on."""
-    wipe(root)
+def build_scene(folder: Path, *, busy: bool) -> Scene:
+    """A fresh workspace `folder/ws` with finished and queued tasks; `busy` adds tasks being worked on."""
+    root = Path(folder) / WORKSPACE_NAME
+    if root.exists():
+        raise ValueError(f"{root} exists: a scene is built in a new folder")
     for folder in ("handoff", "requests", "responses", "tasks"):
         (root / folder).mkdir(parents=True)
     (root / "handoff" / "handoff.yaml").write_text(HANDOFF_YAML, encoding="utf-8")
@@ -374,9 +366,9 @@ class State:
     busy: bool
     run_before: Callable[[Scene], RunBefore]
 
-    def build(self, root: Path = WORKSPACE) -> tuple[LanesApp, RunBefore]:
-        """Rebuild the workspace, then the App and what to do before the picture is taken."""
-        scene = build_scene(root, busy=self.busy)
+    def build(self, folder: Path) -> tuple[LanesApp, RunBefore]:
+        """Build the workspace in `folder`, then the App and what to do before the picture is taken."""
+        scene = build_scene(folder, busy=self.busy)
         return make_app(scene, busy=self.busy), self.run_before(scene)
 
 

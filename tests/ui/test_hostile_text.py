@@ -97,12 +97,13 @@ async def test_hostile_task_fields_show_escaped_everywhere(workspace, ui_setting
         await shown(app, pilot, lambda: set(table.shown_ids) == {long_prompt, owned, failed}, "three rows")
 
         # The table: lane, owner and failure reason, each cut to its column, escaped, markup literal.
-        svg, lines = screen(app)
-        assert_nothing_raw(svg)
-        assert find(lines, "\\x1b[31mr")  # the lane (10 cells)
-        assert find(lines, "[bold]lan")  # a markup-looking lane, literal
-        assert find(lines, SHOWN[:60])  # the failure reason, in the activity column
-        assert find(lines, "\\x1b[2J[bold r")  # the owner column
+        # (Waited for, not read at once: on a loaded machine the rows arrive before their cells.)
+        needles = ("\\x1b[31mr",  # the lane (10 cells)
+                   "[bold]lan",  # a markup-looking lane, literal
+                   SHOWN[:60],  # the failure reason, in the activity column
+                   "\\x1b[2J[bold r")  # the owner column
+        await shown(app, pilot, lambda: all(find(screen(app)[1], n) for n in needles), "every cell escaped")
+        assert_nothing_raw(screen(app)[0])
 
         # The detail pane of each task.
         for task_id, needle in ((failed, SHOWN[:100]), (owned, SHOWN[:100]), (long_prompt, "  " + SHOWN[:80])):

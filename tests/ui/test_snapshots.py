@@ -16,50 +16,51 @@ from typing import Any, Iterator
 
 import pytest
 
-from .snapshot_fixtures import STATES, WORKSPACE, wipe
+from .snapshot_fixtures import STATES
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 
 
 @pytest.fixture(autouse=True)
-def scene_workspace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A clean fixed workspace per test, and no host setting that changes colours."""
+def no_colour_setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No host setting that changes colours."""
     monkeypatch.delenv("NO_COLOR", raising=False)  # read by App.__init__
-    wipe(WORKSPACE)
     yield
-    wipe(WORKSPACE)
 
 
-def snap(snap_compare: Any, state: str, size: tuple[int, int]) -> bool:
-    app, run_before = STATES[state].build()
-    return snap_compare(app, terminal_size=size, run_before=run_before)
+@pytest.fixture
+def snap(snap_compare: Any, tmp_path: Any) -> Any:
+    def take(state: str, size: tuple[int, int]) -> bool:
+        app, run_before = STATES[state].build(tmp_path)  # a workspace of this test's own
+        return snap_compare(app, terminal_size=size, run_before=run_before)
+    return take
 
 
 @SIZES
-def test_idle(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_idle(snap: Any, size: tuple[int, int]) -> None:
     """Watch-only: answered, failed and queued tasks, nothing running."""
-    assert snap(snap_compare, "idle", size)
+    assert snap("idle", size)
 
 
 @SIZES
-def test_busy(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_busy(snap: Any, size: tuple[int, int]) -> None:
     """Three of our workers running (activity, tokens, cost, lease countdowns), one stale foreign claim."""
-    assert snap(snap_compare, "busy", size)
+    assert snap("busy", size)
 
 
 @SIZES
-def test_submit_form(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_submit_form(snap: Any, size: tuple[int, int]) -> None:
     """`n` with a prompt typed."""
-    assert snap(snap_compare, "submit-form", size)
+    assert snap("submit-form", size)
 
 
 @SIZES
-def test_break_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_break_confirm(snap: Any, size: tuple[int, int]) -> None:
     """`b` on a claim whose lease ran out: holder, ages, lease, heartbeat, reason."""
-    assert snap(snap_compare, "break-confirm", size)
+    assert snap("break-confirm", size)
 
 
 @SIZES
-def test_light_theme(snap_compare: Any, size: tuple[int, int]) -> None:
+def test_light_theme(snap: Any, size: tuple[int, int]) -> None:
     """The idle state in lanes-light."""
-    assert snap(snap_compare, "light-theme", size)
+    assert snap("light-theme", size)

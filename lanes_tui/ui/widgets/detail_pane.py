@@ -45,10 +45,11 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
         text.append("\n" + one_line(str(detail["error"]), 300), "bold")
         return text
     task = detail["task"]
+    base = task.get("workspace_root")
     text.append("\nrequest  ", "dim")
-    text.append(one_line(str(task.get("request_path") or ""), 300))
+    text.append(one_line(fmt.short_path(task.get("request_path"), base), 300))
     text.append("\nresponse ", "dim")
-    text.append(one_line(str(task.get("response_path") or ""), 300))
+    text.append(one_line(fmt.short_path(task.get("response_path"), base), 300))
     text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
     _append_run(text, detail.get("response_metadata") or {})
     prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]

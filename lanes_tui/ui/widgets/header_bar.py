@@ -12,7 +12,7 @@ from lanes_tui.engine.board import Totals
 from lanes_tui.ui import formatting as fmt
 
 
-def header_text(name: str, path: Path, totals: Totals, *, watch_only: bool, width: int) -> Text:
+def header_text(name: str, path: Path | str, totals: Totals, *, watch_only: bool, width: int) -> Text:
     counts = totals.counts
     text = Text()
     text.append(" lanes-tui ", "bold reverse")
@@ -46,5 +46,5 @@ class HeaderBar(Static):
     HeaderBar { height: 2; background: $panel; color: $foreground; }
     """
 
-    def show(self, name: str, path: Path, totals: Totals, *, watch_only: bool) -> None:
+    def show(self, name: str, path: Path | str, totals: Totals, *, watch_only: bool) -> None:
         self.update(header_text(name, path, totals, watch_only=watch_only, width=self.size.width or 80))
