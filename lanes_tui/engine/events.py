@@ -22,6 +22,7 @@ class SupervisorStarted(SupervisorEvent):
     store: str
     recovered_tasks: tuple[str, ...] = ()
     killed_leftover_workers: tuple[str, ...] = ()
+    swept_temp_files: int = 0  # leftovers of writers killed mid-write, removed at start
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFo
 from lanes_tui.core.limits import MAX_RESET_SECONDS
 from lanes_tui.core.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
+from lanes_tui.core.sweep import sweep_temp_files
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
     ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt, working_dir,
@@ -151,8 +152,10 @@ class Supervisor:
         if on_loaded is not None:
             await on_loaded()
         self._feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)
+        # Writers killed mid-write left their temporary files; we hold the store, so sweep them.
+        swept = await asyncio.to_thread(sweep_temp_files, self.store.root)
         recovered = await self._recover_dead_claims(skip=surviving)
-        self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed)))
+        self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed), len(swept)))
         self._follower = asyncio.create_task(
             follow(self.index, self._feed, self._on_change, rescan_seconds=self.rescan_seconds,
                    wake_after=self._next_timer)
@@ -323,10 +326,22 @@ class Supervisor:
                     f"supervisor {summary.claim_owner} died while the task ran",
                     {"attempt": await self._attempts(summary.id), "reason": "supervisor died", "by": self.owner},
                 )
-                await asyncio.to_thread(
-                    self.store.break_claim, summary.id, by=self.owner,
-                    reason=f"recovery: supervisor {task['claim_owner']} is gone",
-                )
+                # An attempt its supervisor did not survive counts like any failed one (G3): a task
+                # that takes its supervisor down is not run again for ever.
+                failures = await self._failed_attempts(summary.id)
+                max_attempts = self.settings.lane(task["lane"]).max_attempts
+                if failures >= max_attempts and task.get("claim_token"):
+                    body = await self._failure_body(summary.id, failures)
+                    await asyncio.to_thread(self.store.respond, summary.id, body=body, reviewer=self.owner,
+                                            claim_token=task["claim_token"], status=FAILED)
+                    record = self.records.setdefault(summary.id, TaskRecord(summary.id, task["lane"]))
+                    record.state, record.reason, record.attempts = FAILED, body.splitlines()[-1], failures
+                    self.emit(ev.TaskFailed(summary.id, task["lane"], failures, body))
+                else:
+                    await asyncio.to_thread(
+                        self.store.break_claim, summary.id, by=self.owner,
+                        reason=f"recovery: supervisor {task['claim_owner']} is gone",
+                    )
             except LanesError:
                 continue
             recovered.append(summary.id)
@@ -691,8 +706,7 @@ class Supervisor:
         await self._event(task_id, token, ATTEMPT_FAILED, reason, {"attempt": spec.attempt, "reason": reason})
         failures = await self._failed_attempts(task_id)
         if failures >= spec.lane.max_attempts:
-            reasons = await self._failure_reasons(task_id)
-            body = f"failed after {failures} attempt(s):\n" + "\n".join(f"{i}. {r}" for i, r in enumerate(reasons, 1))
+            body = await self._failure_body(task_id, failures)
             self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, None))
             await self._fail(spec, body, record)
             return
@@ -701,6 +715,10 @@ class Supervisor:
         await self._release(task_id, token, f"attempt {spec.attempt} failed: {reason}; retry in {delay:.0f} s")
         record.state, record.reason = QUEUED, reason
         self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, delay))
+
+    async def _failure_body(self, task_id: str, failures: int) -> str:
+        reasons = await self._failure_reasons(task_id)
+        return f"failed after {failures} attempt(s):\n" + "\n".join(f"{i}. {r}" for i, r in enumerate(reasons, 1))
 
     async def _fail(self, spec: AttemptSpec, body: str, record: TaskRecord) -> None:
         try:

@@ -270,3 +270,40 @@ async def test_no_zombie_is_left_for_a_parent_that_never_reaps(workspace, standi
     assert report["children_left"] == [], f"processes left to a parent that never reaps: {report}"
     state = workspace.store().read_task(task["id"])["state"]
     assert state == (FAILED if mode == "ignore_sigterm" else COMPLETED)
+
+
+async def test_an_attempt_its_supervisor_did_not_survive_counts_toward_max_attempts(workspace, standins):
+    """G3: a task that takes its supervisor down is not claimed again for ever (issue 10's soak:
+    26 claims with max_attempts 12). The dead supervisor's attempt is the last one allowed here."""
+    from lanes_tui.engine.registry import owner_prefix
+
+    store = workspace.store()
+    task = workspace.submit()
+    dead = f"{owner_prefix()}999999"  # a lanes-tui supervisor on this host that is gone
+    first = store.claim(task["id"], owner=dead, lease_seconds=600)
+    store.append_event(task["id"], "attempt_failed", "agent exited with status 1",
+                       {"attempt": 1, "reason": "agent exited with status 1"}, claim_token=first["claim_token"])
+    store.release(task["id"], claim_token=first["claim_token"], reason="retry")
+    store.claim(task["id"], owner=dead, lease_seconds=600)  # attempt 2: its supervisor dies during it
+    settings = make_settings(workspace, lane={"max_attempts": 2})
+    async with supervising(store, settings) as h:
+        failed = await h.events.wait_for(ev.TaskFailed, task["id"])
+        assert failed.attempts == 2
+        assert not h.events.of(ev.WorkerStarted, task["id"])  # not claimed a third time
+    response = store.read_response(task["id"])
+    assert response["status"] == FAILED
+    assert response["body"] == ("failed after 2 attempt(s):\n1. agent exited with status 1\n"
+                                f"2. supervisor {dead} died while the task ran")
+    assert event_types(store, task["id"]).count("claimed") == 2
+
+
+async def test_a_dead_supervisors_attempt_below_the_cap_is_run_again(workspace, standins):
+    from lanes_tui.engine.registry import owner_prefix
+
+    store = workspace.store()
+    task = workspace.submit()
+    store.claim(task["id"], owner=f"{owner_prefix()}999999", lease_seconds=600)
+    async with supervising(store, make_settings(workspace, lane={"max_attempts": 2})) as h:
+        done = await h.events.wait_for(ev.TaskCompleted, task["id"])
+        assert done.attempts == 2
+    assert store.read_response(task["id"])["status"] == COMPLETED
