@@ -7,6 +7,18 @@ import argparse
 from typing import Any
 
 AGENT_ENV = "LANES_AGENT_ID"
+PID_MAX = 1 << 22  # Linux's ceiling for pid_max (4,194,304)
+
+
+def pid_number(text: str) -> int:
+    """A process id: 1..PID_MAX (0 and negatives name process groups to kill(2), not a process)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a process id, got {text[:40]!r}") from None
+    if not 1 <= value <= PID_MAX:
+        raise argparse.ArgumentTypeError(f"a process id is from 1 to {PID_MAX}, got {text[:40]!r}")
+    return value
 
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser], ttl: Any, wait: Any) -> None:
@@ -19,7 +31,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser], ttl: Any, wait
     lock.add_argument("--ttl", type=ttl, default=600.0, help="seconds until the lock expires (default 600)")
     lock.add_argument("--reason", default="")
     lock.add_argument("--wait", type=wait, default=0.0, metavar="SECONDS", help="wait this long for a held lock")
-    lock.add_argument("--pid", type=int, help="tie the lock to this process: it is stale once the process is gone")
+    lock.add_argument("--pid", type=pid_number, help="tie the lock to this process: it is stale once the process is gone")
     who(lock)
     unlock = sub.add_parser("unlock", parents=parents, help="release your advisory locks")
     unlock.add_argument("targets", nargs="+", metavar="PATH")

@@ -1,6 +1,7 @@
 """The lanes-tui folders beside the queue (`<store>/locks`, `agents`, `messages`, `journal`).
 
-Each is created 0700 on first use and opened without following a symlink. Changes
+Each is created 0700 on first use (by a writer: readers create nothing, so a read-only
+store can still be listed) and opened without following a symlink. Changes
 happen under an exclusive flock on the folder's own descriptor: a folder cannot be
 deleted or swapped under a holder the way a lock file can, so one process at a time
 changes what is inside, however many race.
@@ -12,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +30,28 @@ def open_store_folder(store_root: Path, name: str) -> Iterator[int]:
         raise NotFound(f"no queue at {store_root}") from None
     with fsio.open_dir(folder) as fd:
         yield fd
+
+
+@contextlib.contextmanager
+def read_store_folder(store_root: Path, name: str) -> Iterator[int | None]:
+    """For readers: the folder's descriptor, or None while it does not exist (nothing was
+    recorded yet). Creates nothing: listing locks on a read-only store must not fail."""
+    folder = Path(store_root) / name
+    try:
+        fd = os.open(folder, fsio.DIR_OPEN_FLAGS)
+    except FileNotFoundError:
+        if not Path(store_root).is_dir():
+            raise NotFound(f"no queue at {store_root}") from None
+        yield None
+        return
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise StoreError(f"{folder} is not a real directory (symlink?)") from exc
+        raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

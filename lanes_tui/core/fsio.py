@@ -40,6 +40,9 @@ def describe_os_error(exc: OSError, what: str) -> str:
     return f"{what}: {exc.strerror or exc}"
 
 
+DIR_OPEN_FLAGS = _DIR_FLAGS  # for callers that open a directory themselves (core/folders.py)
+
+
 @contextlib.contextmanager
 def open_dir(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> Iterator[int]:
     """Open a directory without following a symlink at its last component."""

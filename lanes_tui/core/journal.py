@@ -26,7 +26,7 @@ from typing import Any
 from lanes_tui.core import fsio
 from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import CorruptTask, InvalidInput
-from lanes_tui.core.folders import locked_store_folder, open_store_folder
+from lanes_tui.core.folders import locked_store_folder, read_store_folder
 from lanes_tui.core.presence import validate_agent_id
 from lanes_tui.core.store import parse_event_lines
 
@@ -132,15 +132,16 @@ class Journal:
     def _tail(self, name: str, limit: int) -> list[Entry]:
         """The last `limit` readable entries, newest last."""
         with self._dir() as fd:
-            lines = _tail_lines(name, fd, limit)
+            lines = _tail_lines(name, fd, limit) if fd is not None else []
         entries = []
         for raw in parse_event_lines(b"\n".join(lines)).events:
             with contextlib.suppress(ValueError):
                 entries.append(Entry.from_json(raw))
         return entries[-limit:]
 
-    def _dir(self) -> "contextlib.AbstractContextManager[int]":
-        return open_store_folder(self.store_root, JOURNAL_DIR)
+    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
+        """For reading: None while the folder does not exist (nothing recorded yet)."""
+        return read_store_folder(self.store_root, JOURNAL_DIR)
 
 
 def _tail_lines(name: str, dir_fd: int, limit: int) -> list[bytes]:

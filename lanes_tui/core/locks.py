@@ -52,7 +52,7 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
-from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_json_record
+from lanes_tui.core.folders import locked_store_folder, read_json_record, read_store_folder
 from lanes_tui.core.sanitize import one_line
 
 LOCKS_DIR = "locks"
@@ -203,13 +203,13 @@ class LockTable:
 
     def get(self, key: str) -> LockRecord | None:
         with self._dir() as fd:
-            return self._read(fd, key)
+            return None if fd is None else self._read(fd, key)
 
     def states(self) -> list[LockState]:
         """Every held lock, with liveness and staleness as of now (corrupt files skipped)."""
         found = []
         with self._dir() as fd:
-            for name in sorted(os.listdir(fd)):
+            for name in sorted(os.listdir(fd)) if fd is not None else ():
                 if not name.endswith(".json") or len(name) != 45:
                     continue
                 with contextlib.suppress(OSError, ValueError, StoreError):
@@ -361,8 +361,9 @@ class LockTable:
                            "token": record.token, **data}, sort_keys=True) + "\n"
         fsio.append_line(EVENTS, line, dir_fd=fd, durable=False)  # see the module docstring
 
-    def _dir(self) -> "contextlib.AbstractContextManager[int]":
-        return open_store_folder(self.store_root, LOCKS_DIR)
+    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
+        """For reading: None while the folder does not exist (nothing recorded yet)."""
+        return read_store_folder(self.store_root, LOCKS_DIR)
 
     def _locked(self) -> "contextlib.AbstractContextManager[int]":
         return locked_store_folder(self.store_root, LOCKS_DIR)

@@ -42,7 +42,7 @@ from typing import Any, Iterator
 from lanes_tui.core import fsio
 from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import CorruptTask, InvalidInput
-from lanes_tui.core.folders import locked_store_folder, open_store_folder
+from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_store_folder
 from lanes_tui.core.presence import Presence, addresses_of, validate_agent_id, validate_name, validate_role
 
 MESSAGES_DIR = "messages"
@@ -137,7 +137,11 @@ class MessageBox:
         (at least one is always returned); the rest stay unread for next time."""
         agent_id = validate_agent_id(agent_id)
         reach = addresses_of(agent_id, self.presence.get(agent_id))
-        with self._dir() as fd, self._read_dir(fd) as read_fd:
+        if not mark_read:
+            with self._dir() as fd:
+                if fd is None:
+                    return []  # nothing was ever sent
+        with self._writable_dir() as fd, self._read_dir(fd) as read_fd:
             if mark_read:
                 fcntl.flock(read_fd, fcntl.LOCK_EX)  # released when the descriptor closes
             cursor = self._cursor(read_fd, agent_id)
@@ -166,6 +170,8 @@ class MessageBox:
         if not isinstance(limit, int) or limit <= 0:
             raise InvalidInput("a limit is a positive whole number")
         with self._dir() as fd:
+            if fd is None:
+                return []
             last: collections.deque[Message] = collections.deque(maxlen=limit)
             for line, _end in _complete_lines(fd, 0):
                 message = _parse(line)
@@ -204,8 +210,12 @@ class MessageBox:
         with fsio.open_dir(READ_DIR, dir_fd=fd) as read_fd:
             yield read_fd
 
-    def _dir(self) -> "contextlib.AbstractContextManager[int]":
+    def _writable_dir(self) -> "contextlib.AbstractContextManager[int]":
         return open_store_folder(self.store_root, MESSAGES_DIR)
+
+    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
+        """For reading: None while the folder does not exist (nothing recorded yet)."""
+        return read_store_folder(self.store_root, MESSAGES_DIR)
 
     def _locked(self) -> "contextlib.AbstractContextManager[int]":
         return locked_store_folder(self.store_root, MESSAGES_DIR)

@@ -36,7 +36,7 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import InvalidInput, StoreError
-from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_json_record
+from lanes_tui.core.folders import locked_store_folder, read_json_record, read_store_folder
 from lanes_tui.core.sanitize import is_clean, one_line
 
 AGENTS_DIR = "agents"
@@ -145,14 +145,14 @@ class Presence:
 
     def get(self, agent_id: str) -> AgentRecord | None:
         with self._dir() as fd:
-            return self._read(fd, agent_id)
+            return None if fd is None else self._read(fd, agent_id)
 
     def agents(self, now: datetime | None = None) -> list[AgentState]:
         """Every registered agent with its status as of `now`, sorted by id (corrupt files skipped)."""
         now = now or self.clock()
         found = []
         with self._dir() as fd:
-            for name in sorted(os.listdir(fd)):
+            for name in sorted(os.listdir(fd)) if fd is not None else ():
                 if not name.endswith(".json") or len(name) != 45:
                     continue
                 with contextlib.suppress(OSError, ValueError, StoreError):
@@ -256,8 +256,9 @@ class Presence:
     def _write(self, fd: int, record: AgentRecord) -> None:
         fsio.write_atomic(_file_name(record.id), fsio.dumps_json(record.to_json()), dir_fd=fd)
 
-    def _dir(self) -> "contextlib.AbstractContextManager[int]":
-        return open_store_folder(self.store_root, AGENTS_DIR)
+    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
+        """For reading: None while the folder does not exist (nothing recorded yet)."""
+        return read_store_folder(self.store_root, AGENTS_DIR)
 
     def _locked(self) -> "contextlib.AbstractContextManager[int]":
         return locked_store_folder(self.store_root, AGENTS_DIR)

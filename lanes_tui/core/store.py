@@ -338,6 +338,11 @@ class TaskStore:
             raise CorruptTask(f"task {task_id}: response.json is not valid JSON") from None
         if not isinstance(response, dict):
             raise CorruptTask(f"task {task_id}: response.json is not a JSON object")
+        if "task_id" in response and response["task_id"] != task_id:
+            # Another task's answer (copied or moved in): rolling it forward (G8) would answer
+            # this task with it. Refused, and the task is reported corrupt instead.
+            other = str(response["task_id"])[:80]
+            raise CorruptTask(f"task {task_id}: response.json belongs to task {other!r}")
         if response.get("metadata") is None:
             response["metadata"] = {}
         return response

@@ -114,7 +114,11 @@ class TaskIndex:
         return [t.id for t in found]
 
     def next_lease_expiry(self) -> float | None:
-        """Seconds until the earliest claim in the index expires (a task becomes claimable)."""
+        """Seconds until the earliest live claim in the index expires (a task becomes claimable).
+
+        Leases that already ran out are not counted: those tasks are claimable now, and a
+        scheduler woken for them "in 0 s" again and again would spin (issue 10's soak: 14% of
+        a core for a foreign expired claim nobody here could run)."""
         now = self.store.now()
         soonest: float | None = None
         for task in self._tasks.values():
@@ -124,8 +128,8 @@ class TaskIndex:
                 expiry = parse_ts(task.lease_expires_at)
             except ValueError:
                 continue
-            if expiry is not None:
-                left = max(0.0, (expiry - now).total_seconds())
+            if expiry is not None and expiry > now:
+                left = (expiry - now).total_seconds()
                 soonest = left if soonest is None else min(soonest, left)
         return soonest
 

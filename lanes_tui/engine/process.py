@@ -42,7 +42,11 @@ class OutputLog:
     _handle: object = field(default=None, repr=False)
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Every folder down to the log 0700 (mkdir's mode= applies to the last one only): attempt
+        # logs hold the agents' output, prompts included.
+        for folder in reversed([self.path.parent, *self.path.parent.parents]):
+            if not folder.exists():
+                folder.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self._handle = os.fdopen(fd, "wb", buffering=0)
 

@@ -29,7 +29,7 @@ from lanes_tui.core.argv import Command, build_command, executable_available, re
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.limits import MAX_RESET_SECONDS
 from lanes_tui.core.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
-from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
+from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore, lease_expired
 from lanes_tui.core.sweep import sweep_temp_files
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
@@ -270,9 +270,14 @@ class Supervisor:
     def waiting(self) -> dict[str, str]:
         """Queued tasks this supervisor serves but cannot start, with the reason."""
         current = {}
+        wall = self.store.now()
         for task_id, reason in self._waiting.items():
             summary = self.index.get(task_id)
-            if summary is not None and summary.state == QUEUED:
+            if summary is None:
+                continue
+            # A claim whose lease ran out is claimable, so its task waits like a queued one.
+            if summary.state == QUEUED or (summary.state == CLAIMED and summary.claim_owner != self.owner and
+                                           lease_expired({"lease_expires_at": summary.lease_expires_at}, wall)):
                 current[task_id] = reason
         return current
 
@@ -424,11 +429,14 @@ class Supervisor:
                         break  # hybrid lanes only use capacity that is free: leave the rest to others
                     continue
                 await self._start(task, plan, lane_settings)
-        # Claimed by someone else in a lane we serve: not done while they hold it.
+        # Claimed by someone else in a lane we serve: not done while they hold it. A claim whose
+        # lease ran out is held by nobody: its task was a candidate above, like a queued one.
         served = set(lanes)
+        wall = self.store.now()
         pending += sum(
             1 for t in self.index.tasks()
             if t.state == CLAIMED and t.lane in served and t.claim_owner != self.owner and t.id not in self._running
+            and not lease_expired({"lease_expires_at": t.lease_expires_at}, wall)
         )
         return pending
 

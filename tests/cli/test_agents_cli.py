@@ -157,3 +157,36 @@ def test_non_utf8_message_file_is_refused(workspace, tmp_path):
     raw.write_bytes(b"caf\xe9")
     result = cli(workspace, "send", "--to", "all", "--message-file", str(raw), agent="alice")
     assert result.returncode == 5 and "UTF-8" in result.stderr
+
+
+def test_listing_creates_nothing_so_a_read_only_store_can_be_listed(workspace):
+    """Issue 10: `locks`, `agents`, `history` and `inbox --peek` created their folders, so they
+    failed on a read-only store. Reading creates nothing now; a real read-only mount too."""
+    import shutil
+    import subprocess
+    import sys
+
+    workspace.submit()  # the store exists; none of the coordination folders do yet
+    reads = (["locks", "--json"], ["agents", "--json"], ["history", "--json"],
+             ["inbox", "--as", "alice", "--peek", "--json"])
+    for args in reads:
+        done = workspace.run(*args)
+        assert done.returncode == 0, (args, done.stderr)
+    for folder in ("locks", "agents", "journal", "messages"):
+        assert not (workspace.store_root / folder).exists(), folder
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return
+    # The same on a read-only bind mount of the store, in a mount namespace of its own.
+    store = str(workspace.store_root)
+    program = "\n".join([
+        "import subprocess, sys",
+        f"subprocess.run(['mount', '--bind', {store!r}, {store!r}], check=True)",
+        f"subprocess.run(['mount', '-o', 'remount,ro,bind', {store!r}], check=True)",
+        f"for args in {[list(a) for a in reads]!r}:",
+        f"    done = subprocess.run([sys.executable, '-m', 'lanes_tui', '--config', {str(workspace.config)!r}, *args],"
+        " capture_output=True, text=True)",
+        "    if done.returncode != 0: sys.exit(f'{args}: {done.stderr}')",
+    ])
+    done = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", program],
+                          capture_output=True, text=True, timeout=120, cwd=workspace.root)
+    assert done.returncode == 0, done.stderr

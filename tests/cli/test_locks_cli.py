@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from lanes_tui.core.locks import LockTable
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
@@ -93,3 +95,11 @@ def test_bad_input_is_one_line_with_its_exit_code(workspace):
         assert result.returncode == code, (args, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert LockTable(workspace.store_root).states() == []
+
+
+@pytest.mark.parametrize("pid", ["0", "-1", "-4242", "4194305", "99999999999999999999", "12abc"])
+def test_lock_pid_must_name_a_process(workspace, pid):
+    """Issue 10: `--pid 0` or a negative number was accepted (to kill(2) those name process groups)."""
+    done = workspace.run("lock", "src/a.py", "--as", "alice", "--pid", pid)
+    assert done.returncode == 64 and "process id" in done.stderr and done.stderr.count("\n") == 1
+    assert not (workspace.store_root / "locks").exists()

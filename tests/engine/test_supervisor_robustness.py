@@ -225,3 +225,36 @@ async def test_a_leftover_group_that_survives_the_kill_keeps_its_task_until_the_
         if old_worker.poll() is None:
             old_worker.kill()
         old_worker.wait(BOUND)
+
+
+async def test_a_foreign_expired_claim_nobody_here_can_run_ends_the_drain_as_stuck(workspace, standins):
+    """Issue 10's soak: such a task kept `--drain` running for ever, and woke the scheduler every
+    10 ms (14% of a core): an expired lease was taken for one about to expire."""
+    from lanes_tui.engine.headless import EXIT_STUCK, exit_code
+
+    store = workspace.store()
+    task = workspace.submit(metadata={"required_vendor": "gemini"})  # not configured here
+    store.claim(task["id"], owner="agent-lanes@laptop:77", lease_seconds=0.001)
+    await until(lambda: parse_ts(store.read_task(task["id"])["lease_expires_at"]) <= store.now())
+    async with supervising(store, make_settings(workspace), drain=True) as h:
+        waiting = await h.events.wait_for(ev.TaskWaiting, task["id"])
+        assert "is not configured here" in waiting.reason
+        # Nothing to wait for: the scheduler sleeps until its rescan, it does not spin.
+        assert h.supervisor._next_timer() > 1.0
+        await asyncio.wait_for(h.job, BOUND)
+        assert h.supervisor.drained and task["id"] in h.supervisor.waiting
+        assert exit_code(h.supervisor, interrupted=False) == EXIT_STUCK
+    assert store.read_task(task["id"])["state"] == "claimed"  # left as found
+
+
+async def test_unreadable_task_files_end_the_drain_with_the_reason(workspace, standins):
+    store = workspace.store()
+    broken = workspace.submit(name="broken")
+    fine = workspace.submit(name="fine")
+    events = store.root / "tasks" / broken["id"] / "events.jsonl"
+    events.unlink()
+    events.mkdir()  # issue 10's soak: events.jsonl a directory
+    async with supervising(store, make_settings(workspace), drain=True) as h:
+        await h.events.wait_for(ev.TaskCompleted, fine["id"])
+        await asyncio.wait_for(h.job, BOUND)
+        assert h.supervisor.waiting == {broken["id"]: "events.jsonl is not a regular file"}

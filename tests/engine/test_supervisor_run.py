@@ -85,6 +85,10 @@ async def test_happy_path_records_answer_metadata_and_dispatcher_events(workspac
     assert store.read_task(task["id"])["state"] == COMPLETED
     log = store.root / ".lanes-tui" / "logs" / task["id"] / "attempt-1.log"
     assert b'"type":"result"' in log.read_bytes()
+    # Logs hold prompts and output: private all the way down (issue 10: logs/ was 0755).
+    for folder in (log.parent, log.parent.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    assert log.stat().st_mode & 0o777 == 0o600
 
 
 async def test_stdin_holds_prompt_request_and_thread_argv_and_env_are_exact(workspace, standins, monkeypatch, tmp_path):

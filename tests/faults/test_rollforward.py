@@ -134,3 +134,22 @@ def test_recover_writes_task_json_forward_once(workspace):
     assert _on_disk(workspace, task["id"]) == on_disk
     assert [e["type"] for e in store.read_events(task["id"]).events].count("recovered") == 1
     assert (store.tasks_dir / task["id"] / "response.json").read_bytes() == answer
+
+
+def test_another_tasks_response_is_never_rolled_forward(workspace):
+    """Issue 10: a response.json whose task_id names another task (copied or moved in) used to be
+    taken as this task's answer. It is refused: the task is reported corrupt, its task.json untouched."""
+    store = workspace.store()
+    answered, _, donor_bytes = _crashed_respond(workspace)
+    victim = workspace.submit(lane="a", name="victim")
+    store.claim(victim["id"], owner="w2", lease_seconds=600)
+    folder = store.tasks_dir / victim["id"]
+    (folder / "response.json").write_bytes(donor_bytes)
+    before = (folder / "task.json").read_bytes()
+    status = workspace.run("status", victim["id"], "--json")
+    assert status.returncode == 8
+    assert f"response.json belongs to task '{answered['id']}'" in _one_line(status.stderr)
+    listing = json.loads(workspace.run("list", "--json").stdout)
+    assert victim["id"] in {entry["task_id"] for entry in listing["corrupt"]}
+    recover = workspace.run("respond", victim["id"], "--claim-token", "x", "--body", "b")
+    assert recover.returncode == 8 and (folder / "task.json").read_bytes() == before
