@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.core.errors import ConfigError
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 
 DEFAULT_CONFIG_PATH = "handoff/handoff.yaml"
@@ -31,7 +32,7 @@ class RuntimeConfig:
 
 
 def load_config(config_path: str | Path, store_override: str | Path | None = None) -> RuntimeConfig:
-    path = Path(config_path).expanduser()
+    path = expand_user(config_path, "config path", ConfigError)
     data = load_mapping(path, what="config file")
     path = path.resolve()
     base = path.parent
@@ -45,7 +46,10 @@ def load_config(config_path: str | Path, store_override: str | Path | None = Non
         raise ConfigError(f"{path}: workspace_id must be a non-empty string")
     workspace_root = _path_value(base, data.get("workspace_root", ".."), path, "workspace_root")
     if store_override is not None:
-        store_root = _path_value(Path.cwd(), store_override, path, "--store")
+        if not str(store_override).strip():
+            raise ConfigError("--store must be a non-empty path")
+        store = expand_user(store_override, "--store")
+        store_root = (store if store.is_absolute() else Path.cwd() / store).resolve()
     else:
         store_root = _path_value(base, data.get("queue_root", "state"), path, "queue_root")
     worktree = data.get("worktree_path")
@@ -68,7 +72,7 @@ def _path_value(base: Path, value: Any, source: Path, key: str) -> Path:
         raise ConfigError(f"{source}: {key} must be a non-empty path string")
     if "\x00" in str(value):
         raise ConfigError(f"{source}: {key} contains a NUL byte")
-    candidate = Path(str(value)).expanduser()
+    candidate = expand_user(str(value), f"{source}: {key}", ConfigError)
     return (candidate if candidate.is_absolute() else base / candidate).resolve()
 
 

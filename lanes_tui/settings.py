@@ -535,9 +535,12 @@ class _Parser:
         return None if raw is None else self.key_name(raw, key)
 
     def text(self, raw: Any, key: str) -> str:
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw) or "\x00" in str(raw):
-            raise self.fail(key, "must be a non-empty string")
-        return str(raw)
+        # Strings only: YAML turns `5` or `yes` into numbers and booleans, and a command line or
+        # a model name that silently became one is a typo waiting to run (issue 10's fuzz).
+        if not isinstance(raw, str) or not raw or "\x00" in raw:
+            kind = "" if isinstance(raw, str) else f" (got a {type(raw).__name__}: quote it)"
+            raise self.fail(key, f"must be a non-empty string{kind}")
+        return raw
 
     def strings(self, raw: Any, key: str, *, non_empty: bool = False) -> tuple[str, ...]:
         if not isinstance(raw, list) or (non_empty and not raw):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.errors import ConfigError, InternalError, UsageError
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.store import TaskStore
 from lanes_tui.settings import Settings, load_settings
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the dashboard needs a terminal; for CI and servers run `lanes-tui --no-ui`")
     config: RuntimeConfig | None = None
     if args.store and not Path(args.config).exists():
-        store_root = Path(args.store).expanduser().resolve()
+        store_root = expand_user(args.store, "--store").resolve()
         settings = load_settings(args.settings, config_dir=None)
     else:
         config = load_config(args.config, store_override=args.store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -15,6 +16,30 @@ def emit(data: dict[str, Any], as_json: bool) -> None:
         sys.stdout.write(jsonout.dumps(data) + "\n")
     else:
         sys.stdout.write(f"{data['task_id']}\n")
+
+
+def emit_committed(data: dict[str, Any], as_json: bool, done: str) -> None:
+    """`emit` for a change already made (a task created): output that cannot be written is not
+    reported as a failure, which a caller would retry and so make a duplicate. `done` says what
+    was made, on stderr, for whoever still reads it."""
+    try:
+        emit(data, as_json)
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        _drop_stdout()
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"lanes-tui: {done}, but its output could not be written: "
+                             f"{getattr(exc, 'strerror', None) or exc}\n")
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    with contextlib.suppress(Exception):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
 
 
 def emit_json(data: dict[str, Any]) -> None:

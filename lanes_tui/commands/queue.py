@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lanes_tui.commands.output import emit, emit_json, note, warn
+from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
 from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core import listing, views
 from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.scan import last_event_of, lane_has_tasks, live_tasks
 from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside
 
@@ -110,7 +111,7 @@ def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         raise UsageError("submit requires --lane (either inline or via --task)")
     prompt = fields.get("prompt") or ""
     if fields.get("prompt_file"):
-        prompt_path = Path(fields["prompt_file"]).expanduser()
+        prompt_path = expand_user(fields["prompt_file"], "prompt_file")
         prompt_path = (prompt_path if prompt_path.is_absolute() else prompt_base / prompt_path).resolve()
         require_inside(config.workspace_root, prompt_path, "prompt_file")
         prompt = _read_text_file(prompt_path, MAX_PROMPT_BYTES, "prompt file")
@@ -137,7 +138,7 @@ def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
         supporting_paths=fields.get("supporting_paths") or [],
         metadata=metadata,
     )
-    emit({"task_id": task["id"], "task": task}, _as_json(args))
+    emit_committed({"task_id": task["id"], "task": task}, _as_json(args), f"submitted {task['id']}")
     return 0
 
 
@@ -157,7 +158,7 @@ def _workspace_path(config: RuntimeConfig, raw: str) -> Path:
     # agent-lanes resolves relative request/response paths against the working directory.
     if "\x00" in raw:
         raise InvalidInput("path contains a NUL byte")
-    return Path(raw).expanduser().resolve()
+    return expand_user(raw).resolve()
 
 
 # -- waiting -------------------------------------------------------------------------
@@ -312,7 +313,7 @@ def cmd_event(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig 
 
 def cmd_respond(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     if args.file and args.file != "-":
-        body = _read_text_file(Path(args.file).expanduser(), MAX_BODY_BYTES, "response file")
+        body = _read_text_file(expand_user(args.file, "--file"), MAX_BODY_BYTES, "response file")
     elif args.body is not None and not args.file:
         body = args.body
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConflictError, InvalidInput
+from lanes_tui.core.paths import expand_user
 
 WRAPPER = """#!/usr/bin/env bash
 # Runs lanes-tui (or agent-lanes: both understand this queue) against this folder's config.
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    target = Path(args.path).expanduser().resolve()
+    target = expand_user(args.path).resolve()
     handoff = target / "handoff"
     if handoff.exists():
         raise ConflictError(f"handoff/ already exists: {handoff}")
@@ -72,7 +73,7 @@ def _init(args: argparse.Namespace) -> int:
     wrapper = handoff / "bin" / "handoff"
     wrapper.write_text(WRAPPER, encoding="utf-8")
     wrapper.chmod(0o755)
-    store = Path(queue_root).expanduser()
+    store = expand_user(queue_root, "--queue-root")
     _make_store(store if store.is_absolute() else handoff / store)
     payload = {
         "status": "initialized",
@@ -97,7 +98,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _init_pool(args: argparse.Namespace) -> int:
-    target = Path(args.path).expanduser().resolve()
+    target = expand_user(args.path).resolve()
     queue_dir = target / ".agent-lanes-queue"
     if queue_dir.exists():
         raise ConflictError(f".agent-lanes-queue/ already exists: {queue_dir}")

@@ -53,6 +53,7 @@ from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
 from lanes_tui.core.folders import locked_store_folder, read_json_record, read_store_folder
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
 
 LOCKS_DIR = "locks"
@@ -141,7 +142,7 @@ def lock_key_for_path(raw: str, *, workspace_root: Path, cwd: Path | None = None
     if not isinstance(raw, str) or not raw or "\x00" in raw:
         raise InvalidInput("a lock path must be a non-empty path")
     base = Path(cwd) if cwd is not None else Path.cwd()
-    candidate = Path(raw).expanduser()
+    candidate = expand_user(raw)
     real = Path(os.path.realpath(candidate if candidate.is_absolute() else base / candidate))
     root = Path(os.path.realpath(workspace_root))
     for tree in _trees_of(root):

@@ -38,6 +38,8 @@ from lanes_tui.core.errors import (
     StoreError,
 )
 from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
+from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.storecheck import check_store_root
 
 QUEUED, CLAIMED, COMPLETED, FAILED = "queued", "claimed", "completed", "failed"
@@ -178,7 +180,7 @@ def parse_event_lines(data: bytes) -> EventLog:
 class TaskStore:
     def __init__(self, root: str | os.PathLike[str], *, clock: Clock = system_clock, create: bool = True):
         self.clock = clock
-        root_path = Path(root).expanduser()
+        root_path = expand_user(root, "store path")
         if create:
             try:
                 root_path.mkdir(mode=fsio.DIR_MODE, parents=True, exist_ok=True)
@@ -423,9 +425,13 @@ class TaskStore:
         supporting_paths: Iterable[Any] = (),
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        metadata = json_value(dict(metadata or {}), "metadata")  # before anything is written
         root = Path(workspace_root).resolve()
         request = require_inside(root, Path(request_path).resolve(), "request_path")
         response = require_inside(root, Path(response_path).resolve(), "response_path")
+        if response == root or response.is_dir():
+            # `wait` writes the answer beside this path: a folder would put it outside the workspace.
+            raise InvalidInput(f"response_path is a folder, not a file: {response}")
         if not request.is_file():
             raise NotFound(f"request file does not exist: {request}")
         if not isinstance(lane, str) or not lane.strip():
@@ -449,7 +455,7 @@ class TaskStore:
             "supporting_paths": supporting,
             "response_path": str(response),
             "prompt": prompt,
-            "metadata": dict(metadata or {}),
+            "metadata": metadata,
             "state": QUEUED,
             "created_at": created_at,
             "updated_at": created_at,
@@ -851,7 +857,7 @@ class TaskStore:
         raw = item.get("path") if isinstance(item, dict) else item
         if not isinstance(raw, (str, Path)) or not str(raw):
             raise InvalidInput(f"supporting_paths[{index}] is missing a path")
-        path = Path(str(raw)).expanduser()
+        path = expand_user(str(raw))
         path = (path if path.is_absolute() else root / path).resolve()
         require_inside(root, path, f"supporting_paths[{index}]")
         if not path.is_file():

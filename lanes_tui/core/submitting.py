@@ -17,6 +17,7 @@ from typing import Any, Callable
 from lanes_tui.config import RuntimeConfig
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.store import MAX_TASK_BYTES, TaskStore, require_inside
 from lanes_tui.core.taskfile import load_task_file
 
@@ -151,7 +152,7 @@ def submit_form(store: TaskStore, config: RuntimeConfig, form: SubmitForm, *, so
 def _resolve(base: Path, raw: str) -> Path:
     if "\x00" in raw:
         raise FieldError("request_path", "a path contains a NUL byte")
-    path = Path(raw).expanduser()
+    path = expand_user(raw)
     return (path if path.is_absolute() else base / path).resolve()
 
 

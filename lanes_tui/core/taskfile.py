@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.core.errors import ConfigError
+from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 
 TASK_FILE_KEYS = frozenset(
@@ -29,7 +31,7 @@ class TaskDefinition:
 
 
 def load_task_file(path: str | Path) -> TaskDefinition:
-    source = Path(path).expanduser()
+    source = expand_user(path, "task file", ConfigError)
     data = load_mapping(source, what="task file")
     source = source.resolve()
     fields = {k: v for k, v in data.items() if k in TASK_FILE_KEYS and k != "metadata" and v is not None}
@@ -41,12 +43,14 @@ def load_task_file(path: str | Path) -> TaskDefinition:
             raise ConfigError(f"task file {source}: {key} must be a string")
         fields[key] = str(value)
     supporting = fields.get("supporting_paths")
-    if supporting is not None and not isinstance(supporting, list):
-        raise ConfigError(f"task file {source}: supporting_paths must be a list")
+    if supporting is not None and (not isinstance(supporting, list) or not all(isinstance(p, str) for p in supporting)):
+        raise ConfigError(f"task file {source}: supporting_paths must be a list of paths")
     metadata = data.get("metadata")
     if metadata is None:
         metadata = {}
     elif not isinstance(metadata, dict):
         raise ConfigError(f"task file {source}: metadata must be a mapping")
+    # YAML has values JSON has not (.nan, dates, binary, sets): refused here, naming the key.
+    metadata = json_value(metadata, f"task file {source}: metadata", ConfigError)
     unknown = tuple(sorted(str(k) for k in data if k not in TASK_FILE_KEYS))
     return TaskDefinition(path=source, fields=fields, metadata=dict(metadata), unknown_keys=unknown)

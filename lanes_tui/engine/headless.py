@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lanes_tui.core import fsio
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import COMPLETED, FAILED, TaskStore
 from lanes_tui.engine import events as ev
@@ -152,7 +153,7 @@ def summary_of(supervisor: Supervisor, code: int) -> dict[str, Any]:
 
 
 def write_summary(path: Path, supervisor: Supervisor, code: int) -> None:
-    target = path.expanduser().resolve()
+    target = expand_user(path, "--summary").resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with fsio.open_dir(target.parent) as fd:
         fsio.write_atomic(target.name, fsio.dumps_json(summary_of(supervisor, code)), dir_fd=fd, mode=0o644)

@@ -287,3 +287,20 @@ def test_spelled_out_defaults_equal_the_builtins(tmp_path):
 
     spelled = load_settings(write(tmp_path, documented_defaults()), config_dir=None)
     assert replace(spelled, path=None) == load_settings(None, config_dir=None)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("vendors: {claude: {executable: [claude, 5]}}\n", r"vendors.claude.executable\[1\] must be a non-empty string \(got a int: quote it\)"),
+    ("vendors: {claude: {args: [-p, 7]}}\n", r"vendors.claude.args\[1\] must be a non-empty string \(got a int"),
+    ("vendors: {claude: {models: {opus: 4.8}}}\n", r"vendors.claude.models.opus must be a non-empty string \(got a float"),
+    ("environment: {deny: [5]}\n", r"environment.deny\[0\] must be a non-empty string \(got a int"),
+    ("notify_command: [notify-send, yes]\n", r"notify_command\[1\] must be a non-empty string \(got a bool"),
+])
+def test_values_that_yaml_made_numbers_or_booleans_are_refused(tmp_path, text, message):
+    """Issue 10's fuzz: settings took wrong types in executable, args, models, environment.deny
+    and notify_command as text."""
+    import re
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), config_dir=None)
+    assert re.search(message, str(info.value)), str(info.value)
