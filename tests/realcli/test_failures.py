@@ -175,7 +175,7 @@ def test_break_stops_the_cli_and_the_task_runs_again(agents):
 
 
 def test_sigkill_of_the_supervisor_takes_the_cli_down_and_the_next_one_resumes(agents):
-    agents.settings()
+    agents.settings(lane_defaults={"max_attempts": 2})  # the killed run is attempt 1 of 2 (G3)
     task = agents.submit(metadata={"required_vendor": "codex"})
     box = agents.supervise({"openai": [{"hang": True}]})
     started = box.wait_for_event("worker_started")
