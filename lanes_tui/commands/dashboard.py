@@ -57,6 +57,8 @@ def open_dashboard(store: TaskStore, settings: Settings, *, config: RuntimeConfi
         code = app.run()
     finally:
         settle_after_exit(board)
+        for problem in app.worker_errors:  # shown as toasts; a line each once the terminal is back
+            print(f"lanes-tui: dashboard: internal error in {problem}", file=sys.stderr)
     if code is None:
         raise InternalError("the dashboard stopped unexpectedly; its workers were stopped and their claims released")
     return code

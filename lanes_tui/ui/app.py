@@ -27,6 +27,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
@@ -110,6 +111,9 @@ class LanesApp(App[int]):
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else None
         self._notify_hook = notify
         self._tick_seconds = tick_seconds
+        # Errors of background work (loading a detail, an operator action, the board itself):
+        # shown at once, and printed on stderr once the terminal is back (commands/dashboard.py).
+        self.worker_errors: list[str] = []
         self._pending_ids: set[str] = set()
         self._pending_all = False
         self._flush_scheduled = False
@@ -214,6 +218,22 @@ class LanesApp(App[int]):
             self.notify(f"theme skipped: {problem.path}: {problem.message}", severity="warning", markup=False,
                         timeout=8)
         self.theme = FALLBACK_DARK
+
+    # -- background work ---------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised: never a silent empty screen. The board's own worker failing
+        means nothing is supervised or followed any more: the dashboard exits with 70."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        what = event.worker.group or event.worker.name or "background work"
+        text = one_line(f"{what}: {type(error).__name__}: {error}", 300)
+        self.worker_errors.append(text)
+        if event.worker.group == "board":
+            self.exit(EXIT_ERROR, message=f"lanes-tui: internal error in the dashboard's supervisor ({text})")
+            return
+        self.notify(f"internal error in {text}", title="lanes-tui", severity="error", markup=False, timeout=15)
 
     # -- the board -------------------------------------------------------------------
 

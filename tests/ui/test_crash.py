@@ -45,3 +45,37 @@ async def test_an_exception_in_the_app_stops_the_worker_and_releases_the_claim(w
     reasons = [e["data"].get("reason") for e in events_of(store, task_id, "released")]
     assert reasons and all(reasons), reasons
     assert not app.board.supervisor.registry.holds_lock
+
+
+async def test_a_failing_background_load_is_shown_not_swallowed(workspace, ui_settings, monkeypatch):
+    """Issue 10: errors in Textual workers were swallowed (exit_on_error=False, no handler)."""
+    from lanes_tui.engine.board import Board
+
+    task_id = workspace.submit()["id"]
+
+    def broken(self, task_id):
+        raise Boom("the detail could not be read")
+
+    monkeypatch.setattr(Board, "task_detail", broken)
+    async with make_app(workspace, ui_settings, watch_only=True).run_test(size=(100, 30)) as pilot:
+        app = pilot.app
+        await shown(app, pilot, lambda: app.worker_errors, "the error recorded")
+        assert app.worker_errors[0] == "detail: Boom: the detail could not be read"
+        messages = [str(n.message) for n in app._notifications]
+        assert "internal error in detail: Boom: the detail could not be read" in messages
+        assert app.is_running and app.table.row(task_id) is not None  # the rest goes on
+
+
+async def test_a_board_that_fails_to_start_ends_the_dashboard_with_exit_70(workspace, ui_settings, monkeypatch):
+    from lanes_tui.engine.board import Board
+
+    async def broken(self, on_loaded=None):
+        raise Boom("the index could not be built")
+
+    monkeypatch.setattr(Board, "start", broken)
+    app = make_app(workspace, ui_settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await shown(app, pilot, lambda: app.worker_errors, "the error recorded", timeout=20)
+        await pilot.pause()
+    assert app.return_value == 70
+    assert app.worker_errors == ["board: Boom: the index could not be built"]
