@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from lanes_tui.engine.feed import TaskFeed, follow
 from lanes_tui.engine.index import TaskIndex
 
@@ -48,8 +50,8 @@ def test_rescan_notices_archived_and_rewritten_tasks(workspace):
     assert index.rescan().removed == {task["id"]} and len(index) == 0
 
 
-async def _follow_until(index, feed, predicate, **kw):
-    """Run follow() until predicate(index) holds; returns the changes seen."""
+async def _follow_until(index, feed, predicate, wait=WAIT, **kw):
+    """Run follow() until predicate(index) holds (at most `wait` s); returns the changes seen."""
     seen, done = [], asyncio.Event()
 
     def on_change(change):
@@ -59,7 +61,7 @@ async def _follow_until(index, feed, predicate, **kw):
 
     runner = asyncio.create_task(follow(index, feed, on_change, **kw))
     try:
-        await asyncio.wait_for(done.wait(), WAIT)
+        await asyncio.wait_for(done.wait(), wait)
     finally:
         feed.close()
         await asyncio.wait_for(runner, WAIT)
@@ -91,14 +93,28 @@ async def test_feed_reports_submit_and_claim_by_agent_lanes(workspace):
     await driver
 
 
-async def test_rescan_safety_net_finds_what_the_watcher_missed(workspace, tmp_path):
+async def test_rescan_safety_net_finds_what_the_watcher_missed(workspace, tmp_path, rescan=0.2, wait=WAIT):
     store = workspace.store()
     index = TaskIndex(store)
     blind = tmp_path / "elsewhere"
     blind.mkdir()
     feed = TaskFeed(blind)  # watches the wrong folder: every event is "missed"
-    task = workspace.submit()
-    await _follow_until(index, feed, lambda ix: ix.get(task["id"]) is not None, rescan_seconds=0.2)
+    submitted: list[dict] = []
+
+    def submit_after_the_first_scan() -> None:
+        # follow() calls this after its own first scan (which finds whatever exists already):
+        # a task submitted now can only be found by a later rescan, the safety net under test.
+        if not submitted:
+            submitted.append(workspace.submit())
+
+    await _follow_until(index, feed, lambda ix: submitted and ix.get(submitted[0]["id"]) is not None,
+                        wait=wait, rescan_seconds=rescan, wake_after=submit_after_the_first_scan)
+
+
+async def test_without_the_safety_net_the_blind_watcher_finds_nothing(workspace, tmp_path):
+    """The test above cannot pass by accident: with rescans out of reach it times out."""
+    with pytest.raises(asyncio.TimeoutError):
+        await test_rescan_safety_net_finds_what_the_watcher_missed(workspace, tmp_path, rescan=3600, wait=2)
 
 
 async def test_follow_wakes_when_a_lease_expires(workspace):
