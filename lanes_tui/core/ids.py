@@ -47,4 +47,9 @@ def new_task_id(stamp: str, correlation_id: str, request_sha256: str) -> str:
             "correlation id is too long to form a task id "
             f"(task ids are at most {MAX_TASK_ID_LENGTH} characters)"
         )
+    if not is_valid_task_id(task_id):
+        # agent-lanes builds the same id (slug keeps dots), then no command of either tool can
+        # address it (".." is refused in every id): refuse it here, before anything is written.
+        raise InvalidInput(f"correlation id {correlation_id[:60]!r} makes a task id no command could address "
+                           f"({task_id[:100]!r}); use letters, digits, '-', '_' and single dots")
     return task_id

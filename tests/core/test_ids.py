@@ -1,7 +1,7 @@
 import pytest
 
 from lanes_tui.core.errors import InvalidInput
-from lanes_tui.core.ids import MAX_TASK_ID_LENGTH, new_task_id, slug, validate_task_id
+from lanes_tui.core.ids import MAX_TASK_ID_LENGTH, is_valid_task_id, new_task_id, slug, validate_task_id
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,11 @@ def test_id_format():
 def test_overlong_correlation_id_is_refused_before_any_path_is_built():
     with pytest.raises(InvalidInput, match="too long"):
         new_task_id("20261123T115916562099Z", "c" * 300, "f" * 64)
+
+
+@pytest.mark.parametrize("correlation", ["..", "a..b", "x/../y", "...."])
+def test_a_correlation_id_that_makes_an_unaddressable_task_id_is_refused(correlation):
+    """Issue 10: `submit --task-id ..` created a task no later command (nor agent-lanes) could name."""
+    with pytest.raises(InvalidInput, match="makes a task id no command could address"):
+        new_task_id("20261202T000000000000Z", correlation, "ab" * 32)
+    assert is_valid_task_id(new_task_id("20261202T000000000000Z", "a.b", "ab" * 32))
