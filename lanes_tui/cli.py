@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     respond.add_argument("--expect-sha256")
     respond.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
 
+    fail = sub.add_parser("fail", parents=[out], help="the claim holder reports that the task failed, and why")
+    fail.add_argument("task_id")
+    fail.add_argument("--claim-token", required=True)
+    fail.add_argument("--error", required=True, help="what went wrong (the task's failure reason)")
+    fail.add_argument("--by", default="worker", help="who reports it (the response's reviewer)")
+
     status = sub.add_parser("status", parents=[out], help="one task, or --all for the queue")
     status.add_argument("task_id", nargs="?")
     status.add_argument("--all", action="store_true")

@@ -425,6 +425,20 @@ def cmd_cancel(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
     return 0
 
 
+def cmd_fail(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+    """The holder reports that it could not do the task: `respond --status failed` with the
+    error as the body, which agent-lanes records as the failure reason."""
+    if not args.error.strip():
+        raise InvalidInput("--error must say what went wrong")
+    if len(args.error.encode("utf-8")) > MAX_BODY_BYTES:
+        raise InvalidInput(f"--error is too large (limit {MAX_BODY_BYTES} bytes)")
+    store.respond(args.task_id, body=args.error, reviewer=args.by, claim_token=args.claim_token, status=FAILED)
+    task = store.read_task(args.task_id)
+    emit({"status": "failed", "task_id": task["id"], "failure_reason": task.get("failure_reason"), "task": task},
+         _as_json(args))
+    return 0
+
+
 def cmd_break(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     task = store.break_claim(args.task_id, by=args.by, reason=args.reason)
     emit({"status": "broken", "task_id": task["id"], "task": task}, _as_json(args))
@@ -489,6 +503,7 @@ _HANDLERS = {
     "status": cmd_status,
     "list": cmd_list,
     "cancel": cmd_cancel,
+    "fail": cmd_fail,
     "break": cmd_break,
     "requeue": cmd_requeue,
     "archive": cmd_archive,

@@ -564,3 +564,23 @@ def test_store_flag_works_without_a_config_except_for_submit(workspace, tmp_path
     refused = workspace.run("--store", str(workspace.store_root), "submit", "--lane", "default",
                             "--request-from", "request.md", "--response-to", "o.md")
     assert refused.returncode == 4 and refused.stderr.startswith("lanes-tui: config file does not exist")
+
+
+def test_fail_records_the_holders_failure_so_agent_lanes_sees_the_reason(workspace):
+    """Issue 10: an external worker reports a failure with `fail`; agent-lanes reads it as one."""
+    import json as _json
+
+    task = workspace.submit()
+    token = workspace.store().claim(task["id"], owner="ext", lease_seconds=60)["claim_token"]
+    wrong = workspace.run("fail", task["id"], "--claim-token", "not-it", "--error", "x")
+    assert wrong.returncode == 1 and workspace.store().read_task(task["id"])["state"] == "claimed"
+    empty = workspace.run("fail", task["id"], "--claim-token", token, "--error", "  ")
+    assert empty.returncode == 5
+    done = workspace.run("fail", task["id"], "--claim-token", token, "--error", "tests failed: 3 of 120", "--json")
+    assert done.returncode == 0, done.stderr
+    out = _json.loads(done.stdout)
+    assert out["status"] == "failed" and out["failure_reason"] == "tests failed: 3 of 120"
+    seen = _json.loads(workspace.run_agent_lanes("status", task["id"]).stdout)
+    assert seen["task"]["state"] == "failed" and seen["task"]["failure_reason"] == "tests failed: 3 of 120"
+    again = workspace.run("fail", task["id"], "--claim-token", token, "--error", "twice")
+    assert again.returncode == 1  # a response is recorded at most once (G4)
