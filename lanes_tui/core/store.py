@@ -39,6 +39,7 @@ from lanes_tui.core.errors import (
 )
 from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
 from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.model import attempts_of
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.storecheck import check_store_root
 
@@ -388,7 +389,7 @@ class TaskStore:
 
     def attempts(self, task_id: str) -> int:
         """How many times the task was claimed (by any client: counted from events)."""
-        return sum(1 for e in self.read_events(task_id).events if e.get("type") == "claimed")
+        return attempts_of(self.read_events(task_id).events).claims
 
     def effective_task(self, task_id: str) -> dict[str, Any]:
         """task.json as it will be after roll-forward recovery (no write)."""

@@ -28,6 +28,7 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.limits import MAX_RESET_SECONDS
+from lanes_tui.core.model import ATTEMPT_FAILED, attempts_of
 from lanes_tui.core.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore, lease_expired
 from lanes_tui.core.sweep import sweep_temp_files
@@ -43,7 +44,6 @@ from lanes_tui.engine.registry import (
 )
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 
-ATTEMPT_FAILED = "attempt_failed"
 PERMISSION_DENIED = "permission_denied"
 MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all
 
@@ -764,13 +764,13 @@ class Supervisor:
             await asyncio.to_thread(self.store.append_event, task_id, kind, message, data, claim_token=token)
 
     async def _attempts(self, task_id: str) -> int:
-        return sum(1 for e in await self._events(task_id) if e.get("type") == "claimed")
+        return attempts_of(await self._events(task_id)).claims
 
     async def _failed_attempts(self, task_id: str) -> int:
-        return sum(1 for e in await self._events(task_id) if e.get("type") == ATTEMPT_FAILED)
+        return attempts_of(await self._events(task_id)).failures
 
     async def _failure_reasons(self, task_id: str) -> list[str]:
-        return [str(e.get("message") or "") for e in await self._events(task_id) if e.get("type") == ATTEMPT_FAILED]
+        return list(attempts_of(await self._events(task_id)).reasons)
 
     async def _events(self, task_id: str) -> list[dict[str, Any]]:
         try:
