@@ -61,7 +61,7 @@ except ImportError:
 
 import bench_common  # noqa: E402
 from bench_common import find_cli, log  # noqa: E402
-from lanes_tui.config import load_config  # noqa: E402
+from lanes_tui.core.handoff import load_config  # noqa: E402
 from lanes_tui.core.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
 
 OWNER = "A"  # the agent that locks and unlocks

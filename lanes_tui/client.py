@@ -23,8 +23,8 @@ import asyncio
 import os
 from typing import Any, AsyncIterator, Iterator
 
-from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.errors import ConfigError, InvalidInput, NotFound
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.model import Answer, Claim, Task, TaskState
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.runcheck import check_run_metadata

@@ -1,4 +1,4 @@
-"""lanes-tui.yaml -> frozen Settings for the supervisor (pure, like config.py).
+"""lanes-tui.yaml -> frozen Settings for the supervisor (pure, like core/handoff.py for handoff.yaml).
 
 The file sits next to handoff.yaml and every key is optional: without it the
 built-in tables below apply (vendor flags and model names from agents.md and

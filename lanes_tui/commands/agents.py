@@ -37,7 +37,7 @@ RESERVED_PREFIX = "operator:"
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: building the CLI's parser imports this module for
     # add_parsers, and must stay light for every other command (the edit hook above all).
-    from lanes_tui.config import load_config
+    from lanes_tui.core.handoff import load_config
     from lanes_tui.core.journal import Journal
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.errors import ConfigError, InternalError, UsageError
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.store import TaskStore
 from lanes_tui.settings import Settings, load_settings

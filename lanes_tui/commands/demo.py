@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.commands.output import emit_json
-from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.errors import NotFound
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
 from lanes_tui.engine.headless import EventPrinter, exit_code, summary_of

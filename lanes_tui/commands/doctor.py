@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lanes_tui.config import load_config
 from lanes_tui.core.argv import DEMO, executable_path
 from lanes_tui.core.errors import NotFound
+from lanes_tui.core.handoff import load_config
 from lanes_tui.core.permissions import EDIT, TRUSTED
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, load_settings, worker_environment
 

@@ -55,7 +55,7 @@ class Where:
         """(workspace root, store root)."""
         if self.workspace and self.store:
             return Path(self.workspace), Path(self.store)
-        from lanes_tui.config import DEFAULT_CONFIG_PATH, load_config
+        from lanes_tui.core.handoff import DEFAULT_CONFIG_PATH, load_config
 
         config = load_config(self.config or DEFAULT_CONFIG_PATH, store_override=self.store)
         return config.workspace_root, config.store_root
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
-    from lanes_tui.config import load_config
+    from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store)
     program = [sys.executable, "-m", "lanes_tui", "--config", str(config.path), "--store", str(config.store_root)]
@@ -92,7 +92,7 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _install(settings: dict[str, Any], args: argparse.Namespace) -> Path:
     """Merge into <workspace>/.claude/settings.json, keeping everything else in it."""
-    from lanes_tui.config import load_config
+    from lanes_tui.core.handoff import load_config
     from lanes_tui.core import fsio
 
     config = load_config(args.config, store_override=args.store)

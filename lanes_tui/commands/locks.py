@@ -20,9 +20,9 @@ from typing import Any
 
 from lanes_tui.commands.lock_args import AGENT_ENV
 from lanes_tui.commands.output import emit_json
-from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core.clock import format_ts, parse_ts
 from lanes_tui.core.errors import InvalidInput, UsageError
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.locks import LockHeld, LockRecord, LockState, LockTable, lock_key_for_name, lock_key_for_path
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import TaskStore

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
-from lanes_tui.config import RuntimeConfig, load_config
 from lanes_tui.core import listing, views
 from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.scan import last_event_of, lane_has_tasks, live_tasks
 from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside

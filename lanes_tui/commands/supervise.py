@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from lanes_tui.config import load_config
+from lanes_tui.core.handoff import load_config
 from lanes_tui.core.store import TaskStore
 from lanes_tui.engine.headless import run_headless
 from lanes_tui.settings import load_settings

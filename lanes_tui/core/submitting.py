@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lanes_tui.config import RuntimeConfig
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError
+from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.store import MAX_TASK_BYTES, TaskStore, require_inside
 from lanes_tui.core.taskfile import load_task_file

@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from lanes_tui.config import RuntimeConfig
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
+from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence

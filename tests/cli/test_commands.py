@@ -76,7 +76,7 @@ TRICKY_IDS = ["yes", "no", "on", "null", "~", "1e3", "0x10", "012", "3.0", "a: b
 def test_init_writes_quoted_yaml_that_keeps_strings(tmp_path, workspace, workspace_id):
     from agent_lanes.config import load_config as agent_lanes_load_config
 
-    from lanes_tui.config import load_config
+    from lanes_tui.core.handoff import load_config
 
     target = tmp_path / "proj"
     payload = ok_json(workspace.run("--json", "init", str(target), "--workspace-id", workspace_id))

@@ -80,7 +80,7 @@ def test_one_shot_commands_do_not_import_textual_or_rich(workspace, name):
 
 def test_core_and_engine_modules_do_not_import_textual_or_rich(tmp_path):
     package_dir = Path(lanes_tui.__file__).parent
-    modules = ["lanes_tui", "lanes_tui.cli", "lanes_tui.config", "lanes_tui.commands"]
+    modules = ["lanes_tui", "lanes_tui.cli", "lanes_tui.core.handoff", "lanes_tui.commands"]
     for sub in ("core", "engine"):
         modules.append(f"lanes_tui.{sub}")
         modules += [f"lanes_tui.{sub}.{path.stem}" for path in sorted((package_dir / sub).glob("*.py")) if path.stem != "__init__"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lanes_tui.config import load_config
+from lanes_tui.core.handoff import load_config
 from lanes_tui.core.submitting import GENERATED_DIR, FieldError, SubmitForm, parse_metadata, submit_form
 
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from lanes_tui.config import load_config
 from lanes_tui.core.errors import ConfigError, NotFound
+from lanes_tui.core.handoff import load_config
 from lanes_tui.core.taskfile import load_task_file
 from lanes_tui.core.yamlload import MAX_YAML_BYTES, load_mapping
 

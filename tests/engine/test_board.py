@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from lanes_tui.config import load_config
+from lanes_tui.core.handoff import load_config
 from lanes_tui.core.store import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Board, BoardChanged

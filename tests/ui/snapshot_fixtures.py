@@ -33,7 +33,7 @@ from typing import Any, Awaitable, Callable, Iterable
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
-from lanes_tui.config import RuntimeConfig, load_config
+from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import Board, TaskRow, Totals
