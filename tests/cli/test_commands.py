@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .procio import read_stderr_line
+from helpers.procio import read_stderr_line
 import yaml
 
 from lanes_tui import __version__

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .procio import read_stderr_line
+from helpers.procio import read_stderr_line
 
 from lanes_tui.core.errors import (
     ConfigError,

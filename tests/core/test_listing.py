@@ -12,7 +12,9 @@ from lanes_tui.core.scan import all_tasks, snapshot_views
 from lanes_tui.core.store import TaskStore
 from lanes_tui.core.views import queue_next_action, summary
 
-from .test_store import FakeClock, submit
+from helpers.clock import ManualClock
+
+from .test_store import submit
 
 
 def reference_list(store, **kw):
@@ -36,7 +38,7 @@ def reference_status(store, **kw):
 
 @pytest.fixture
 def busy_store(workspace):
-    clock = FakeClock()
+    clock = ManualClock()
     store = TaskStore(workspace.store_root, clock=clock)
     done = submit(store, workspace, correlation_id="done", lane="a")
     token = store.claim(done["id"], owner="w", lease_seconds=60)["claim_token"]
@@ -308,7 +310,7 @@ def test_answer_landing_on_a_cached_queued_task_is_noticed(busy_store, workspace
 
 
 def test_placeholder_number_in_the_data_does_not_confuse_the_splice(workspace):
-    clock = FakeClock()
+    clock = ManualClock()
     store = TaskStore(workspace.store_root, clock=clock)
     task = submit(store, workspace, correlation_id="odd", lane="a", metadata={"n": "x"})
     store.append_event(task["id"], "note", "n", {"last_event_age_seconds": listing._AGE_SLOT})

@@ -17,13 +17,13 @@ from lanes_tui.core.locks import (
     EVENTS, LOCKS_DIR, LockHeld, LockLost, LockTable, lock_key_for_name, lock_key_for_path,
 )
 
-from .fixed_clock import FixedClock
+from helpers.clock import ManualClock
 
 
 @pytest.fixture
 def table(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = FixedClock()
+    clock = ManualClock()
     t = LockTable(tmp_path / "store", clock=clock, host="here")
     t.test_clock = clock
     return t

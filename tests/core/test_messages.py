@@ -6,25 +6,23 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+
 
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.journal import HISTORY, INTENTS, MAX_TEXT_BYTES, Journal
 from lanes_tui.core.messages import COUNTER, LOG, MAX_BODY_BYTES, MAX_LINE_BYTES, MessageBox
 from lanes_tui.core.presence import Presence
 
+from helpers.clock import ManualClock
+
 HOSTILE = "\x1b[2J\x1b]52;c;cHduZWQ=\x07 [bold red]markup[/] \u202eevil\u202c \r\x00 \u2028end"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
+def Clock() -> ManualClock:  # noqa: N802 - every reading a millisecond later: messages sort in order
+    return ManualClock(tick=timedelta(milliseconds=1))
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import pytest
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.presence import AGENTS_DIR, EVENTS, Presence, addresses_of
 
-from .fixed_clock import FixedClock
+from helpers.clock import ManualClock
 
 
 @pytest.fixture
 def presence(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = FixedClock()
+    clock = ManualClock()
     p = Presence(tmp_path / "store", clock=clock, host="here")
     p.test_clock = clock
     return p
@@ -51,7 +51,7 @@ def test_status_decays_with_time_and_a_heartbeat_brings_it_back(presence):
 
 def test_thresholds_are_settings(tmp_path):
     (tmp_path / "store").mkdir()
-    clock = FixedClock()
+    clock = ManualClock()
     p = Presence(tmp_path / "store", clock=clock, active_seconds=5, offline_seconds=10)
     p.register("a")
     clock.now += timedelta(seconds=6)

@@ -5,28 +5,19 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import UTC, datetime, timedelta
 
 import pytest
+
 
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.store import TASK_KEYS, TaskStore
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from helpers.clock import ManualClock
 
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return ManualClock()
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
-"""Fixtures for the supervisor tests (defined in supervisor_helpers so they stay next to their helpers)."""
+"""Fixtures for the supervisor tests (defined in helpers/supervisor.py, next to the helpers they use)."""
 
-from .supervisor_helpers import headless, path_without_codex, standins  # noqa: F401
+from helpers.supervisor import headless, path_without_codex, standins  # noqa: F401

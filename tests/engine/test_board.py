@@ -10,7 +10,7 @@ from lanes_tui.core.store import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Board, BoardChanged
 
-from .supervisor_helpers import events_of, make_settings, until
+from helpers.supervisor import events_of, make_settings, until
 
 
 def _board(workspace, **kwargs) -> Board:

@@ -13,7 +13,7 @@ from lanes_tui.core.store import CLAIMED, COMPLETED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.notify_hook import NotifyHook
 
-from .supervisor_helpers import events_of, make_settings, supervising, until
+from helpers.supervisor import events_of, make_settings, supervising, until
 
 
 async def test_a_paused_lane_claims_nothing_until_resumed(workspace, standins):

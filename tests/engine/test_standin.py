@@ -22,7 +22,7 @@ import pytest
 
 from lanes_tui.core.streams import Outcome, make_parser, mentions_rate_limit, parse_stream
 
-from .standin_helpers import DEFAULT_ARGS, STANDIN_SCRIPT, install_standins, standin_env
+from helpers.standins import DEFAULT_ARGS, STANDIN_SCRIPT, install_standins, standin_env
 
 VENDORS = ["claude", "codex"]
 PROMPT = b"Fix the bug in src/app.py\nIt crashes on empty input.\n"

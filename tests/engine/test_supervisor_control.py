@@ -15,7 +15,7 @@ from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.store import COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 
-from .supervisor_helpers import (
+from helpers.supervisor import (
     BOUND, event_types, events_of, make_settings, supervising, until,
 )
 

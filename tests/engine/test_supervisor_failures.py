@@ -17,7 +17,7 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.store import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 
-from .supervisor_helpers import (
+from helpers.supervisor import (
     event_types, events_of, make_settings, pid_alive, processes_with_env, reset_high_water,
     rss_high_water_kb, supervising, until,
 )

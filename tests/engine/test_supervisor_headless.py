@@ -10,7 +10,7 @@ import time
 from lanes_tui.core import procinfo
 from lanes_tui.core.store import COMPLETED, FAILED, QUEUED
 
-from .supervisor_helpers import (
+from helpers.supervisor import (
     BOUND, event_types, events_of, json_event, make_settings, until,
 )
 

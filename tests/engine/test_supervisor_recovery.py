@@ -24,7 +24,7 @@ from lanes_tui.core.store import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 
-from .supervisor_helpers import (
+from helpers.supervisor import (
     BOUND, event_types, events_of, headless_argv, json_event, make_settings, pid_alive, processes_with_env,
     supervising, until, wait_sync,
 )

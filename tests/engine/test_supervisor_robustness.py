@@ -23,7 +23,7 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.headless import run_headless
 from lanes_tui.engine.registry import SupervisorRegistry
 
-from .supervisor_helpers import (
+from helpers.supervisor import (
     BOUND, event_types, events_of, make_settings, processes_with_env, supervising, until,
 )
 

@@ -22,8 +22,8 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.store import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 
-from .standin_helpers import STANDIN_SCRIPT
-from .supervisor_helpers import (
+from helpers.standins import STANDIN_SCRIPT
+from helpers.supervisor import (
     event_types, events_of, make_settings, supervising,
 )
 

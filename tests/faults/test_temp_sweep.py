@@ -8,7 +8,7 @@ import time
 from lanes_tui.core.sweep import sweep_temp_files
 from lanes_tui.engine import events as ev
 
-from engine.supervisor_helpers import make_settings, standins, supervising  # noqa: F401 (fixture)
+from helpers.supervisor import make_settings, standins, supervising  # noqa: F401 (fixture)
 
 HEX = "0123456789abcdef" * 2
 

@@ -20,7 +20,6 @@ tests can tell that every task got the answer to *its own* prompt.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import queue
@@ -40,21 +39,14 @@ from lanes_tui.core.store import TaskStore
 from lanes_tui.engine.prompting import build_input
 from lanes_tui.engine.registry import owner_prefix
 
+from helpers import standins as standin
+
 TESTS = Path(__file__).resolve().parents[1]
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 RUN_TIMEOUT = 60.0
 
 
-def _load_standin_helpers() -> Any:
-    # tests/engine/standin_helpers.py, loaded by path so this works under any pytest import mode.
-    spec = importlib.util.spec_from_file_location("_standin_helpers_e2e", TESTS / "engine" / "standin_helpers.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-standin = _load_standin_helpers()
 
 # (lane, metadata.required_vendor or None for no metadata at all)
 TASKS = [

@@ -7,7 +7,7 @@ The real CLIs need network and accounts, so tests put executables named
     python agent_standin.py claude [claude args...]
     python agent_standin.py codex  [codex args...]
 
-`tests/engine/standin_helpers.py` writes those wrappers (`install_standins`) and
+`tests/helpers/standins.py` writes those wrappers (`install_standins`) and
 builds the environment (`standin_env`). Like the real CLIs, the stand-in reads
 the whole prompt from stdin first, prints the vendor's real stream format and
 exits with the real statuses (non-zero on error). It checks the argv the way

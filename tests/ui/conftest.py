@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from engine.supervisor_helpers import make_settings, standins, until  # noqa: F401  (fixtures re-exported)
+from helpers.supervisor import make_settings, standins, until  # noqa: F401  (fixtures re-exported)
 from lanes_tui.core.handoff import load_config
 from lanes_tui.engine.board import Board
 from lanes_tui.settings import Settings

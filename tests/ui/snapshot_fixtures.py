@@ -44,6 +44,8 @@ from lanes_tui.ui.screens.break_modal import BreakModal
 from lanes_tui.ui.screens.submit_modal import SubmitModal
 from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_LIGHT
 
+from helpers.clock import ManualClock
+
 WORKSPACE_NAME = "ws"  # shown in the header: every scene's workspace has this name
 QUEUE_NAME = "demo-queue"
 T0 = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -86,28 +88,18 @@ metadata:
 """
 
 
-class FixedClock:
-    """A clock that moves only when the scene says so (`at`)."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 @dataclass
 class Scene:
     """The workspace on disk and the handles to write its queue at chosen moments."""
 
     root: Path
     store: TaskStore
-    clock: FixedClock
+    clock: ManualClock
     ids: dict[str, str] = field(default_factory=dict)  # scene key -> task id
     tokens: dict[str, str] = field(default_factory=dict)  # scene key -> current claim token
 
     def at(self, minute: float) -> None:
-        self.clock.at = T0 + timedelta(minutes=minute)
+        self.clock.now = T0 + timedelta(minutes=minute)
 
     def submit(self, key: str, minute: float, lane: str, prompt: str, **metadata: str) -> str:
         self.at(minute)
@@ -154,7 +146,7 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
     (root / "handoff" / "handoff.yaml").write_text(HANDOFF_YAML, encoding="utf-8")
     (root / "handoff" / "lanes-tui.yaml").write_text(SETTINGS_YAML, encoding="utf-8")
     (root / "tasks" / "code-review.yaml").write_text(TASK_FILE_YAML, encoding="utf-8")
-    clock = FixedClock(T0)
+    clock = ManualClock(T0)
     scene = Scene(root, TaskStore(root / "handoff" / "state", clock=clock), clock)
 
     # History: two answered (one inside the 10-minute throughput window), two failed.

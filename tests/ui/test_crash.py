@@ -10,7 +10,7 @@ from lanes_tui.core.store import QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.ui.app import LanesApp
 
-from engine.supervisor_helpers import events_of, until
+from helpers.supervisor import events_of, until
 
 from .conftest import make_app, shown
 

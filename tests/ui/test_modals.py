@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 from textual.widgets import Input, Select, Static
 
-from engine.supervisor_helpers import pid_alive, processes_with_env, until
+from helpers.supervisor import pid_alive, processes_with_env, until
 from lanes_tui.core.store import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine.board import Board
 from lanes_tui.ui.screens.break_modal import BreakModal, break_info

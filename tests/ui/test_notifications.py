@@ -7,7 +7,7 @@ import sys
 from lanes_tui.engine.notify_hook import NotifyHook
 from lanes_tui.ui.app import LanesApp
 
-from engine.supervisor_helpers import make_settings, wait_sync
+from helpers.supervisor import make_settings, wait_sync
 
 from .conftest import dashboard, shown
 

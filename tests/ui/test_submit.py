@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.widgets import Input, Select, Static, TextArea
 
-from engine.supervisor_helpers import until
+from helpers.supervisor import until
 from lanes_tui.core.store import QUEUED
 from lanes_tui.core.submitting import GENERATED_DIR
 from lanes_tui.engine.board import Board

@@ -16,8 +16,8 @@ import uuid
 
 import pytest
 
-from engine.standin_helpers import install_standins
-from engine.supervisor_helpers import write_settings
+from helpers.standins import install_standins
+from helpers.supervisor import write_settings
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None and not os.environ.get("CI"), reason="tmux is not installed")

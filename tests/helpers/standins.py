@@ -2,7 +2,7 @@
 
 Usage from any test module in tests/engine (a package, so a relative import works):
 
-    from .standin_helpers import install_standins, standin_env
+    from helpers.standins import install_standins, standin_env
 
     def test_something(tmp_path):
         bin_dir = install_standins(tmp_path / "bin")
@@ -41,7 +41,7 @@ def install_standins(bin_dir: Path) -> Path:
         wrapper = bin_dir / vendor
         wrapper.write_text(
             "#!/bin/sh\n"
-            f"# Stand-in for the real `{vendor}` CLI, written by tests/engine/standin_helpers.py.\n"
+            f"# Stand-in for the real `{vendor}` CLI, written by tests/helpers/standins.py.\n"
             f"exec {shlex.quote(sys.executable)} {shlex.quote(str(STANDIN_SCRIPT))} {vendor} \"$@\"\n",
             encoding="utf-8",
         )

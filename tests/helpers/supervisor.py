@@ -29,7 +29,7 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings, load_settings
 
-from .standin_helpers import install_standins
+from helpers.standins import install_standins
 
 BOUND = 30.0  # upper bound for any single wait: a hang fails the test instead of blocking CI
 
