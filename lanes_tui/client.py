@@ -30,7 +30,7 @@ from lanes_tui.core.paths import expand_user
 from lanes_tui.core.runcheck import check_run_metadata
 from lanes_tui.core.scan import live_tasks
 from lanes_tui.core.store import FAILED, TaskStore, lease_expired
-from lanes_tui.core.submitting import SubmitForm, submit_form
+from lanes_tui.core.submitting import Submission, submit
 
 DEFAULT_CONFIG = "handoff/handoff.yaml"
 DEFAULT_LEASE_SECONDS = 900.0
@@ -76,10 +76,12 @@ class Client:
         form does). Metadata no vendor configured here can run is refused (InvalidInput)."""
         if self.config is None:
             raise ConfigError("submitting needs the queue's handoff.yaml (Client.open(config=...))")
-        form = SubmitForm(lane=lane, prompt=prompt, task_file=os.fspath(task_file or ""),
-                          request_path=os.fspath(request or ""), response_path=os.fspath(response or ""),
-                          metadata=dict(metadata or {}))
-        task = submit_form(self.store, self.config, form, source_agent=self.identity, check=self._check)
+        sub = Submission(lane=lane, prompt=prompt, task_file=os.fspath(task_file or ""),
+                         request=os.fspath(request or ""), response=os.fspath(response or ""),
+                         metadata=dict(metadata or {}))
+        # Relative paths are relative to the workspace, wherever the program runs.
+        task = submit(self.store, self.config, sub, source_agent=self.identity, base=self.config.workspace_root,
+                      generate=True, check=self._check)
         return Task.from_wire(task)
 
     def task(self, task_id: str) -> Task:

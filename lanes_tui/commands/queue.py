@@ -16,7 +16,6 @@ from lanes_tui.core.paths import expand_user
 from lanes_tui.core.scan import last_event_of, lane_has_tasks, live_tasks
 from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside
 
-MAX_PROMPT_BYTES = 32 << 20
 MAX_BODY_BYTES = 32 << 20
 MAX_METADATA_ITEMS = 200
 
@@ -80,64 +79,15 @@ def _read_text_file(path: Path, limit: int, what: str) -> str:
 
 def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     assert config is not None
-    fields: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
-    prompt_base = Path.cwd()
-    if args.task_path:
-        from lanes_tui.core.taskfile import load_task_file
+    from lanes_tui.core.submitting import Submission, submit
 
-        definition = load_task_file(args.task_path)
-        if definition.unknown_keys:
-            warn(f"task file {definition.path} has unknown keys (ignored): {', '.join(definition.unknown_keys)}")
-        fields.update(definition.fields)
-        metadata.update(definition.metadata)
-        if "prompt_file" in fields:
-            prompt_base = definition.path.parent
-    for key in ("lane", "request_from", "response_to", "worktree_path", "branch"):
-        value = getattr(args, key)
-        if value:
-            fields[key] = value
-    if args.prompt is not None:
-        fields["prompt"] = args.prompt
-        fields.pop("prompt_file", None)
-    if args.prompt_file:
-        fields["prompt_file"] = args.prompt_file
-        fields.pop("prompt", None)
-        prompt_base = Path.cwd()
-    metadata.update(parse_pairs(args.metadata, "--metadata"))
-
-    lane = fields.get("lane")
-    if not lane:
-        raise UsageError("submit requires --lane (either inline or via --task)")
-    prompt = fields.get("prompt") or ""
-    if fields.get("prompt_file"):
-        prompt_path = expand_user(fields["prompt_file"], "prompt_file")
-        prompt_path = (prompt_path if prompt_path.is_absolute() else prompt_base / prompt_path).resolve()
-        require_inside(config.workspace_root, prompt_path, "prompt_file")
-        prompt = _read_text_file(prompt_path, MAX_PROMPT_BYTES, "prompt file")
-    if len(prompt.encode("utf-8")) > MAX_PROMPT_BYTES:
-        raise InvalidInput(f"prompt is too large (limit {MAX_PROMPT_BYTES} bytes)")
-    if not fields.get("request_from"):
-        raise UsageError("submit requires --request-from (either inline or via --task)")
-    if not fields.get("response_to"):
-        raise UsageError("submit requires --response-to (either inline or via --task)")
-    check_submittable(args, config, str(lane), metadata)
-    correlation = args.correlation_id or (Path(args.task_path).stem if args.task_path else str(lane))
-    worktree = fields.get("worktree_path") or config.worktree_path
-    task = store.create_task(
-        workspace_id=config.workspace_id,
-        correlation_id=correlation,
-        source_agent=args.source_agent,
-        lane=str(lane),
-        workspace_root=config.workspace_root,
-        request_path=_workspace_path(config, fields["request_from"]),
-        response_path=_workspace_path(config, fields["response_to"]),
-        prompt=prompt,
-        worktree_path=Path(worktree) if worktree else None,
-        expected_branch=fields.get("branch") or config.expected_branch,
-        supporting_paths=fields.get("supporting_paths") or [],
-        metadata=metadata,
-    )
+    sub = Submission(lane=args.lane or "", prompt=args.prompt, prompt_file=args.prompt_file or "",
+                     task_file=args.task_path or "", request=args.request_from or "",
+                     response=args.response_to or "", worktree=args.worktree_path or "", branch=args.branch or "",
+                     correlation_id=args.correlation_id or "", metadata=parse_pairs(args.metadata, "--metadata"))
+    # Relative paths are relative to the working directory, as agent-lanes resolves them.
+    task = submit(store, config, sub, source_agent=args.source_agent, base=Path.cwd(), generate=False,
+                  check=lambda lane, metadata: check_submittable(args, config, lane, metadata), warn=warn)
     emit_committed({"task_id": task["id"], "task": task}, _as_json(args), f"submitted {task['id']}")
     return 0
 
@@ -152,13 +102,6 @@ def check_submittable(args: argparse.Namespace, config: RuntimeConfig | None, la
     settings = load_settings(args.settings, config_dir=config.path.parent if config else None)
     check_run_metadata(settings.vendors, lane=lane, lane_preset=settings.lane(lane).permissions,
                        metadata=metadata, default_vendor=settings.default_vendor)
-
-
-def _workspace_path(config: RuntimeConfig, raw: str) -> Path:
-    # agent-lanes resolves relative request/response paths against the working directory.
-    if "\x00" in raw:
-        raise InvalidInput("path contains a NUL byte")
-    return expand_user(raw).resolve()
 
 
 # -- waiting -------------------------------------------------------------------------

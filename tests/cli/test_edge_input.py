@@ -30,7 +30,7 @@ def task_count(workspace) -> int:
 @pytest.mark.parametrize("args, code", [
     (["submit", "--lane", "a", "--prompt", "p", "--request-from", "~nosuchuser-lanes/r.md", "--response-to", "o.md"], 5),
     (["--store", "~nosuchuser-lanes/state", "list"], 5),
-    (["submit", "--task", "~nosuchuser-lanes/t.yaml"], 6),
+    (["submit", "--task", "~nosuchuser-lanes/t.yaml"], 5),  # the argument is at fault, not a file's content
     (["--config", "~nosuchuser-lanes/handoff.yaml", "list"], 6),
 ])
 def test_a_home_folder_that_cannot_be_expanded_is_an_input_error(workspace, args, code):

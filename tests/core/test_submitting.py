@@ -49,7 +49,7 @@ def test_a_task_file_is_used_and_the_form_overrides_it(workspace):
 
 @pytest.mark.parametrize("fields, field_name, message", [
     ({"lane": "", "prompt": "p"}, "lane", "lane:"),
-    ({"lane": "bad lane!", "prompt": "p"}, "lane", "lane:"),
+    ({"lane": "bad\x1b[31mlane", "prompt": "p"}, "lane", "lane:"),  # printable names only (as submit takes)
     ({"lane": "x", "prompt": "  "}, "prompt", "write a prompt"),
     ({"lane": "x", "prompt": "p", "vendor": "a b"}, "vendor", "vendor"),
     ({"lane": "x", "prompt": "p", "request_path": "/etc/passwd"}, "request_path", "outside"),
@@ -63,6 +63,23 @@ def test_each_bad_field_is_named_and_nothing_is_created(workspace, fields, field
     assert caught.value.field_name == field_name
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert workspace.store().task_ids() == []
+
+
+def test_the_form_and_submit_share_one_pipeline(workspace):
+    """Issue 10: the form and `submit` had different rules (lane, prompt limit, path base)."""
+    import subprocess
+    import sys
+
+    lane = "two words, and punctuation!"  # agent-lanes takes any printable lane; so do both now
+    task = _submit(workspace, lane=lane, prompt="from the form")
+    assert task["lane"] == lane
+    done = subprocess.run([sys.executable, "-m", "lanes_tui", "--config", str(workspace.config), "submit", "--lane",
+                           lane, "--prompt", "p", "--request-from", str(workspace.request), "--response-to", "o.md"],
+                          capture_output=True, text=True, cwd=workspace.root, timeout=60)
+    assert done.returncode == 0, done.stderr
+    big = "x" * ((32 << 20) + 1)
+    with pytest.raises(FieldError, match="prompt is too large"):
+        _submit(workspace, lane="l", prompt=big)  # the same 32 MiB limit as submit's
 
 
 @pytest.mark.parametrize("text", ["novalue", "=x", "a b=c", "k=v,bad"])

@@ -82,7 +82,7 @@ async def test_bad_fields_are_shown_in_the_form_and_create_nothing(workspace, ui
         modal = await open_form(app, pilot)
         await pilot.press("x")
         lane = modal.query_one("#lane", Input)
-        lane.value = "bad lane!"
+        lane.value = "bad\x1b[31mlane"  # not a printable name
         await pilot.press("ctrl+s")
         await shown(app, pilot, lambda: "lane" in error_text(modal), "the lane error")
         assert app.screen is modal and modal.focused is lane
