@@ -234,7 +234,8 @@ class AsyncClient:
         for ever (submitted, claimed, answered..., by anyone). Changes that land together are
         reported together: what you get is the task as it stands when it is read. Kept current by
         the in-memory index the supervisor uses, with its periodic rescan as the safety net."""
-        from lanes_tui.engine.feed import TaskFeed, follow
+        from lanes_tui.engine.feed import follow
+        from lanes_tui.engine.watch import TaskFeed
         from lanes_tui.engine.index import IndexChange, TaskIndex
 
         index = TaskIndex(self.store)

@@ -72,7 +72,7 @@ def _acquire_all(table: LockTable, keys: list[str], owner: str, args: argparse.N
                 if left <= 0:
                     raise
                 if watcher is None:
-                    from lanes_tui.engine.changefeed import DirWatcher  # only waiting needs watchfiles
+                    from lanes_tui.engine.watch import DirWatcher  # only waiting needs watchfiles
 
                     watcher = DirWatcher([table.folder])
                     continue  # armed before the next look: a release in between is not missed

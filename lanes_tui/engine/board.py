@@ -38,7 +38,8 @@ from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
 from lanes_tui.core.submitting import SubmitForm, submit_form
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.feed import TaskFeed, follow
+from lanes_tui.engine.feed import follow
+from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings

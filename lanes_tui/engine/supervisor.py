@@ -36,7 +36,8 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
     ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt, working_dir,
 )
-from lanes_tui.engine.feed import TaskFeed, follow
+from lanes_tui.engine.feed import follow
+from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import IndexChange, TaskIndex
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.engine.registry import (

@@ -14,7 +14,7 @@ from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
 from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks, read_new_tasks
 from lanes_tui.core.store import CLAIMED, TERMINAL_STATES, NextResult, TaskStore
-from lanes_tui.engine.changefeed import DirWatcher, task_ids_of
+from lanes_tui.engine.watch import DirWatcher, task_ids_of
 
 RESCAN_SECONDS = 30.0
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from lanes_tui.engine.feed import TaskFeed, follow
+from lanes_tui.engine.feed import follow
+from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import TaskIndex
 
 WAIT = 20  # generous upper bound for a notification to arrive; not a sleep
