@@ -27,10 +27,10 @@ from lanes_tui.core.errors import ConfigError, InvalidInput, NotFound
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.model import Answer, Claim, Task, TaskState
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.runcheck import check_run_metadata
+from lanes_tui.vendors.runcheck import check_run_metadata
 from lanes_tui.core.scan import live_tasks
 from lanes_tui.core.store import FAILED, TaskStore, lease_expired
-from lanes_tui.core.submitting import Submission, submit
+from lanes_tui.engine.submitting import Submission, submit
 
 DEFAULT_CONFIG = "handoff/handoff.yaml"
 DEFAULT_LEASE_SECONDS = 900.0

@@ -22,10 +22,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from lanes_tui.builtin_vendors import builtin_vendors
+from lanes_tui.vendors.builtin import builtin_vendors
 from lanes_tui.core.errors import ConfigError, NotFound
-from lanes_tui.core.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, TRUSTED
-from lanes_tui.core.pricing import Price
+from lanes_tui.vendors.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, TRUSTED
+from lanes_tui.vendors.pricing import Price
 from lanes_tui.core.yamlload import load_mapping
 
 SETTINGS_FILE_NAME = "lanes-tui.yaml"
@@ -88,7 +88,7 @@ class LaneSettings:
     max_attempts: int = 3
     backoff_seconds: float = 30.0
     backoff_max_seconds: float = 900.0
-    permissions: str = DEFAULT_PRESET  # what its workers may do (core/permissions.py)
+    permissions: str = DEFAULT_PRESET  # what its workers may do (vendors/permissions.py)
     on_denial: str = FLAG  # a run with denied tool calls: flag (complete, needs attention) or fail
 
     def backoff(self, failed_attempts: int) -> float:

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lanes_tui.core.argv import DEMO, executable_path
+from lanes_tui.vendors.argv import DEMO, executable_path
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.handoff import load_config
-from lanes_tui.core.permissions import EDIT, TRUSTED
+from lanes_tui.vendors.permissions import EDIT, TRUSTED
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, load_settings, worker_environment
 
 EXIT_LANE_CANNOT_RUN = 12

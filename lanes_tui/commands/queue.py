@@ -79,7 +79,7 @@ def _read_text_file(path: Path, limit: int, what: str) -> str:
 
 def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
     assert config is not None
-    from lanes_tui.core.submitting import Submission, submit
+    from lanes_tui.engine.submitting import Submission, submit
 
     sub = Submission(lane=args.lane or "", prompt=args.prompt, prompt_file=args.prompt_file or "",
                      task_file=args.task_path or "", request=args.request_from or "",
@@ -96,7 +96,7 @@ def check_submittable(args: argparse.Namespace, config: RuntimeConfig | None, la
                       metadata: dict[str, Any]) -> None:
     """Refuse (exit 5) metadata no vendor here could run: unknown model class, effort or preset.
     The supervisor's settings (lanes-tui.yaml) decide what is known; a broken file is exit 6."""
-    from lanes_tui.core.runcheck import check_run_metadata
+    from lanes_tui.vendors.runcheck import check_run_metadata
     from lanes_tui.settings import load_settings
 
     settings = load_settings(args.settings, config_dir=config.path.parent if config else None)

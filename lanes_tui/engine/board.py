@@ -33,10 +33,10 @@ from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
-from lanes_tui.core.runcheck import check_run_metadata
+from lanes_tui.vendors.runcheck import check_run_metadata
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
-from lanes_tui.core.submitting import SubmitForm, submit_form
+from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.feed import follow
 from lanes_tui.engine.watch import TaskFeed

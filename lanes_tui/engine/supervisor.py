@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 from lanes_tui.core import procinfo
-from lanes_tui.core.argv import Command, build_command, executable_available, resolve_vendor
+from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
-from lanes_tui.core.limits import MAX_RESET_SECONDS
+from lanes_tui.vendors.limits import MAX_RESET_SECONDS
 from lanes_tui.core.model import ATTEMPT_FAILED, attempts_of
-from lanes_tui.core.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
+from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
 from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore, lease_expired
 from lanes_tui.core.sweep import sweep_temp_files
 from lanes_tui.engine import events as ev

@@ -1,7 +1,9 @@
 """The package's layers, enforced from the source (every import, lazy ones in functions too):
 
     core      pure: imports only lanes_tui.core (and no Textual, Rich or asyncio-bound engine)
-    engine    core, engine, the supervisor settings and vendor tables, the worker guard
+    vendors   the vendor-CLI subsystem (argv, permissions, streams, prompting, process, guard,
+              demo agent, the built-in vendor tables): core and itself
+    engine    core, vendors, engine and the supervisor settings
     ui        anything but the CLI's commands
     commands  anything (they are the CLI)
 
@@ -21,9 +23,9 @@ import lanes_tui
 PACKAGE = Path(lanes_tui.__file__).parent
 ALLOWED = {
     "core": ("lanes_tui.core",),
-    "engine": ("lanes_tui.core", "lanes_tui.engine", "lanes_tui.settings", "lanes_tui.builtin_vendors",
-               "lanes_tui.guard"),
-    "ui": ("lanes_tui.core", "lanes_tui.engine", "lanes_tui.ui", "lanes_tui.settings", "lanes_tui.builtin_vendors",
+    "vendors": ("lanes_tui.core", "lanes_tui.vendors"),
+    "engine": ("lanes_tui.core", "lanes_tui.vendors", "lanes_tui.engine", "lanes_tui.settings"),
+    "ui": ("lanes_tui.core", "lanes_tui.vendors", "lanes_tui.engine", "lanes_tui.ui", "lanes_tui.settings",
            "lanes_tui.builtin_themes"),
 }
 NEVER_BELOW_UI = ("textual", "rich")

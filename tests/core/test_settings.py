@@ -25,7 +25,7 @@ def test_defaults_without_any_file(tmp_path):
     assert sorted(s.vendors) == ["claude", "codex", "demo"]
     claude, codex, demo = s.vendor("claude"), s.vendor("codex"), s.vendor("demo")
     assert claude.executable == ("claude",) and codex.executable == ("codex",)
-    assert demo.executable == (sys.executable, "-m", "lanes_tui.demo_agent")
+    assert demo.executable == (sys.executable, "-m", "lanes_tui.vendors.demo_agent")
     # Model names the pinned CLIs know (Claude Code 2.1.197's aliases, codex 0.171.0's catalog).
     assert dict(claude.models) == {"opus": "claude-opus-4-8", "sonnet": "claude-sonnet-5",
                                    "haiku": "claude-haiku-4-5", "fable": "claude-fable-5", "any": "claude-sonnet-5"}

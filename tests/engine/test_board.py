@@ -95,7 +95,7 @@ async def test_actions_go_through_the_store_verbs_as_the_operator(workspace, sta
     await board.start()
     job = asyncio.create_task(board.run())
     try:
-        from lanes_tui.core.submitting import SubmitForm
+        from lanes_tui.engine.submitting import SubmitForm
 
         task = await board.submit(SubmitForm(lane="default", prompt="hello"))
         await until(lambda: task["id"] in board.running_ids(), what="our worker runs it")

@@ -106,7 +106,7 @@ def test_notify_hook_reports_a_missing_program_once(tmp_path):
 
 
 def test_a_prompt_with_a_lone_surrogate_still_reaches_the_agent(workspace):
-    from lanes_tui.engine.prompting import build_input
+    from lanes_tui.vendors.prompting import build_input
 
     task = workspace.submit(prompt="fix \udc80 this")
     data = build_input(workspace.store(), workspace.store().read_task(task["id"]))

@@ -2,7 +2,7 @@
 
 Every mode runs as a real subprocess found through PATH, in its own session
 (as the supervisor will start workers), and its stdout is parsed with
-lanes_tui.core.streams. Waits are bounded by timeouts; nothing sleeps to
+lanes_tui.vendors.streams. Waits are bounded by timeouts; nothing sleeps to
 synchronise: the tests learn that a stand-in is ready by reading its output.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lanes_tui.core.streams import Outcome, make_parser, mentions_rate_limit, parse_stream
+from lanes_tui.vendors.streams import Outcome, make_parser, mentions_rate_limit, parse_stream
 
 from helpers.standins import DEFAULT_ARGS, STANDIN_SCRIPT, install_standins, standin_env
 

@@ -36,7 +36,7 @@ import pytest
 
 from lanes_tui.core import fsio
 from lanes_tui.core.store import TaskStore
-from lanes_tui.engine.prompting import build_input
+from lanes_tui.vendors.prompting import build_input
 from lanes_tui.engine.registry import owner_prefix
 
 from helpers import standins as standin

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from lanes_tui.core.pricing import Price, TokenCounts, estimate
+from lanes_tui.vendors.pricing import Price, TokenCounts, estimate
 
 from .harness import HERE, cli_version
 

@@ -1,6 +1,6 @@
 """The submit form (`n`): a prompt is enough, every other field has a default.
 
-The form only collects strings; `core.submitting` validates them, fills the
+The form only collects strings; `engine.submitting` validates them, fills the
 defaults (lane, generated request and response files) and submits through the
 store. A `FieldError` names the field at fault: its message is shown in the
 form and that field gets the focus; the form stays open until a submit works
@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.submitting import FieldError, SubmitForm, parse_metadata
+from lanes_tui.engine.submitting import FieldError, SubmitForm, parse_metadata
 from lanes_tui.core.taskfile import load_task_file
 from lanes_tui.engine.board import Board
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS

@@ -1,11 +1,11 @@
-"""Permission presets: a task narrows its lane's preset, never widens it (core/permissions.py)."""
+"""Permission presets: a task narrows its lane's preset, never widens it (vendors/permissions.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from lanes_tui.core.errors import InvalidInput
-from lanes_tui.core.permissions import PRESETS, effective_preset
+from lanes_tui.vendors.permissions import PRESETS, effective_preset
 
 
 @pytest.mark.parametrize("lane", PRESETS)

@@ -1,8 +1,8 @@
 """What the stream parsers of headless agent CLIs share: events, the run summary, helpers.
 
 The contract (total parsing, which texts are raw and which display-ready, usage
-as running totals) is described where the parsers are offered: core/streams.py.
-The vendor parsers live in core/claude_stream.py and core/codex_stream.py; the
+as running totals) is described where the parsers are offered: vendors/streams.py.
+The vendor parsers live in vendors/claude_stream.py and vendors/codex_stream.py; the
 base class here turns lines into JSON objects safely and keeps the state the
 summary is made of.
 """
@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable, Union
 
-from lanes_tui.core import limits
+from lanes_tui.vendors import limits
 from lanes_tui.core.sanitize import one_line
 
 ACTIVITY_MAX = 160

@@ -1,4 +1,4 @@
-"""Rate limits, quotas and reset times as the real CLIs word them (core/limits.py)."""
+"""Rate limits, quotas and reset times as the real CLIs word them (vendors/limits.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from lanes_tui.core.limits import MAX_RESET_SECONDS, QUOTA, RATE_LIMIT, Limit, classify, reset_time
+from lanes_tui.vendors.limits import MAX_RESET_SECONDS, QUOTA, RATE_LIMIT, Limit, classify, reset_time
 
 NOW = 1_796_000_000.0
 

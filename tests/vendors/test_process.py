@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 from lanes_tui.core import procinfo
-from lanes_tui.engine.process import OutputLog, WorkerProcess
+from lanes_tui.vendors.process import OutputLog, WorkerProcess
 
 BOUND = 30  # upper bound for any single await here; a hang fails the test instead of blocking CI
 

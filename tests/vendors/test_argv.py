@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lanes_tui.core.argv import (
+from lanes_tui.vendors.argv import (
     build_command,
     executable_available,
     executable_path,
@@ -85,7 +85,7 @@ def test_unknown_preset_is_refused():
 @pytest.mark.parametrize("effort", ["low", "medium", "high", "xhigh", None])
 def test_demo_argv_exact(model_class, effort):
     cmd = build_command(DEMO, model_class, effort)
-    assert cmd.argv == (sys.executable, "-m", "lanes_tui.demo_agent", *CLAUDE_BASE[1:], "demo")
+    assert cmd.argv == (sys.executable, "-m", "lanes_tui.vendors.demo_agent", *CLAUDE_BASE[1:], "demo")
     assert cmd.prompt_prefix == ""  # the demo's answer is derived from the prompt: keep it clean
 
 

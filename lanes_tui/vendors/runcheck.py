@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lanes_tui.core.argv import resolve_vendor
+from lanes_tui.vendors.argv import resolve_vendor
 from lanes_tui.core.errors import InvalidInput
-from lanes_tui.core.permissions import effective_preset
+from lanes_tui.vendors.permissions import effective_preset
 
 if TYPE_CHECKING:
     from lanes_tui.settings import VendorSettings

@@ -1,4 +1,4 @@
-"""A simulated agent for the `demo` vendor: `python -m lanes_tui.demo_agent`.
+"""A simulated agent for the `demo` vendor: `python -m lanes_tui.vendors.demo_agent`.
 
 The README quick start runs the whole dashboard without any account or
 network: tasks on the `demo` vendor are answered by this script. It behaves
@@ -122,7 +122,7 @@ def configured_delay(raw: str | None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lanes_tui.demo_agent", allow_abbrev=False,
+    parser = argparse.ArgumentParser(prog="python -m lanes_tui.vendors.demo_agent", allow_abbrev=False,
                                      description="Simulated agent for the demo vendor (claude stream-json).")
     parser.add_argument("--fast", action="store_true", help="no pauses between events")
     # Claude's flags are accepted so one argv table serves both; unknown ones are ignored.

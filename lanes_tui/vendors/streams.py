@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from lanes_tui.core.claude_stream import ClaudeStreamParser
-from lanes_tui.core.codex_stream import CodexStreamParser
-from lanes_tui.core.stream_base import (  # noqa: F401 - the public names of this package
+from lanes_tui.vendors.claude_stream import ClaudeStreamParser
+from lanes_tui.vendors.codex_stream import CodexStreamParser
+from lanes_tui.vendors.stream_base import (  # noqa: F401 - the public names of this package
     ACTIVITY_MAX,
     ERROR_MAX,
     MAX_JSON_LINE,

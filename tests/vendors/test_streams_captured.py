@@ -1,10 +1,10 @@
-"""The stream parsers on output the real CLIs printed (tests/core/captured, see its README)."""
+"""The stream parsers on output the real CLIs printed (tests/vendors/captured, see its README)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lanes_tui.core.streams import ApiRetry, Denied, Outcome, Usage, make_parser
+from lanes_tui.vendors.streams import ApiRetry, Denied, Outcome, Usage, make_parser
 
 CAPTURED = Path(__file__).resolve().parent / "captured"
 

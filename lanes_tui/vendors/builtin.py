@@ -92,7 +92,7 @@ def builtin_vendors() -> dict[str, dict[str, Any]]:
         },
         "demo": {
             # The interpreter running lanes-tui, so the demo works in any venv without PATH.
-            "executable": [sys.executable, "-m", "lanes_tui.demo_agent"],
+            "executable": [sys.executable, "-m", "lanes_tui.vendors.demo_agent"],
             "args": claude_args,
             "models": {"any": "demo", "opus": "demo", "sonnet": "demo", "haiku": "demo"},
             "efforts": {level: [] for level in CLAUDE_EFFORTS},

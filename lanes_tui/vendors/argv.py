@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 from lanes_tui.core.errors import InvalidInput
-from lanes_tui.core.permissions import DEFAULT_PRESET
+from lanes_tui.vendors.permissions import DEFAULT_PRESET
 
 if TYPE_CHECKING:  # settings imports core; core must not import it at run time
     from lanes_tui.settings import VendorSettings

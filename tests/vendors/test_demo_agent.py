@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from lanes_tui import demo_agent
+from lanes_tui.vendors import demo_agent
 from lanes_tui.core.sanitize import is_clean
-from lanes_tui.core.streams import Activity, Outcome, make_parser, parse_stream
+from lanes_tui.vendors.streams import Activity, Outcome, make_parser, parse_stream
 
 PROMPT = "Fix the crash in src/app.py when the input is empty.\nKeep the API unchanged.\n"
 CLAUDE_FLAGS = ["-p", "--output-format", "stream-json", "--verbose", "--model", "demo"]
@@ -21,7 +21,7 @@ TIMEOUT = 30
 
 def run_demo(prompt: str | bytes, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     data = prompt.encode() if isinstance(prompt, str) else prompt
-    return subprocess.run([sys.executable, "-m", "lanes_tui.demo_agent", *args], input=data,
+    return subprocess.run([sys.executable, "-m", "lanes_tui.vendors.demo_agent", *args], input=data,
                           capture_output=True, timeout=TIMEOUT, env=env)
 
 
@@ -71,7 +71,7 @@ def test_configured_delay(raw, delay):
 
 def test_demo_default_pauses_show_progress_within_two_seconds():
     env = {k: v for k, v in os.environ.items() if k != "DEMO_AGENT_DELAY"}
-    proc = subprocess.Popen([sys.executable, "-m", "lanes_tui.demo_agent"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "lanes_tui.vendors.demo_agent"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env)
     try:
         proc.stdin.write(PROMPT.encode())
@@ -120,13 +120,13 @@ def test_first_file(prompt, expected):
 
 
 def test_demo_agent_imports_only_the_standard_library():
-    code = ("import sys, lanes_tui.demo_agent\n"
+    code = ("import sys, lanes_tui.vendors.demo_agent\n"
             "def heavy():\n"
             "    return sorted(m for m in sys.modules\n"
-            "                  if m.split('.')[0] in {'textual', 'rich', 'yaml', 'watchfiles'} or m.startswith('lanes_tui.core'))\n"
+            "                  if m.split('.')[0] in {'textual', 'rich', 'yaml', 'watchfiles'} or m.startswith('lanes_tui.core') or (m.startswith('lanes_tui.vendors.') and m != 'lanes_tui.vendors.demo_agent'))\n"
             "print(heavy())\n"
-            "import lanes_tui.core.streams, yaml\n"  # positive control: the check does see these
-            "assert 'lanes_tui.core.streams' in heavy() and 'yaml' in heavy()\n")
+            "import lanes_tui.vendors.streams, yaml\n"  # positive control: the check does see these
+            "assert 'lanes_tui.vendors.streams' in heavy() and 'yaml' in heavy()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

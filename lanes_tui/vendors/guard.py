@@ -1,4 +1,4 @@
-"""`python -m lanes_tui.guard PPID -- ARGV...`: runs one agent, dies with its supervisor.
+"""`python -m lanes_tui.vendors.guard PPID -- ARGV...`: runs one agent, dies with its supervisor.
 
 The supervisor starts every worker through this guard, in the worker's own
 process group. The guard asks the kernel for SIGTERM when its parent dies
@@ -14,7 +14,7 @@ the agent gets that signal itself, so the guard just waits for it.
 It starts once per task, before the agent, so its start-up is part of every
 task's time: it is run as `python -I -S guard.py` (no site, no imports beyond
 os, signal, sys and ctypes, posix_spawn instead of subprocess), 22 ms instead of
-the 57 ms of `python -m lanes_tui.guard` measured here (bench/realcli_bench.py).
+the 57 ms of `python -m lanes_tui.vendors.guard` measured here (bench/realcli_bench.py).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m lanes_tui.guard PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m lanes_tui.vendors.guard PARENT_PID -- COMMAND [ARGS...]", file=sys.stderr)
         return 64
     parent = int(argv[0])
     command = argv[2:]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanes_tui.core.sanitize import is_clean
-from lanes_tui.core.streams import (
+from lanes_tui.vendors.streams import (
     ACTIVITY_MAX,
     PLAIN_MAX,
     Activity,

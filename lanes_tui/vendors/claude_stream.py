@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lanes_tui.core.stream_base import (
+from lanes_tui.vendors.stream_base import (
     MAX_JSON_LINE,
     ApiRetry,
     StreamEvent,
