@@ -46,10 +46,10 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from bench_common import log, machine_line, publish  # noqa: E402
 from realcli.harness import RealAgents, cli_bin, cli_version, unavailable  # noqa: E402
 
-from lanes_tui.vendors.argv import build_command  # noqa: E402
 from lanes_tui.core.store import TaskStore  # noqa: E402
-from lanes_tui.vendors.prompting import build_input  # noqa: E402
 from lanes_tui.settings import load_settings  # noqa: E402
+from lanes_tui.vendors.argv import build_command  # noqa: E402
+from lanes_tui.vendors.prompting import build_input  # noqa: E402
 
 PROMPT = "Review the change in the request and answer in two lines."
 SCENARIOS = {

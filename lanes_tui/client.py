@@ -25,12 +25,13 @@ from typing import Any, AsyncIterator, Iterator
 
 from lanes_tui.core.errors import ConfigError, InvalidInput, NotFound
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.model import Answer, Claim, Task, TaskState
+from lanes_tui.core.lifecycle import lease_expired
+from lanes_tui.core.model import FAILED, Answer, Claim, Task, TaskState
 from lanes_tui.core.paths import expand_user
-from lanes_tui.vendors.runcheck import check_run_metadata
 from lanes_tui.core.scan import live_tasks
-from lanes_tui.core.store import FAILED, TaskStore, lease_expired
+from lanes_tui.core.store import TaskStore
 from lanes_tui.engine.submitting import Submission, submit
+from lanes_tui.vendors.runcheck import check_run_metadata
 
 DEFAULT_CONFIG = "handoff/handoff.yaml"
 DEFAULT_LEASE_SECONDS = 900.0
@@ -235,8 +236,8 @@ class AsyncClient:
         reported together: what you get is the task as it stands when it is read. Kept current by
         the in-memory index the supervisor uses, with its periodic rescan as the safety net."""
         from lanes_tui.engine.feed import follow
-        from lanes_tui.engine.watch import TaskFeed
         from lanes_tui.engine.index import IndexChange, TaskIndex
+        from lanes_tui.engine.watch import TaskFeed
 
         index = TaskIndex(self.store)
         feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)  # armed before the first look

@@ -15,18 +15,17 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from lanes_tui.vendors.builtin import builtin_vendors
 from lanes_tui.core.errors import ConfigError, NotFound
+from lanes_tui.core.yamlload import load_mapping
+from lanes_tui.vendors.builtin import builtin_vendors
 from lanes_tui.vendors.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, TRUSTED
 from lanes_tui.vendors.pricing import Price
-from lanes_tui.core.yamlload import load_mapping
 
 SETTINGS_FILE_NAME = "lanes-tui.yaml"
 # {model} and {effort} may sit inside an item; {permissions} is always a whole item (argv

@@ -19,13 +19,13 @@ import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-from lanes_tui.vendors.argv import DEMO, executable_path
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.handoff import load_config
-from lanes_tui.vendors.permissions import EDIT, TRUSTED
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, load_settings, worker_environment
+from lanes_tui.vendors.argv import DEMO, executable_path
+from lanes_tui.vendors.permissions import EDIT, TRUSTED
 
 EXIT_LANE_CANNOT_RUN = 12
 PROBE_TIMEOUT = 20.0  # seconds for `--version` / `--help`: a CLI that hangs there is a problem too

@@ -12,9 +12,11 @@ from lanes_tui.commands.output import emit, emit_committed, emit_json, note, war
 from lanes_tui.core import listing, views
 from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
+from lanes_tui.core.model import FAILED, QUEUED
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.scan import last_event_of, lane_has_tasks, live_tasks
-from lanes_tui.core.store import FAILED, QUEUED, TaskStore, require_inside
+from lanes_tui.core.request_files import require_inside
+from lanes_tui.core.scan import lane_has_tasks, last_event_of, live_tasks
+from lanes_tui.core.store import TaskStore
 
 MAX_BODY_BYTES = 32 << 20
 MAX_METADATA_ITEMS = 200
@@ -96,8 +98,8 @@ def check_submittable(args: argparse.Namespace, config: RuntimeConfig | None, la
                       metadata: dict[str, Any]) -> None:
     """Refuse (exit 5) metadata no vendor here could run: unknown model class, effort or preset.
     The supervisor's settings (lanes-tui.yaml) decide what is known; a broken file is exit 6."""
-    from lanes_tui.vendors.runcheck import check_run_metadata
     from lanes_tui.settings import load_settings
+    from lanes_tui.vendors.runcheck import check_run_metadata
 
     settings = load_settings(args.settings, config_dir=config.path.parent if config else None)
     check_run_metadata(settings.vendors, lane=lane, lane_preset=settings.lane(lane).permissions,

@@ -28,7 +28,7 @@ from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import CorruptTask, InvalidInput
 from lanes_tui.core.folders import locked_store_folder, read_store_folder
 from lanes_tui.core.presence import validate_agent_id
-from lanes_tui.core.store import parse_event_lines
+from lanes_tui.core.wire import parse_event_lines
 
 JOURNAL_DIR = "journal"
 INTENTS = "intents.jsonl"

@@ -34,6 +34,13 @@ class TaskState(StrEnum):
         return self in (TaskState.COMPLETED, TaskState.FAILED)
 
 
+# The states as the wire dicts hold them (TaskState members are equal to these strings).
+QUEUED, CLAIMED, COMPLETED, FAILED = (str(state) for state in TaskState)
+STATES = (QUEUED, CLAIMED, COMPLETED, FAILED)
+TERMINAL_STATES = frozenset({COMPLETED, FAILED})
+CANCELLED = "cancelled"  # the failure_reason of a cancelled task
+
+
 WIRE_KEYS = (
     "id", "workspace_id", "correlation_id", "source_agent", "lane", "workspace_root", "worktree_path",
     "expected_branch", "request_path", "request_sha256", "supporting_paths", "response_path", "prompt",

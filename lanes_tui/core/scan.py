@@ -24,7 +24,8 @@ from typing import Any
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
-from lanes_tui.core.store import TERMINAL_STATES, TaskStore
+from lanes_tui.core.model import TERMINAL_STATES
+from lanes_tui.core.store import TaskStore
 
 CACHE_DIR = ".lanes-tui"
 FACTS_CACHE = "facts.log"

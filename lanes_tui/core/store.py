@@ -19,16 +19,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lanes_tui.core import fsio
-from lanes_tui.core.clock import Clock, after, format_ts, id_stamp, parse_ts, system_clock
+from lanes_tui.core import fsio, lifecycle
+from lanes_tui.core.clock import Clock, after, format_ts, id_stamp, system_clock
 from lanes_tui.core.errors import (
     ConflictError,
     CorruptTask,
@@ -39,24 +38,19 @@ from lanes_tui.core.errors import (
 )
 from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
 from lanes_tui.core.jsonvalue import json_value
-from lanes_tui.core.model import attempts_of
+from lanes_tui.core.lifecycle import Event, apply_response, claimable, vendor_matches
+from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.paths import expand_user
+from lanes_tui.core.request_files import check_task_files, request_problem
 from lanes_tui.core.storecheck import check_store_root
-
-QUEUED, CLAIMED, COMPLETED, FAILED = "queued", "claimed", "completed", "failed"
-STATES = (QUEUED, CLAIMED, COMPLETED, FAILED)
-TERMINAL_STATES = frozenset({COMPLETED, FAILED})
-TASK_KEYS = (
-    "id", "workspace_id", "correlation_id", "source_agent", "lane", "workspace_root",
-    "worktree_path", "expected_branch", "request_path", "request_sha256", "supporting_paths",
-    "response_path", "prompt", "metadata", "state", "created_at", "updated_at", "claim_owner",
-    "claim_token", "lease_expires_at", "claimed_at", "completed_at", "failed_at", "failure_reason",
+from lanes_tui.core.wire import (
+    MAX_RESPONSE_BYTES,
+    MAX_TASK_BYTES,
+    EventLog,
+    event_line,
+    parse_event_lines,
+    parse_task_bytes,
 )
-# Prompts live inside task.json, and users do send megabytes of context.
-MAX_TASK_BYTES = 64 << 20
-MAX_RESPONSE_BYTES = 64 << 20
-MAX_EVENT_LINE_BYTES = 1 << 20
-CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -70,112 +64,6 @@ class NextResult:
     stale: tuple[tuple[str, str], ...] = ()
     # Tasks passed over because they are meant for another vendor.
     skipped_vendor: tuple[str, ...] = ()
-
-
-@dataclass
-class EventLog:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    bad_lines: int = 0
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InvalidInput(f"not a regular file: {path}")
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
-
-
-def require_inside(root: Path, candidate: Path, label: str) -> Path:
-    try:
-        candidate.relative_to(root)
-    except ValueError:
-        raise InvalidInput(f"{label} is outside workspace_root {root}: {candidate}") from None
-    return candidate
-
-
-def lease_expired(task: dict[str, Any], now: Any) -> bool:
-    try:
-        expiry = parse_ts(task.get("lease_expires_at"))
-    except ValueError:
-        return True  # an unreadable lease cannot protect a claim
-    return expiry is not None and expiry <= now
-
-
-def vendor_matches(task: dict[str, Any], vendor: str | None) -> bool:
-    if vendor is None:
-        return True
-    wanted = (task.get("metadata") or {}).get("required_vendor") or "any"
-    return wanted in ("any", vendor)
-
-
-def normalise_task(raw: Any, folder_name: str) -> dict[str, Any]:
-    """Validate the shape of a parsed task.json; CorruptTask names what is wrong."""
-    if not isinstance(raw, dict):
-        raise CorruptTask(f"task {folder_name}: task.json is not a JSON object")
-    if "correlation_id" not in raw and "checkpoint_id" in raw:
-        raw["correlation_id"] = raw["checkpoint_id"]  # legacy name, read-compatible
-    raw.pop("checkpoint_id", None)
-    if raw.get("metadata") is None:
-        raw["metadata"] = {}
-    problems = []
-    if raw.get("id") != folder_name:
-        problems.append("id does not match its folder")
-    if raw.get("state") not in STATES:
-        problems.append(f"unknown state {raw.get('state')!r}")
-    for key in ("lane", "created_at", "request_path", "response_path", "workspace_root"):
-        if not isinstance(raw.get(key), str):
-            problems.append(f"{key} is not a string")
-    if not isinstance(raw.get("metadata"), dict):
-        problems.append("metadata is not an object")
-    if not isinstance(raw.get("prompt", ""), str):
-        problems.append("prompt is not a string")
-    try:
-        parse_ts(raw.get("created_at"))
-    except ValueError:
-        problems.append("created_at is not a timestamp")
-    if problems:
-        raise CorruptTask(f"task {folder_name}: corrupt task.json ({'; '.join(problems)})")
-    return raw
-
-
-def parse_task_bytes(data: bytes, folder_name: str) -> dict[str, Any]:
-    if not data.strip():
-        raise CorruptTask(f"task {folder_name}: task.json is empty")
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CorruptTask(f"task {folder_name}: task.json is not UTF-8") from None
-    except ValueError as exc:
-        raise CorruptTask(f"task {folder_name}: task.json is not valid JSON ({exc.msg})") from None
-    except RecursionError:  # "[[[[..." : json has no depth limit of its own
-        raise CorruptTask(f"task {folder_name}: task.json is not valid JSON (nested too deeply)") from None
-    return normalise_task(raw, folder_name)
-
-
-def parse_event_lines(data: bytes) -> EventLog:
-    """Parse events.jsonl, skipping torn or corrupt lines (G6) instead of failing."""
-    log = EventLog()
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            log.bad_lines += 1
-            continue
-        if isinstance(event, dict):
-            log.events.append(event)
-        else:
-            log.bad_lines += 1
-    return log
 
 
 class TaskStore:
@@ -404,11 +292,11 @@ class TaskStore:
             if task["state"] not in TERMINAL_STATES:
                 response = self._read_response_at(fd, task_id)
                 if response is not None:
-                    _apply_response(task, response)
+                    apply_response(task, response)
                     return task, True
             return task, False
 
-    # -- verbs -------------------------------------------------------------------
+    # -- verbs (the state machine is core/lifecycle.py; this is how it is made atomic on disk) --
 
     def create_task(
         self,
@@ -417,57 +305,29 @@ class TaskStore:
         correlation_id: str,
         source_agent: str,
         lane: str,
-        workspace_root: Path,
-        request_path: Path,
-        response_path: Path,
+        workspace_root: Path | str,
+        request_path: Path | str,
+        response_path: Path | str,
         prompt: str,
-        worktree_path: Path | None = None,
+        worktree_path: Path | str | None = None,
         expected_branch: str | None = None,
         supporting_paths: Iterable[Any] = (),
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         metadata = json_value(dict(metadata or {}), "metadata")  # before anything is written
-        root = Path(workspace_root).resolve()
-        request = require_inside(root, Path(request_path).resolve(), "request_path")
-        response = require_inside(root, Path(response_path).resolve(), "response_path")
-        if response == root or response.is_dir():
-            # `wait` writes the answer beside this path: a folder would put it outside the workspace.
-            raise InvalidInput(f"response_path is a folder, not a file: {response}")
-        if not request.is_file():
-            raise NotFound(f"request file does not exist: {request}")
-        if not isinstance(lane, str) or not lane.strip():
-            raise InvalidInput("lane must be a non-empty string")
-        supporting = [self._supporting_record(root, i, item) for i, item in enumerate(supporting_paths)]
-        request_sha = sha256_file(request)
+        files = check_task_files(workspace_root=workspace_root, request_path=request_path,
+                                 response_path=response_path, worktree_path=worktree_path,
+                                 supporting_paths=supporting_paths)
         moment = self.now()
-        created_at = format_ts(moment)
-        task_id = new_task_id(id_stamp(moment), correlation_id, request_sha)
-        task = {
-            "id": task_id,
-            "workspace_id": workspace_id,
-            "correlation_id": correlation_id,
-            "source_agent": source_agent,
-            "lane": lane,
-            "workspace_root": str(root),
-            "worktree_path": str(Path(worktree_path).resolve()) if worktree_path else None,
-            "expected_branch": expected_branch,
-            "request_path": str(request),
-            "request_sha256": request_sha,
-            "supporting_paths": supporting,
-            "response_path": str(response),
-            "prompt": prompt,
-            "metadata": metadata,
-            "state": QUEUED,
-            "created_at": created_at,
-            "updated_at": created_at,
-            "claim_owner": None,
-            "claim_token": None,
-            "lease_expires_at": None,
-            "claimed_at": None,
-            "completed_at": None,
-            "failed_at": None,
-            "failure_reason": None,
-        }
+        task, created = lifecycle.new_task(
+            task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
+            workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
+            workspace_root=files.workspace_root, worktree_path=files.worktree_path,
+            expected_branch=expected_branch, request_path=files.request_path,
+            request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
+            response_path=files.response_path, prompt=prompt, metadata=metadata,
+        )
+        task_id = task["id"]
         text = fsio.dumps_json(task)
         if len(text) > MAX_TASK_BYTES:
             raise InvalidInput(f"task is too large ({len(text)} bytes, limit {MAX_TASK_BYTES})")
@@ -483,7 +343,7 @@ class TaskStore:
                         fsio.write_new_file("events.jsonl", b"", dir_fd=fd)
                         fsio.write_atomic("task.json", text, dir_fd=fd)
                         os.fsync(tasks_fd)  # G1: the new folder entry is durable too
-                        self._append_event_at(fd, "created", "task queued", {"lane": lane})
+                        self._record(fd, created)
                 except BaseException:
                     _remove_partial_task(tasks_fd, task_id)
                     raise
@@ -494,36 +354,17 @@ class TaskStore:
         return task
 
     def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
-        _check_lease(lease_seconds)
-        with self._guard(f"claim {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            return self._claim_loaded(fd, task, owner=owner, lease_seconds=lease_seconds)
-
-    def _claim_loaded(self, fd: int, task: dict[str, Any], *, owner: str, lease_seconds: float) -> dict[str, Any]:
-        task_id = task["id"]
-        now = self.now()
-        if task["state"] in TERMINAL_STATES:
-            raise ConflictError(f"cannot claim {task_id}; task is {task['state']}")
-        if task["state"] == CLAIMED and not lease_expired(task, now):
-            raise ConflictError(f"cannot claim {task_id}; active lease held by {task['claim_owner']}")
-        self._verify_request(task)
-        attempt = 1 + sum(
-            1 for e in parse_event_lines(_read_events_bytes(fd)).events if e.get("type") == "claimed"
-        )
-        stamp = format_ts(now)
-        task.update(
-            {
-                "state": CLAIMED,
-                "claim_owner": owner,
-                "claim_token": secrets.token_hex(16),
-                "lease_expires_at": format_ts(after(now, lease_seconds)),
-                "claimed_at": stamp,
-                "updated_at": stamp,
-            }
-        )
-        fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-        self._append_event_at(fd, "claimed", "task claimed", {"owner": owner, "attempt": attempt})
-        return task
+        lifecycle.check_lease(lease_seconds)
+        with self._update(f"claim {task_id}", task_id) as (fd, task):
+            now = self.now()
+            lifecycle.check_claim(task, now)
+            problem = request_problem(task)
+            if problem is not None:
+                raise ConflictError(problem)
+            attempt = 1 + attempts_of(parse_event_lines(_read_events_bytes(fd)).events).claims
+            self._write(fd, task, lifecycle.apply_claim(task, owner=owner, lease_seconds=lease_seconds,
+                                                        now=now, attempt=attempt))
+            return task
 
     def next_task(
         self,
@@ -552,12 +393,12 @@ class TaskStore:
             except CorruptTask as exc:
                 stale.append((task_id, str(exc)))
                 continue
-            if task["lane"] != lane or not _claimable(task, self.now()):
+            if task["lane"] != lane or not claimable(task, self.now()):
                 continue
             if not vendor_matches(task, vendor):
                 skipped.append(task_id)
                 continue
-            problem = self.request_problem(task)
+            problem = request_problem(task)
             if problem is not None:
                 stale.append((task_id, problem))
                 continue
@@ -571,23 +412,16 @@ class TaskStore:
         return NextResult(None, None, tuple(stale), tuple(skipped))
 
     def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
-        _check_lease(lease_seconds)
-        with self._guard(f"renew {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            self._require_holder(task, claim_token, "renew")
-            now = self.now()
-            task.update(
-                {"lease_expires_at": format_ts(after(now, lease_seconds)), "updated_at": format_ts(now)}
-            )
-            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-            self._append_event_at(fd, "renewed", "claim lease renewed", {"owner": task["claim_owner"]})
+        lifecycle.check_lease(lease_seconds)
+        with self._update(f"renew {task_id}", task_id) as (fd, task):
+            lifecycle.require_holder(task, claim_token, "renew")
+            self._write(fd, task, lifecycle.apply_renew(task, lease_seconds=lease_seconds, now=self.now()))
             return task
 
     def release(self, task_id: str, *, claim_token: str, reason: str | None = None) -> dict[str, Any]:
-        with self._guard(f"release {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            self._require_holder(task, claim_token, "release")
-            self._requeue_in_place(fd, task, "claim released", {"reason": reason} if reason else {})
+        with self._update(f"release {task_id}", task_id) as (fd, task):
+            lifecycle.require_holder(task, claim_token, "release")
+            self._write(fd, task, lifecycle.apply_release(task, now=self.now(), reason=reason))
             return task
 
     def append_event(
@@ -603,8 +437,8 @@ class TaskStore:
         with self._guard(f"event on {task_id}"), self.locked(), self._task_dir(task_id) as fd:
             task = self._read_task_at(fd, task_id)
             if claim_token is not None:
-                self._require_holder(task, claim_token, "add an event to")
-            self._append_event_at(fd, event_type, message, data or {})
+                lifecycle.require_holder(task, claim_token, "add an event to")
+            self._record(fd, Event(event_type, message, data or {}))
 
     def respond(
         self,
@@ -622,102 +456,39 @@ class TaskStore:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record the answer, at most once and only by the current holder (G4)."""
-        if status not in (COMPLETED, FAILED):
-            raise InvalidInput(f"status must be completed or failed, not {status!r}")
-        if (
-            verdict is not None
-            and blocking_count is not None
-            and blocking_count > 0
-            and verdict != "needs-revision"
-        ):
-            raise InvalidInput("blocking-count > 0 requires verdict needs-revision")
-        with self._guard(f"respond to {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            if task["state"] == COMPLETED:
-                raise ConflictError(f"task is already completed: {task_id}")
-            if task["state"] == FAILED:
-                raise ConflictError(f"task is failed: {task_id}")
-            if task["state"] == CLAIMED and claim_token != task["claim_token"]:
-                raise ConflictError("claim token does not match active lease")
-            if task["state"] == QUEUED and claim_token is not None:
-                # G7: a token from a claim that was broken or released is dead even while
-                # the task sits queued (agent-lanes would accept it here). Tokenless
-                # responds to a queued task stay allowed, as in agent-lanes.
-                raise ConflictError(f"claim token does not match active lease: {task_id} is queued, not claimed")
-            if expect_sha256 is not None and expect_sha256 != task["request_sha256"]:
-                raise ConflictError(
-                    f"reviewed request hash does not match task: expected {task['request_sha256']}, "
-                    f"got {expect_sha256}"
-                )
-            problem = self.request_problem(task)
+        lifecycle.check_respond_input(status=status, verdict=verdict, blocking_count=blocking_count)
+        with self._update(f"respond to {task_id}", task_id) as (fd, task):
+            lifecycle.check_respond(task, claim_token=claim_token, expect_sha256=expect_sha256)
+            problem = request_problem(task)
             if problem is not None and status == COMPLETED:
                 raise ConflictError(problem)
-            now = format_ts(self.now())
-            response = {
-                "task_id": task_id,
-                "reviewer": reviewer,
-                "status": status,
-                "body": body,
-                "reviewed_request_sha256": expect_sha256 or task["request_sha256"],
-                "request_changed_before_response": problem is not None,
-                "follow_up_required": follow_up_required,
-                "verdict": verdict,
-                "blocking_count": blocking_count,
-                "nonblocking_count": nonblocking_count,
-                "metadata": dict(metadata or {}),
-                "created_at": now,
-            }
+            response = lifecycle.new_response(
+                task, now=self.now(), body=body, reviewer=reviewer, status=status,
+                request_changed=problem is not None, follow_up_required=follow_up_required, verdict=verdict,
+                blocking_count=blocking_count, nonblocking_count=nonblocking_count,
+                expect_sha256=expect_sha256, metadata=metadata,
+            )
             text = fsio.dumps_json(response)
             if len(text) > MAX_RESPONSE_BYTES:
                 raise InvalidInput(f"response is too large ({len(text)} bytes, limit {MAX_RESPONSE_BYTES})")
             # response.json first: once it exists the task counts as answered (G8).
             fsio.write_atomic("response.json", text, dir_fd=fd)
-            _apply_response(task, response)
-            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-            self._append_event_at(fd, "response", "response submitted", {"reviewer": reviewer})
+            apply_response(task, response)
+            self._write(fd, task, lifecycle.response_event(reviewer))
             return response
 
     def cancel(self, task_id: str, *, by: str, reason: str | None = None) -> dict[str, Any]:
         """queued or claimed -> failed with failure_reason `cancelled`."""
-        with self._guard(f"cancel {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            if task["state"] in TERMINAL_STATES:
-                raise ConflictError(f"cannot cancel {task_id}; task is {task['state']}")
-            previous = {"previous_state": task["state"], "previous_owner": task["claim_owner"]}
-            stamp = format_ts(self.now())
-            task.update(
-                {
-                    "state": FAILED,
-                    "failed_at": stamp,
-                    "updated_at": stamp,
-                    "failure_reason": CANCELLED,
-                    "claim_owner": None,
-                    "claim_token": None,
-                    "lease_expires_at": None,
-                    "claimed_at": None,
-                }
-            )
-            fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-            self._append_event_at(
-                fd, "cancelled", "task cancelled by operator", {"by": by, "reason": reason, **previous}
-            )
+        with self._update(f"cancel {task_id}", task_id) as (fd, task):
+            lifecycle.check_cancel(task)
+            self._write(fd, task, lifecycle.apply_cancel(task, now=self.now(), by=by, reason=reason))
             return task
 
     def break_claim(self, task_id: str, *, by: str, reason: str) -> dict[str, Any]:
         """Force-release a claim: back to queued; the old token is dead (G7)."""
-        with self._guard(f"break {task_id}"), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
-            task = self._load_for_update(fd, task_id)
-            if task["state"] != CLAIMED:
-                raise ConflictError(f"cannot break {task_id}; task is {task['state']}, not claimed")
-            data = {
-                "action": "break",
-                "by": by,
-                "reason": reason,
-                "previous_owner": task["claim_owner"],
-                "claimed_at": task["claimed_at"],
-                "lease_expires_at": task["lease_expires_at"],
-            }
-            self._requeue_in_place(fd, task, f"claim broken by {by}", data)
+        with self._update(f"break {task_id}", task_id) as (fd, task):
+            lifecycle.check_break(task)
+            self._write(fd, task, lifecycle.apply_break(task, now=self.now(), by=by, reason=reason))
             return task
 
     def requeue(
@@ -730,26 +501,11 @@ class TaskStore:
     ) -> dict[str, Any]:
         """A failed task's definition submitted again as a new task linked to the old."""
         old = self.effective_task(task_id)
-        if old["state"] != FAILED:
-            raise ConflictError(f"cannot requeue {task_id}; task is {old['state']}, not failed")
-        metadata = {k: v for k, v in old["metadata"].items() if k != "requeued_from"}
-        metadata.update(metadata_overrides or {})
-        metadata["requeued_from"] = task_id
-        new = self.create_task(
-            workspace_id=old.get("workspace_id") or "",
-            correlation_id=old.get("correlation_id") or old["lane"],
-            source_agent=source_agent or old.get("source_agent") or by,
-            lane=old["lane"],
-            workspace_root=Path(old["workspace_root"]),
-            request_path=Path(old["request_path"]),
-            response_path=Path(old["response_path"]),
-            prompt=old.get("prompt") or "",
-            worktree_path=Path(old["worktree_path"]) if old.get("worktree_path") else None,
-            expected_branch=old.get("expected_branch"),
-            supporting_paths=[item.get("path") for item in old.get("supporting_paths") or [] if isinstance(item, dict)],
-            metadata=metadata,
-        )
-        self.append_event(task_id, "requeued", f"requeued as {new['id']}", {"by": by, "new_task_id": new["id"]})
+        lifecycle.check_requeue(old)
+        new = self.create_task(**lifecycle.requeue_definition(
+            old, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent))
+        event = lifecycle.requeued_event(new["id"], by)
+        self.append_event(task_id, event.type, event.message, event.data)
         return new
 
     def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
@@ -758,8 +514,7 @@ class TaskStore:
         Candidates are found lock-free; each move re-checks under the lock and is
         a rename, so a task is always either fully in tasks/ or in archive/.
         """
-        if not (older_than_days >= 0) or older_than_days == float("inf"):
-            raise InvalidInput("--older-than-days must be a finite number >= 0")
+        lifecycle.check_archive_age(older_than_days)
         cutoff = after(self.now(), -older_than_days * 86400)
         moved: list[str] = []
         for task_id in sorted(self.task_ids()):
@@ -785,6 +540,10 @@ class TaskStore:
         with self._guard(f"recover {task_id}"), self.locked(), self._task_dir(task_id) as fd:
             return self._load_for_update(fd, task_id)
 
+    def request_problem(self, task: dict[str, Any]) -> str | None:
+        """Why the task's request cannot be claimed as it stands, or None."""
+        return request_problem(task)
+
     # -- helpers -------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -797,73 +556,28 @@ class TaskStore:
         except OSError as exc:
             raise StoreError(fsio.describe_os_error(exc, f"cannot {what}")) from exc
 
+    @contextlib.contextmanager
+    def _update(self, what: str, task_id: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """One task's read-modify-write: under the store lock, rolled forward first (G8), all or
+        nothing (`_undo_on_error`). Yields the task folder's fd and the task as loaded."""
+        with self._guard(what), self.locked(), self._task_dir(task_id) as fd, _undo_on_error(fd):
+            yield fd, self._load_for_update(fd, task_id)
+
     def _load_for_update(self, fd: int, task_id: str) -> dict[str, Any]:
         task = self._read_task_at(fd, task_id)
         if task["state"] not in TERMINAL_STATES:
             response = self._read_response_at(fd, task_id)
             if response is not None:
-                _apply_response(task, response)
-                fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-                self._append_event_at(
-                    fd, "recovered", "response.json present; task.json rolled forward", {"state": task["state"]}
-                )
+                apply_response(task, response)
+                self._write(fd, task, lifecycle.roll_forward_event(task))
         return task
 
-    def _require_holder(self, task: dict[str, Any], claim_token: str, verb: str) -> None:
-        if task["state"] != CLAIMED:
-            raise ConflictError(f"cannot {verb} {task['id']}; task is {task['state']}")
-        if not claim_token or claim_token != task["claim_token"]:
-            raise ConflictError("claim token does not match active lease")
-
-    def _requeue_in_place(self, fd: int, task: dict[str, Any], message: str, data: dict[str, Any]) -> None:
-        task.update(
-            {
-                "state": QUEUED,
-                "claim_owner": None,
-                "claim_token": None,
-                "lease_expires_at": None,
-                "claimed_at": None,
-                "updated_at": format_ts(self.now()),
-            }
-        )
+    def _write(self, fd: int, task: dict[str, Any], event: Event) -> None:
         fsio.write_atomic("task.json", fsio.dumps_json(task), dir_fd=fd)
-        self._append_event_at(fd, "released", message, data)
+        self._record(fd, event)
 
-    def _append_event_at(self, fd: int, event_type: str, message: str, data: dict[str, Any]) -> None:
-        event = {"created_at": format_ts(self.now()), "type": event_type, "message": message, "data": data}
-        line = json.dumps(event, sort_keys=True) + "\n"
-        if len(line) > MAX_EVENT_LINE_BYTES:
-            raise InvalidInput(f"event is too large ({len(line)} bytes, limit {MAX_EVENT_LINE_BYTES})")
-        fsio.append_line("events.jsonl", line, dir_fd=fd)
-
-    def request_problem(self, task: dict[str, Any]) -> str | None:
-        """Why the task's request cannot be claimed as it stands, or None."""
-        request = Path(task["request_path"])
-        try:
-            current = sha256_file(request)
-        except (FileNotFoundError, NotADirectoryError):
-            return f"request source is missing for {task['id']}: {request}"
-        except (OSError, InvalidInput) as exc:
-            return f"request source is unreadable for {task['id']}: {request} ({exc})"
-        if current != task.get("request_sha256"):
-            return f"request hash mismatch for {task['id']}: expected {task.get('request_sha256')}, got {current}"
-        return None
-
-    def _verify_request(self, task: dict[str, Any]) -> None:
-        problem = self.request_problem(task)
-        if problem is not None:
-            raise ConflictError(problem)
-
-    def _supporting_record(self, root: Path, index: int, item: Any) -> dict[str, str]:
-        raw = item.get("path") if isinstance(item, dict) else item
-        if not isinstance(raw, (str, Path)) or not str(raw):
-            raise InvalidInput(f"supporting_paths[{index}] is missing a path")
-        path = expand_user(str(raw))
-        path = (path if path.is_absolute() else root / path).resolve()
-        require_inside(root, path, f"supporting_paths[{index}]")
-        if not path.is_file():
-            raise NotFound(f"supporting path does not exist: {path}")
-        return {"path": str(path), "sha256": sha256_file(path)}
+    def _record(self, fd: int, event: Event) -> None:
+        fsio.append_line("events.jsonl", event_line(event.to_wire(self.now())), dir_fd=fd)
 
     def _write_correlation_index(self, workspace_id: str, correlation_id: str, task_id: str) -> None:
         name = f"{slug(workspace_id)}--{slug(correlation_id)}.json"
@@ -883,32 +597,7 @@ class TaskStore:
             task = self.effective_task(task_id)
         except (NotFound, CorruptTask):
             return False
-        if task["state"] not in TERMINAL_STATES:
-            return False
-        try:
-            finished = parse_ts(task.get("completed_at") or task.get("failed_at") or task.get("updated_at"))
-        except ValueError:
-            return False
-        return finished is not None and finished < cutoff
-
-
-def _claimable(task: dict[str, Any], now: Any) -> bool:
-    return task["state"] == QUEUED or (task["state"] == CLAIMED and lease_expired(task, now))
-
-
-def _apply_response(task: dict[str, Any], response: dict[str, Any]) -> None:
-    # Same fields agent-lanes updates on respond; claim fields are kept as they were.
-    completed = response.get("status") == COMPLETED
-    stamp = response.get("created_at") or task.get("updated_at")
-    task.update(
-        {
-            "state": COMPLETED if completed else FAILED,
-            "updated_at": stamp,
-            "completed_at": stamp if completed else None,
-            "failed_at": None if completed else stamp,
-            "failure_reason": None if completed else response.get("body"),
-        }
-    )
+        return lifecycle.finished_before(task, cutoff)
 
 
 def _read_events_bytes(fd: int) -> bytes:
@@ -968,8 +657,3 @@ def _remove_partial_task(tasks_fd: int, task_id: str) -> None:
                 with contextlib.suppress(OSError):
                     os.unlink(name, dir_fd=fd)
         os.rmdir(task_id, dir_fd=tasks_fd)
-
-
-def _check_lease(seconds: float) -> None:
-    if not isinstance(seconds, (int, float)) or not (0 < seconds <= 10 * 365 * 86400):
-        raise InvalidInput(f"lease seconds must be a finite number > 0 (got {seconds!r})")

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from lanes_tui.core.clock import parse_ts
-from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, lease_expired
+from lanes_tui.core.lifecycle import lease_expired
+from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
 
 REVIEW_SCOPE = (
     "Review request_path as the primary artifact. Use worktree_path only as implementation "

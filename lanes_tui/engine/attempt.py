@@ -21,20 +21,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from lanes_tui.vendors.argv import Command
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
-from lanes_tui.vendors.pricing import TokenCounts, estimate, price_for
 from lanes_tui.core.scan import CACHE_DIR
 from lanes_tui.core.store import TaskStore
-from lanes_tui.vendors.streams import (
-    Activity, ApiRetry, Denied, Outcome, RunSummary, Usage, make_parser, mentions_rate_limit,
-)
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.registry import SupervisorRegistry, WorkerRecord
+from lanes_tui.settings import LaneSettings, Settings
+from lanes_tui.vendors.argv import Command
+from lanes_tui.vendors.guard import GUARD_PATH, PYTHON_FLAGS
+from lanes_tui.vendors.pricing import TokenCounts, estimate, price_for
 from lanes_tui.vendors.process import Exit, OutputLog, WorkerProcess
 from lanes_tui.vendors.prompting import build_input
-from lanes_tui.engine.registry import SupervisorRegistry, WorkerRecord
-from lanes_tui.vendors.guard import GUARD_PATH, PYTHON_FLAGS
-from lanes_tui.settings import LaneSettings, Settings
+from lanes_tui.vendors.streams import (
+    Activity,
+    ApiRetry,
+    Denied,
+    Outcome,
+    RunSummary,
+    Usage,
+    make_parser,
+    mentions_rate_limit,
+)
 
 ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED = (
     "answered", "failed", "rate_limited", "timed_out", "over_budget", "lost_claim", "stopped",

@@ -32,17 +32,18 @@ from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
+from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
-from lanes_tui.vendors.runcheck import check_run_metadata
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore
-from lanes_tui.engine.submitting import SubmitForm, submit_form
+from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.feed import follow
-from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
+from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
+from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.settings import Settings
+from lanes_tui.vendors.runcheck import check_run_metadata
 
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
 THROUGHPUT_WINDOW = timedelta(minutes=10)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lanes_tui.core import fsio
+from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.store import COMPLETED, FAILED, TaskStore
+from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings

@@ -16,7 +16,9 @@ from typing import Any, Iterable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, NotFound
-from lanes_tui.core.store import CLAIMED, QUEUED, TERMINAL_STATES, NextResult, TaskStore, lease_expired
+from lanes_tui.core.lifecycle import lease_expired
+from lanes_tui.core.model import CLAIMED, QUEUED, TERMINAL_STATES
+from lanes_tui.core.store import NextResult, TaskStore
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError, NotFound, UsageError
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.store import TaskStore, require_inside
+from lanes_tui.core.request_files import require_inside
+from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import load_task_file
 
 GENERATED_DIR = "lanes-tui-requests"  # under the config folder (handoff/), inside the workspace

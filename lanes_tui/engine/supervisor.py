@@ -25,25 +25,38 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 from lanes_tui.core import procinfo
-from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
-from lanes_tui.vendors.limits import MAX_RESET_SECONDS
-from lanes_tui.core.model import ATTEMPT_FAILED, attempts_of
-from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL, effective_preset
-from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, QUEUED, TaskStore, lease_expired
+from lanes_tui.core.lifecycle import lease_expired
+from lanes_tui.core.model import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
+from lanes_tui.core.store import TaskStore
 from lanes_tui.core.sweep import sweep_temp_files
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
-    ANSWERED, LOST_CLAIM, OVER_BUDGET, RATE_LIMITED, STOPPED, AttemptResult, AttemptSpec, run_attempt, working_dir,
+    ANSWERED,
+    LOST_CLAIM,
+    OVER_BUDGET,
+    RATE_LIMITED,
+    STOPPED,
+    AttemptResult,
+    AttemptSpec,
+    run_attempt,
+    working_dir,
 )
 from lanes_tui.engine.feed import follow
-from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.engine.registry import (
-    SupervisorRecord, SupervisorRegistry, is_dead_supervisor_claim, kill_leftover_workers,
+    SupervisorRecord,
+    SupervisorRegistry,
+    is_dead_supervisor_claim,
+    kill_leftover_workers,
 )
+from lanes_tui.engine.watch import TaskFeed
+from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
+from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
+from lanes_tui.vendors.limits import MAX_RESET_SECONDS
+from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL
+from lanes_tui.vendors.permissions import effective_preset
 
 PERMISSION_DENIED = "permission_denied"
 MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all

@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
+from lanes_tui.core.model import CLAIMED, TERMINAL_STATES
 from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks, read_new_tasks
-from lanes_tui.core.store import CLAIMED, TERMINAL_STATES, NextResult, TaskStore
+from lanes_tui.core.store import NextResult, TaskStore
 from lanes_tui.engine.watch import DirWatcher, task_ids_of
 
 RESCAN_SECONDS = 30.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from lanes_tui.vendors.argv import resolve_vendor
 from lanes_tui.core.errors import InvalidInput
+from lanes_tui.vendors.argv import resolve_vendor
 from lanes_tui.vendors.permissions import effective_preset
 
 if TYPE_CHECKING:

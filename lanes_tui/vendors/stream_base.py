@@ -16,8 +16,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable, Union
 
-from lanes_tui.vendors import limits
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.vendors import limits
 
 ACTIVITY_MAX = 160
 MAX_DENIALS = 100  # kept per run; more only repeat the point

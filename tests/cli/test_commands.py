@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from helpers.procio import read_stderr_line
 import yaml
+from helpers.procio import read_stderr_line
 
 from lanes_tui import __version__
-from lanes_tui.core.store import TASK_KEYS
+from lanes_tui.core.wire import TASK_KEYS
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 AGENT_LANES = shutil.which("agent-lanes") or str(Path(sys.executable).parent / "agent-lanes")

@@ -7,12 +7,11 @@ import os
 import stat
 
 import pytest
-
+from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
-from lanes_tui.core.store import TASK_KEYS, TaskStore
-
-from helpers.clock import ManualClock
+from lanes_tui.core.store import TaskStore
+from lanes_tui.core.wire import TASK_KEYS
 
 
 @pytest.fixture

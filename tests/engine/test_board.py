@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+from helpers.supervisor import events_of, make_settings, until
+
 from lanes_tui.core.handoff import load_config
-from lanes_tui.core.store import CLAIMED, FAILED, QUEUED
+from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Board, BoardChanged
-
-from helpers.supervisor import events_of, make_settings, until
 
 
 def _board(workspace, **kwargs) -> Board:

@@ -8,12 +8,12 @@ import math
 import os
 import sys
 
+from helpers.supervisor import events_of, make_settings, supervising, until
+
 from lanes_tui.core import procinfo
-from lanes_tui.core.store import CLAIMED, COMPLETED, QUEUED
+from lanes_tui.core.model import CLAIMED, COMPLETED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.notify_hook import NotifyHook
-
-from helpers.supervisor import events_of, make_settings, supervising, until
 
 
 async def test_a_paused_lane_claims_nothing_until_resumed(workspace, standins):

@@ -8,16 +8,20 @@ import json
 import time
 
 import pytest
+from helpers.supervisor import (
+    BOUND,
+    event_types,
+    events_of,
+    make_settings,
+    supervising,
+    until,
+)
 
 from lanes_tui.core import procinfo
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.store import COMPLETED, FAILED, QUEUED
+from lanes_tui.core.model import COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
-
-from helpers.supervisor import (
-    BOUND, event_types, events_of, make_settings, supervising, until,
-)
 
 UNKNOWN_ID = "20990101T000000000000Z-default-000000000000"
 

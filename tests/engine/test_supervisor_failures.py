@@ -12,15 +12,21 @@ import re
 import time
 
 import pytest
+from helpers.supervisor import (
+    event_types,
+    events_of,
+    make_settings,
+    pid_alive,
+    processes_with_env,
+    reset_high_water,
+    rss_high_water_kb,
+    supervising,
+    until,
+)
 
 from lanes_tui.core import procinfo
-from lanes_tui.core.store import COMPLETED, FAILED
+from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
-
-from helpers.supervisor import (
-    event_types, events_of, make_settings, pid_alive, processes_with_env, reset_high_water,
-    rss_high_water_kb, supervising, until,
-)
 
 
 def timestamps(h) -> dict[int, float]:

@@ -7,12 +7,17 @@ import os
 import signal
 import time
 
-from lanes_tui.core import procinfo
-from lanes_tui.core.store import COMPLETED, FAILED, QUEUED
-
 from helpers.supervisor import (
-    BOUND, event_types, events_of, json_event, make_settings, until,
+    BOUND,
+    event_types,
+    events_of,
+    json_event,
+    make_settings,
+    until,
 )
+
+from lanes_tui.core import procinfo
+from lanes_tui.core.model import COMPLETED, FAILED, QUEUED
 
 
 async def test_sigint_lets_a_running_worker_finish_and_claims_nothing_more(workspace, standins, headless, tmp_path):

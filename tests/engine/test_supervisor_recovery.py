@@ -17,17 +17,25 @@ import sys
 import time
 
 import pytest
+from helpers.supervisor import (
+    BOUND,
+    event_types,
+    events_of,
+    headless_argv,
+    json_event,
+    make_settings,
+    pid_alive,
+    processes_with_env,
+    supervising,
+    until,
+    wait_sync,
+)
 
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.store import COMPLETED, FAILED
+from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
-
-from helpers.supervisor import (
-    BOUND, event_types, events_of, headless_argv, json_event, make_settings, pid_alive, processes_with_env,
-    supervising, until, wait_sync,
-)
 
 
 def all_threads_stopped(pid: int) -> bool:

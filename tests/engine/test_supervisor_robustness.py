@@ -15,17 +15,24 @@ import socket
 import subprocess
 import time
 
+from helpers.supervisor import (
+    BOUND,
+    event_types,
+    events_of,
+    make_settings,
+    processes_with_env,
+    supervising,
+    until,
+)
+
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import StoreError
-from lanes_tui.core.store import COMPLETED, FAILED, QUEUED, TaskStore
+from lanes_tui.core.model import COMPLETED, FAILED, QUEUED
+from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.headless import run_headless
 from lanes_tui.engine.registry import SupervisorRegistry
-
-from helpers.supervisor import (
-    BOUND, event_types, events_of, make_settings, processes_with_env, supervising, until,
-)
 
 
 async def test_a_worker_that_cannot_be_recorded_is_stopped_not_left_running(workspace, standins, monkeypatch):

@@ -17,15 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from lanes_tui.core import procinfo
-from lanes_tui.core.store import COMPLETED, FAILED
-from lanes_tui.engine import events as ev
-
 from helpers.standins import STANDIN_SCRIPT
 from helpers.supervisor import (
-    event_types, events_of, make_settings, supervising,
+    event_types,
+    events_of,
+    make_settings,
+    supervising,
 )
+
+from lanes_tui.core import procinfo
+from lanes_tui.core.model import COMPLETED, FAILED
+from lanes_tui.engine import events as ev
 
 CLAUDE_ARGV = ["-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages", "--model"]
 READ_ONLY = ["--permission-mode", "dontAsk", "--disallowedTools", "Write,Edit,MultiEdit,NotebookEdit"]

@@ -15,7 +15,7 @@ import pytest
 
 from lanes_tui.core.errors import CorruptTask
 from lanes_tui.core.scan import all_tasks, live_tasks
-from lanes_tui.core.store import MAX_TASK_BYTES
+from lanes_tui.core.wire import MAX_TASK_BYTES
 
 
 def _edit(**changes):

@@ -21,8 +21,9 @@ import pytest
 
 from lanes_tui.core.errors import StoreError
 from lanes_tui.core.ids import is_valid_task_id
+from lanes_tui.core.model import STATES
 from lanes_tui.core.scan import all_tasks
-from lanes_tui.core.store import STATES, TaskStore
+from lanes_tui.core.store import TaskStore
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from lanes_tui.core.ids import is_valid_task_id
+from lanes_tui.core.model import STATES, TERMINAL_STATES
 from lanes_tui.core.scan import all_tasks
-from lanes_tui.core.store import STATES, TERMINAL_STATES, TaskStore
+from lanes_tui.core.store import TaskStore
 
 SEED = 20261123
 KILLS = 40

@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import pytest
 
-from lanes_tui.core.store import TASK_KEYS, TaskStore
+from lanes_tui.core.store import TaskStore
+from lanes_tui.core.wire import TASK_KEYS
 
 AGENT_LANES_BIN = str(Path(sys.executable).parent / "agent-lanes")
 TIME_DEPENDENT = {"last_event_age_seconds", "claimed_age_seconds", "seconds_until_lease_expiry"}

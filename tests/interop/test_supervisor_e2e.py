@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import standins as standin
 
 from lanes_tui.core import fsio
 from lanes_tui.core.store import TaskStore
-from lanes_tui.vendors.prompting import build_input
 from lanes_tui.engine.registry import owner_prefix
-
-from helpers import standins as standin
+from lanes_tui.vendors.prompting import build_input
 
 TESTS = Path(__file__).resolve().parents[1]
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]

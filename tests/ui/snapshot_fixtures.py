@@ -30,11 +30,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
+from helpers.clock import ManualClock
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.store import CLAIMED, COMPLETED, FAILED, TaskStore
+from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED
+from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import Board, TaskRow, Totals
 from lanes_tui.engine.index import TaskSummary
@@ -43,8 +45,6 @@ from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.break_modal import BreakModal
 from lanes_tui.ui.screens.submit_modal import SubmitModal
 from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_LIGHT
-
-from helpers.clock import ManualClock
 
 WORKSPACE_NAME = "ws"  # shown in the header: every scene's workspace has this name
 QUEUE_NAME = "demo-queue"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from helpers.supervisor import events_of, until
 
 from lanes_tui.commands.dashboard import settle_after_exit
 from lanes_tui.core import procinfo
-from lanes_tui.core.store import QUEUED
+from lanes_tui.core.model import QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.ui.app import LanesApp
-
-from helpers.supervisor import events_of, until
 
 from .conftest import make_app, shown
 

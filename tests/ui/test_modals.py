@@ -16,10 +16,10 @@ from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
+from helpers.supervisor import pid_alive, processes_with_env, until
 from textual.widgets import Input, Select, Static
 
-from helpers.supervisor import pid_alive, processes_with_env, until
-from lanes_tui.core.store import CLAIMED, FAILED, QUEUED
+from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine.board import Board
 from lanes_tui.ui.screens.break_modal import BreakModal, break_info
 from lanes_tui.ui.screens.confirm_modal import ConfirmModal

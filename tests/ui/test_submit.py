@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers.supervisor import until
 from textual.widgets import Input, Select, Static, TextArea
 
-from helpers.supervisor import until
-from lanes_tui.core.store import QUEUED
-from lanes_tui.engine.submitting import GENERATED_DIR
+from lanes_tui.core.model import QUEUED
 from lanes_tui.engine.board import Board
+from lanes_tui.engine.submitting import GENERATED_DIR
 from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.submit_modal import SubmitModal, task_files
 

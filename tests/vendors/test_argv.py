@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from lanes_tui.core.errors import InvalidInput
+from lanes_tui.settings import load_settings
 from lanes_tui.vendors.argv import (
     build_command,
     executable_available,
     executable_path,
     resolve_vendor,
 )
-from lanes_tui.core.errors import InvalidInput
-from lanes_tui.settings import load_settings
 
 SETTINGS = load_settings(None, config_dir=None)
 CLAUDE, CODEX, DEMO = (SETTINGS.vendor(n) for n in ("claude", "codex", "demo"))

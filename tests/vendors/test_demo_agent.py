@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from lanes_tui.vendors import demo_agent
 from lanes_tui.core.sanitize import is_clean
+from lanes_tui.vendors import demo_agent
 from lanes_tui.vendors.streams import Activity, Outcome, make_parser, parse_stream
 
 PROMPT = "Fix the crash in src/app.py when the input is empty.\nKeep the API unchanged.\n"

@@ -23,9 +23,9 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.engine.submitting import FieldError, SubmitForm, parse_metadata
 from lanes_tui.core.taskfile import load_task_file
 from lanes_tui.engine.board import Board
+from lanes_tui.engine.submitting import FieldError, SubmitForm, parse_metadata
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.retry_modal import enabled_vendors
 

@@ -1,0 +1,96 @@
+"""A task's files in its workspace: the request it was submitted with, its supporting files and
+where its answer goes. Shared by every backend: whatever holds the queue, these live in the
+submitter's workspace, and a claim is refused when the request changed since (agent-lanes'
+rule, by SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from lanes_tui.core.errors import InvalidInput, NotFound
+from lanes_tui.core.paths import expand_user
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block us
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidInput(f"not a regular file: {path}")
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def require_inside(root: Path, candidate: Path, label: str) -> Path:
+    try:
+        candidate.relative_to(root)
+    except ValueError:
+        raise InvalidInput(f"{label} is outside workspace_root {root}: {candidate}") from None
+    return candidate
+
+
+@dataclass(frozen=True)
+class TaskFiles:
+    """A new task's paths, resolved and checked, with the hashes agent-lanes records."""
+
+    workspace_root: str
+    request_path: str
+    request_sha256: str
+    response_path: str
+    worktree_path: str | None
+    supporting_paths: list[dict[str, str]]
+
+
+def check_task_files(*, workspace_root: Path | str, request_path: Path | str, response_path: Path | str,
+                     worktree_path: Path | str | None, supporting_paths: Iterable[Any]) -> TaskFiles:
+    root = Path(workspace_root).resolve()
+    request = require_inside(root, Path(request_path).resolve(), "request_path")
+    response = require_inside(root, Path(response_path).resolve(), "response_path")
+    if response == root or response.is_dir():
+        # `wait` writes the answer beside this path: a folder would put it outside the workspace.
+        raise InvalidInput(f"response_path is a folder, not a file: {response}")
+    if not request.is_file():
+        raise NotFound(f"request file does not exist: {request}")
+    supporting = [_supporting_record(root, i, item) for i, item in enumerate(supporting_paths)]
+    return TaskFiles(
+        workspace_root=str(root),
+        request_path=str(request),
+        request_sha256=sha256_file(request),
+        response_path=str(response),
+        worktree_path=str(Path(worktree_path).resolve()) if worktree_path else None,
+        supporting_paths=supporting,
+    )
+
+
+def _supporting_record(root: Path, index: int, item: Any) -> dict[str, str]:
+    raw = item.get("path") if isinstance(item, dict) else item
+    if not isinstance(raw, (str, Path)) or not str(raw):
+        raise InvalidInput(f"supporting_paths[{index}] is missing a path")
+    path = expand_user(str(raw))
+    path = (path if path.is_absolute() else root / path).resolve()
+    require_inside(root, path, f"supporting_paths[{index}]")
+    if not path.is_file():
+        raise NotFound(f"supporting path does not exist: {path}")
+    return {"path": str(path), "sha256": sha256_file(path)}
+
+
+def request_problem(task: dict[str, Any]) -> str | None:
+    """Why the task's request cannot be claimed as it stands, or None."""
+    request = Path(task["request_path"])
+    try:
+        current = sha256_file(request)
+    except (FileNotFoundError, NotADirectoryError):
+        return f"request source is missing for {task['id']}: {request}"
+    except (OSError, InvalidInput) as exc:
+        return f"request source is unreadable for {task['id']}: {request} ({exc})"
+    if current != task.get("request_sha256"):
+        return f"request hash mismatch for {task['id']}: expected {task.get('request_sha256')}, got {current}"
+    return None
