@@ -61,8 +61,9 @@ except ImportError:
 
 import bench_common  # noqa: E402
 from bench_common import find_cli, log  # noqa: E402
+
 from lanes_tui.core.handoff import load_config  # noqa: E402
-from lanes_tui.core.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
+from lanes_tui.storage.files.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
 
 OWNER = "A"  # the agent that locks and unlocks
 TTL_SECONDS = 600  # agent-sync counts TTLs in whole minutes: 600 s = 10 min for both

@@ -51,14 +51,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from agent_lanes.store import HandoffStore  # noqa: E402
-
-from lanes_tui.core.scan import all_tasks, live_tasks  # noqa: E402
-from lanes_tui.core.store import TaskStore
-
 import bench_common  # noqa: E402
+from agent_lanes.store import HandoffStore  # noqa: E402
 from bench_common import find_cli, log, machine_line  # noqa: E402,F401  (the other benches import them from here)
+
 from lanes_tui.engine.index import TaskIndex  # noqa: E402
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.scan import all_tasks, live_tasks  # noqa: E402
 
 LANES = ("alpha", "beta")
 IDLE_LANE = "idle-lane"  # never has a task
@@ -294,7 +293,7 @@ def verify_store(store: Path, shape: StoreShape, ws: Workspace) -> None:
     al_tasks = al.list_tasks()
     assert len(al_tasks) == n, f"agent-lanes lists {len(al_tasks)} tasks, expected {n}"
     assert sum(t["state"] == "queued" for t in al_tasks) == queued
-    lt = TaskStore(store)
+    lt = FileBackend(store)
     listing = all_tasks(lt)
     assert not listing.corrupt, f"lanes-tui finds corrupt tasks: {listing.corrupt[:3]}"
     assert [t["id"] for t in listing.tasks] == [t["id"] for t in al_tasks], "task order differs"
@@ -347,7 +346,7 @@ class Claimers:
         self.al_path = copy_store(src, work / "al-copy")
         self.lt_path = copy_store(src, work / "lt-copy")
         self.al = HandoffStore(self.al_path)
-        self.lt = TaskStore(self.lt_path)
+        self.lt = FileBackend(self.lt_path)
 
     def al_release(self, task: dict[str, Any]) -> None:
         self.al.release_claim(task["id"], claim_token=task["claim_token"], reason="bench")

@@ -46,8 +46,8 @@ sys.path.insert(0, str(BENCH.parent / "tests"))
 from bench_common import log, machine_line, publish  # noqa: E402
 from realcli.harness import RealAgents, cli_bin, cli_version, unavailable  # noqa: E402
 
-from lanes_tui.core.store import TaskStore  # noqa: E402
 from lanes_tui.settings import load_settings  # noqa: E402
+from lanes_tui.storage.files.backend import FileBackend  # noqa: E402
 from lanes_tui.vendors.argv import build_command  # noqa: E402
 from lanes_tui.vendors.prompting import build_input  # noqa: E402
 
@@ -70,8 +70,8 @@ class Workspace:
         self.request.write_text("# request\n\n```diff\n- x = 1\n+ x = 2\n```\n", encoding="utf-8")
         self.store_root = self.root / "handoff" / "state"
 
-    def store(self) -> TaskStore:
-        return TaskStore(self.store_root)
+    def store(self) -> FileBackend:
+        return FileBackend(self.store_root)
 
     def submit(self, *, lane: str = "default", prompt: str = PROMPT, metadata: dict | None = None,
                name: str = "out") -> dict:

@@ -31,7 +31,7 @@ Per launch:
      its descendants (and reaped children) from /proc over a 10 s window, as %
      of one core;
   4. change latency, 5 times: a task created in this process with
-     lanes_tui's TaskStore.create_task, timed from just before the call until
+     lanes_tui's FileBackend.create_task, timed from just before the call until
      the pty shows it: the dashboard's header `queued Q+1`; --no-ui prints
      nothing for tasks on external lanes, so its probe task goes to the
      internal `probe` lane with metadata.depends_on = a queued task, and the
@@ -84,13 +84,21 @@ for folder in (REPO, BENCH):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-import queue_bench  # noqa: E402  (bench/queue_bench.py: generator, workspace, helpers)
 import bench_common  # noqa: E402
+import queue_bench  # noqa: E402  (bench/queue_bench.py: generator, workspace, helpers)
 from queue_bench import (  # noqa: E402
-    LANES, WORKSPACE_ID, Workspace, fmt_value, generate_store, log, machine_line, make_workspace, run_cli,
+    LANES,
+    WORKSPACE_ID,
+    Workspace,
+    fmt_value,
+    generate_store,
+    log,
+    machine_line,
+    make_workspace,
+    run_cli,
 )
 
-from lanes_tui.core.store import TaskStore  # noqa: E402
+from lanes_tui.storage.files.backend import FileBackend  # noqa: E402
 from lanes_tui.ui.app import COALESCE_SECONDS  # noqa: E402  (quoted in the notes)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -361,7 +369,7 @@ class Launch:
 @dataclass
 class Bench:
     ws: Workspace
-    store: TaskStore
+    store: FileBackend
     env: dict[str, str]
     completed: int
     queued: int  # queued tasks in the store now (grows with every probe)
@@ -609,7 +617,7 @@ def warm_bytecode(base: Path, env: dict[str, str], args: argparse.Namespace) -> 
     ws = make_workspace(base / "warm")
     write_settings(ws)
     shape = generate_store(ws.config.parent / "state", 20, ws)
-    bench = Bench(ws, TaskStore(ws.config.parent / "state"), env, 20 - shape.queued, shape.queued,
+    bench = Bench(ws, FileBackend(ws.config.parent / "state"), env, 20 - shape.queued, shape.queued,
                   shape.ids_by_lane[LANES[0]][0], args.rows, args.cols, 0.0, 0.0, 1)
     bench.dashboard((), "warm", full=False)
     bench.dashboard(("--watch-only",), "warm", full=False)
@@ -638,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         shape = generate_store(store_root, args.tasks, ws)
         log(f"generated {args.tasks:,} tasks ({shape.queued} queued) in {time.monotonic() - t0:.1f} s under {base}")
-        bench = Bench(ws, TaskStore(store_root), env, args.tasks - shape.queued, shape.queued,
+        bench = Bench(ws, FileBackend(store_root), env, args.tasks - shape.queued, shape.queued,
                       shape.ids_by_lane[LANES[0]][0], args.rows, args.cols, args.settle, args.idle_window,
                       args.changes)
 

@@ -28,9 +28,9 @@ from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.model import FAILED, Answer, Claim, Task, TaskState
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.scan import live_tasks
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine.submitting import Submission, submit
+from lanes_tui.storage import open_store
+from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.runcheck import check_run_metadata
 
 DEFAULT_CONFIG = "handoff/handoff.yaml"
@@ -41,7 +41,7 @@ FOREVER = 365 * 86400.0  # `wait` without a timeout
 class Client:
     """Blocking calls; one instance may be used from one thread at a time."""
 
-    def __init__(self, store: TaskStore, config: RuntimeConfig | None = None, *, identity: str = "client") -> None:
+    def __init__(self, store: Backend, config: RuntimeConfig | None = None, *, identity: str = "client") -> None:
         self.store = store
         self.config = config
         self.identity = identity  # recorded as the source of submits and the author of operator verbs
@@ -54,9 +54,9 @@ class Client:
             root = expand_user(store, "store")
             if not root.is_dir():
                 raise NotFound(f"no queue at {root}")
-            return cls(TaskStore(root), None, identity=identity)
+            return cls(open_store(root), None, identity=identity)
         loaded = load_config(config or DEFAULT_CONFIG, store_override=store)
-        return cls(TaskStore(loaded.store_root), loaded, identity=identity)
+        return cls(open_store(loaded.store_root), loaded, identity=identity)
 
     def __enter__(self) -> "Client":
         return self
@@ -92,7 +92,7 @@ class Client:
     def pending(self, lane: str) -> list[Task]:
         """The lane's tasks that can be claimed now (queued, or claimed with an expired lease), oldest first."""
         now = self.store.now()
-        return [Task.from_wire(t) for t in live_tasks(self.store, lane=lane).tasks
+        return [Task.from_wire(t) for t in self.store.live_tasks(lane=lane).tasks
                 if t["state"] == TaskState.QUEUED or lease_expired(t, now)]
 
     def answer(self, task_id: str) -> Answer | None:
@@ -178,7 +178,7 @@ class Client:
 class AsyncClient:
     """The same verbs as coroutines (the store's blocking work runs in threads)."""
 
-    def __init__(self, store: TaskStore, config: RuntimeConfig | None = None, *, identity: str = "client") -> None:
+    def __init__(self, store: Backend, config: RuntimeConfig | None = None, *, identity: str = "client") -> None:
         self._sync = Client(store, config, identity=identity)
 
     @classmethod
@@ -194,7 +194,7 @@ class AsyncClient:
         self._sync.close()
 
     @property
-    def store(self) -> TaskStore:
+    def store(self) -> Backend:
         return self._sync.store
 
     async def submit(self, **kwargs: Any) -> Task:
@@ -237,10 +237,9 @@ class AsyncClient:
         the in-memory index the supervisor uses, with its periodic rescan as the safety net."""
         from lanes_tui.engine.feed import follow
         from lanes_tui.engine.index import IndexChange, TaskIndex
-        from lanes_tui.engine.watch import TaskFeed
 
         index = TaskIndex(self.store)
-        feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)  # armed before the first look
+        feed = await asyncio.to_thread(self.store.task_feed)  # armed before the first look
         await asyncio.to_thread(index.rescan)
         changes: asyncio.Queue[IndexChange] = asyncio.Queue()
         # follow() starts with a scan of its own: it reports only what changed since ours.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 AGENT_LANES = shutil.which("agent-lanes") or str(Path(sys.executable).parent / "agent-lanes")
@@ -24,8 +24,8 @@ class Workspace:
     store_root: Path
     request: Path
 
-    def store(self) -> TaskStore:
-        return TaskStore(self.store_root)
+    def store(self) -> FileBackend:
+        return FileBackend(self.store_root)
 
     def submit(self, *, lane: str = "default", prompt: str = "do it", metadata: dict | None = None, name: str = "out") -> dict:
         return self.store().create_task(

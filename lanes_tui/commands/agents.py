@@ -26,9 +26,9 @@ from lanes_tui.core.errors import InvalidInput, UsageError
 from lanes_tui.core.sanitize import clean, one_line
 
 if TYPE_CHECKING:
-    from lanes_tui.core.journal import Entry
-    from lanes_tui.core.messages import Message
-    from lanes_tui.core.presence import AgentRecord, AgentState, Presence
+    from lanes_tui.storage.files.journal import Entry
+    from lanes_tui.storage.files.messages import Message
+    from lanes_tui.storage.files.presence import AgentRecord, AgentState, Presence
 
 AGENT_ENV = "LANES_AGENT_ID"
 RESERVED_PREFIX = "operator:"
@@ -38,34 +38,31 @@ def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: building the CLI's parser imports this module for
     # add_parsers, and must stay light for every other command (the edit hook above all).
     from lanes_tui.core.handoff import load_config
-    from lanes_tui.core.journal import Journal
-    from lanes_tui.core.messages import MessageBox
-    from lanes_tui.core.presence import Presence
-    from lanes_tui.core.store import TaskStore
+    from lanes_tui.storage import open_store
 
     config = load_config(args.config, store_override=args.store)
-    store = TaskStore(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
+    store = open_store(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
     as_json = bool(args.json)
     command = args.command
     if command == "agents":
-        return _list(Presence(store.root), as_json)
+        return _list(store.presence(), as_json)
     if command == "history" and not args.record:
-        return _entries(Journal(store.root).read_history(args.limit), as_json)
+        return _entries(store.journal().read_history(args.limit), as_json)
     if command == "intent" and args.text is None:
-        return _entries(Journal(store.root).read_intents(args.limit), as_json)
+        return _entries(store.journal().read_intents(args.limit), as_json)
     me = _identity(args)
     if command == "register":
-        return _agent(Presence(store.root).register(me, name=args.name, role=args.role, pid=args.pid),
+        return _agent(store.presence().register(me, name=args.name, role=args.role, pid=args.pid),
                       "registered", as_json)
     if command == "heartbeat":
-        return _agent(Presence(store.root).heartbeat(me, task_id=args.task, note=args.note), "seen", as_json)
+        return _agent(store.presence().heartbeat(me, task_id=args.task, note=args.note), "seen", as_json)
     if command == "send":
-        box = MessageBox(store.root)
+        box = store.messages()
         sent = box.send(me, args.to, _body(args))
         return _sent(sent, len(box.presence.matching(sent.to)), as_json)
     if command == "inbox":
-        return _inbox(me, MessageBox(store.root).inbox(me, mark_read=not args.peek), not args.peek, as_json)
-    journal = Journal(store.root)
+        return _inbox(me, store.messages().inbox(me, mark_read=not args.peek), not args.peek, as_json)
+    journal = store.journal()
     if command == "intent":
         return _entries([journal.intent(me, args.text, args.paths)], as_json, action="recorded")
     kind, text = args.record
@@ -100,7 +97,7 @@ def _body(args: argparse.Namespace) -> str:
 
 
 def _read_at_most(handle: BinaryIO) -> bytes:
-    from lanes_tui.core.messages import MAX_BODY_BYTES
+    from lanes_tui.storage.files.messages import MAX_BODY_BYTES
 
     # One byte past the limit is enough to know it is too big: a 10 MB file is neither read nor held.
     data = handle.read(MAX_BODY_BYTES + 1)

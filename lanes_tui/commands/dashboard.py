@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from lanes_tui.core.errors import ConfigError, InternalError, UsageError
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.store import TaskStore
 from lanes_tui.settings import Settings, load_settings
+from lanes_tui.storage import open_store
+from lanes_tui.storage.base import Backend
 
 if TYPE_CHECKING:
     from lanes_tui.engine.board import Board
@@ -39,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(args.settings, config_dir=config.path.parent)
     if config is None and not store_root.is_dir():
         raise ConfigError(f"no queue at {store_root}: run `lanes-tui init` first, or pass --store")
-    store = TaskStore(store_root)  # a configured queue not used yet is created, as submit would
+    store = open_store(store_root)  # a configured queue not used yet is created, as submit would
     name = config.workspace_id if config else store_root.name
     return open_dashboard(store, settings, config=config, name=name, watch_only=args.watch_only)
 
 
-def open_dashboard(store: TaskStore, settings: Settings, *, config: RuntimeConfig | None, name: str,
+def open_dashboard(store: Backend, settings: Settings, *, config: RuntimeConfig | None, name: str,
                    watch_only: bool) -> int:
     from lanes_tui.engine.board import Board
     from lanes_tui.engine.notify_hook import NotifyHook

@@ -26,12 +26,13 @@ from typing import Any
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
 from lanes_tui.engine.headless import EventPrinter, exit_code, summary_of
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.examples import example_task_files
 from lanes_tui.settings import Settings, load_settings
+from lanes_tui.storage import open_store
+from lanes_tui.storage.base import Backend
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     keep = getattr(args, "keep", False)
     interactive = not (getattr(args, "no_ui", False) or getattr(args, "json", False)) and _on_a_terminal()
     try:
-        store = TaskStore(workspace / "handoff" / "state")
+        store = open_store(workspace / "handoff" / "state")
         config = _scaffold(workspace)
         _submit_examples(store, workspace)
         settings = dataclasses.replace(load_settings(None, config_dir=None), default_vendor="demo")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
             code = open_dashboard(store, settings, config=config, name="demo", watch_only=False)
             if keep:
-                print(f"scratch queue kept at {store.root}")
+                print(f"scratch queue kept at {store.location}")
             return code
         code, supervisor_summary = asyncio.run(_drain(store, settings, quiet=getattr(args, "json", False)))
     finally:
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo: {totals['completed']} of {totals['tasks']} task(s) completed by the simulated agent "
           f"in {totals['duration_ms'] / 1000:.1f} s of agent time")
     if keep:
-        print(f"scratch queue kept at {store.root} (try: lanes-tui --store {store.root} status --all)")
+        print(f"scratch queue kept at {store.location} (try: lanes-tui --store {store.location} status --all)")
     return code
 
 
@@ -90,7 +91,7 @@ def _scaffold(workspace: Path) -> RuntimeConfig:
     return load_config(handoff / "handoff.yaml")
 
 
-async def _drain(store: TaskStore, settings: Settings, *, quiet: bool) -> tuple[int, dict[str, Any]]:
+async def _drain(store: Backend, settings: Settings, *, quiet: bool) -> tuple[int, dict[str, Any]]:
     log = io.StringIO() if quiet else sys.stdout
     supervisor = Supervisor(store, settings, emit=EventPrinter(log, as_json=False), drain=True)
     await supervisor.start()
@@ -102,7 +103,7 @@ async def _drain(store: TaskStore, settings: Settings, *, quiet: bool) -> tuple[
     return code, summary
 
 
-def _submit_examples(store: TaskStore, workspace: Path) -> None:
+def _submit_examples(store: Backend, workspace: Path) -> None:
     files = example_task_files()
     if not files:
         raise NotFound("no example task files found (expected lanes_tui/examples/*.yaml or tasks/*.yaml)")

@@ -24,8 +24,8 @@ import json
 import os
 import shlex
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lanes_tui.commands.output import emit_json
@@ -92,8 +92,8 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _install(settings: dict[str, Any], args: argparse.Namespace) -> Path:
     """Merge into <workspace>/.claude/settings.json, keeping everything else in it."""
-    from lanes_tui.core.handoff import load_config
     from lanes_tui.core import fsio
+    from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store)
     folder = config.workspace_root / ".claude"
@@ -168,8 +168,8 @@ def _blocked_by(where: Where, raw: bytes) -> str | None:
     path = tool_input.get("file_path") if isinstance(tool_input, dict) else None
     if not isinstance(path, str) or not path:
         return None
-    from lanes_tui.core.locks import LockTable, lock_key_for_path
     from lanes_tui.core.sanitize import one_line
+    from lanes_tui.storage.files.locks import LockTable, lock_key_for_path
 
     workspace_root, store_root = where.resolve()
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
@@ -203,10 +203,10 @@ def session_hook(event: str, where: Where, stdin: Any, stdout: Any) -> int:
 
 
 def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | None:
-    from lanes_tui.core.locks import LockTable
-    from lanes_tui.core.messages import MessageBox
-    from lanes_tui.core.presence import Presence
     from lanes_tui.core.sanitize import one_line
+    from lanes_tui.storage.files.locks import LockTable
+    from lanes_tui.storage.files.messages import MessageBox
+    from lanes_tui.storage.files.presence import Presence
 
     if len(raw) > MAX_HOOK_INPUT:
         return None

@@ -2,7 +2,7 @@
 
 Who you are: `--as NAME`, else `LANES_AGENT_ID` (set for every worker the
 supervisor starts). Paths are keyed relative to the workspace's repository
-(core/locks.py); `--name` locks a named resource instead of paths.
+(storage/files/locks.py); `--name` locks a named resource instead of paths.
 
 Exit status: 0 the lock is held (or released, listed, broken); 9 held by
 someone else (after `--wait`: still held when the time ran out); the usual
@@ -23,17 +23,24 @@ from lanes_tui.commands.output import emit_json
 from lanes_tui.core.clock import format_ts, parse_ts
 from lanes_tui.core.errors import InvalidInput, UsageError
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.locks import LockHeld, LockRecord, LockState, LockTable, lock_key_for_name, lock_key_for_path
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage import open_store
+from lanes_tui.storage.files.locks import (
+    LockHeld,
+    LockRecord,
+    LockState,
+    LockTable,
+    lock_key_for_name,
+    lock_key_for_path,
+)
 
 RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces itself by no file event
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, store_override=args.store)
-    store = TaskStore(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
-    table = LockTable(store.root)
+    store = open_store(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
+    table = store.locks()
     command = args.command
     if command == "locks":
         return _list(table, args.json)
@@ -72,7 +79,7 @@ def _acquire_all(table: LockTable, keys: list[str], owner: str, args: argparse.N
                 if left <= 0:
                     raise
                 if watcher is None:
-                    from lanes_tui.engine.watch import DirWatcher  # only waiting needs watchfiles
+                    from lanes_tui.storage.files.watch import DirWatcher  # only waiting needs watchfiles
 
                     watcher = DirWatcher([table.folder])
                     continue  # armed before the next look: a release in between is not missed

@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
-from lanes_tui.core import listing, views
-from lanes_tui.core.errors import InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
+from lanes_tui.core import views
+from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.model import FAILED, QUEUED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
-from lanes_tui.core.scan import lane_has_tasks, last_event_of, live_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage import open_store
+from lanes_tui.storage.base import Backend
+from lanes_tui.storage.files import listing
 
 MAX_BODY_BYTES = 32 << 20
 MAX_METADATA_ITEMS = 200
@@ -24,7 +25,7 @@ MAX_METADATA_ITEMS = 200
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
-    store = TaskStore(args.store or config.store_root) if config else TaskStore(args.store)
+    store = open_store(args.store or config.store_root) if config else open_store(args.store)
     handler = _HANDLERS[args.command]
     return handler(args, store, config)
 
@@ -79,7 +80,7 @@ def _read_text_file(path: Path, limit: int, what: str) -> str:
 # -- submit ----------------------------------------------------------------------
 
 
-def cmd_submit(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_submit(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     assert config is not None
     from lanes_tui.engine.submitting import Submission, submit
 
@@ -109,7 +110,7 @@ def check_submittable(args: argparse.Namespace, config: RuntimeConfig | None, la
 # -- waiting -------------------------------------------------------------------------
 
 
-def cmd_wait(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_wait(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     if args.lane is not None:
         return _lane_wait(args, store, "wait --lane")
     if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
@@ -159,7 +160,7 @@ def write_response_output(task: dict[str, Any], response: dict[str, Any]) -> Pat
     return target
 
 
-def _lane_wait(args: argparse.Namespace, store: TaskStore, label: str) -> int:
+def _lane_wait(args: argparse.Namespace, store: Backend, label: str) -> int:
     if not args.lane.strip():
         raise InvalidInput("--lane must be a non-empty lane name")  # submit refuses empty lanes: waiting would never end
     from lanes_tui.engine.waiting import wait_for_lane_task
@@ -197,7 +198,7 @@ def _report_stale(stale: tuple[tuple[str, str], ...], shown: int = 3) -> None:
         warn(f"... and {len(stale) - shown} more stale task(s) skipped (see stale_input with --json)")
 
 
-def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any]) -> None:
+def _print_idle(args: argparse.Namespace, store: Backend, extra: dict[str, Any]) -> None:
     lane = args.lane
     message = (
         f"No queued tasks found on lane {lane}. If you are the polling monitor, keep waiting. "
@@ -208,7 +209,7 @@ def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any
             {
                 "status": "idle",
                 "lane": lane,
-                "reason": "no_queued_task" if lane_has_tasks(store, lane) else "no_task_submitted",
+                "reason": "no_queued_task" if store.lane_has_tasks(lane) else "no_task_submitted",
                 "timeout_seconds": args.timeout,
                 "message": message,
                 "next_action": f"monitor: run wait --lane {lane} --json again; orchestrator: submit when ready",
@@ -219,14 +220,14 @@ def _print_idle(args: argparse.Namespace, store: TaskStore, extra: dict[str, Any
         note(message + f" Timed out after {args.timeout:g}s.")
 
 
-def cmd_next(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_next(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     return _lane_wait(args, store, args.command)
 
 
 # -- claims and answers ----------------------------------------------------------------
 
 
-def cmd_claim(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_claim(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     task = store.claim(args.task_id, owner=args.owner, lease_seconds=args.lease_seconds)
     payload = {"status": "claimed", "task_id": task["id"], "claim_token": task["claim_token"], "task": task}
     if _as_json(args):
@@ -237,26 +238,26 @@ def cmd_claim(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig 
     return 0
 
 
-def cmd_renew(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_renew(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     task = store.renew(args.task_id, claim_token=args.claim_token, lease_seconds=args.lease_seconds)
     emit({"status": "renewed", "task_id": task["id"], "claim_token": task["claim_token"], "task": task}, _as_json(args))
     return 0
 
 
-def cmd_release(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_release(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     task = store.release(args.task_id, claim_token=args.claim_token, reason=args.reason)
     emit({"status": "released", "task_id": task["id"], "task": task}, _as_json(args))
     return 0
 
 
-def cmd_event(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_event(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     data = parse_pairs(args.data, "--data")
     store.append_event(args.task_id, args.type, args.message, data, claim_token=args.claim_token)
     emit({"status": "ok", "task_id": args.task_id}, _as_json(args))
     return 0
 
 
-def cmd_respond(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_respond(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     if args.file and args.file != "-":
         body = _read_text_file(expand_user(args.file, "--file"), MAX_BODY_BYTES, "response file")
     elif args.body is not None and not args.file:
@@ -279,7 +280,7 @@ def cmd_respond(args: argparse.Namespace, store: TaskStore, config: RuntimeConfi
         metadata=parse_pairs(args.metadata, "--metadata"),
     )
     task = store.read_task(args.task_id)
-    depth = sum(1 for t in live_tasks(store, lane=task["lane"]).tasks if t["state"] == QUEUED)
+    depth = sum(1 for t in store.live_tasks(lane=task["lane"]).tasks if t["state"] == QUEUED)
     payload = {
         "status": response["status"],
         "task_id": task["id"],
@@ -309,7 +310,7 @@ def cmd_respond(args: argparse.Namespace, store: TaskStore, config: RuntimeConfi
 # -- inspection ------------------------------------------------------------------------
 
 
-def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_status(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     if args.rack and not args.all:
         note("[deprecated] --rack is renamed to --all; --rack will be removed in v0.2.")
         args.all = True
@@ -323,14 +324,14 @@ def cmd_status(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig
     view = views.task_view(
         task,
         response_exists=store.response_exists(task["id"]),
-        last_event=last_event_of(store, task["id"]),
+        last_event=_last_event(store, task["id"]),
         now=store.now(),
     )
     emit({"status": "ok", "task": view}, _as_json(args))
     return 0
 
 
-def cmd_list(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_list(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
     _emit_listing(listing.render_list_batches(collected), collected)
     return 0
@@ -364,13 +365,13 @@ def _emit_listing(batches: listing.Batches, collected: listing.Collected) -> Non
 # -- operator verbs ------------------------------------------------------------------------
 
 
-def cmd_cancel(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_cancel(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     task = store.cancel(args.task_id, by=args.by, reason=args.reason)
     emit({"status": "cancelled", "task_id": task["id"], "task": task}, _as_json(args))
     return 0
 
 
-def cmd_fail(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_fail(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     """The holder reports that it could not do the task: `respond --status failed` with the
     error as the body, which agent-lanes records as the failure reason."""
     if not args.error.strip():
@@ -384,13 +385,13 @@ def cmd_fail(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig |
     return 0
 
 
-def cmd_break(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_break(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     task = store.break_claim(args.task_id, by=args.by, reason=args.reason)
     emit({"status": "broken", "task_id": task["id"], "task": task}, _as_json(args))
     return 0
 
 
-def cmd_requeue(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_requeue(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     overrides = parse_pairs(args.metadata, "--metadata")
     original = store.read_task(args.task_id)
     metadata = {**(original.get("metadata") or {}), **overrides}
@@ -400,24 +401,32 @@ def cmd_requeue(args: argparse.Namespace, store: TaskStore, config: RuntimeConfi
     return 0
 
 
-def cmd_archive(args: argparse.Namespace, store: TaskStore, config: RuntimeConfig | None) -> int:
+def cmd_archive(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
     moved = store.archive(older_than_days=args.older_than_days, dry_run=args.dry_run)
     payload = {
         "status": "ok",
         "dry_run": args.dry_run,
         "archived": moved,
         "count": len(moved),
-        "archive_path": str(store.archive_dir),
+        "archive_path": store.archive_location,
     }
     if _as_json(args):
         emit_json(payload)
     else:
         verb = "would archive" if args.dry_run else "archived"
-        print(f"{verb} {len(moved)} task(s) to {store.archive_dir}")
+        print(f"{verb} {len(moved)} task(s) to {store.archive_location}")
     return 0
 
 
-def _wait_diagnostic(store: TaskStore, task_id: str) -> str:
+def _last_event(store: Backend, task_id: str) -> dict[str, Any] | None:
+    """The last event, or None when the log cannot be read (status still shows the task)."""
+    try:
+        return store.last_event(task_id)
+    except (NotFound, CorruptTask, OSError):
+        return None
+
+
+def _wait_diagnostic(store: Backend, task_id: str) -> str:
     try:
         task = store.effective_task(task_id)
     except Exception as exc:  # diagnostics must never break the wait itself

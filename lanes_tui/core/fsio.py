@@ -40,7 +40,7 @@ def describe_os_error(exc: OSError, what: str) -> str:
     return f"{what}: {exc.strerror or exc}"
 
 
-DIR_OPEN_FLAGS = _DIR_FLAGS  # for callers that open a directory themselves (core/folders.py)
+DIR_OPEN_FLAGS = _DIR_FLAGS  # for callers that open a directory themselves (storage/files/folders.py)
 
 
 @contextlib.contextmanager

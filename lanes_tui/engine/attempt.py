@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
-from lanes_tui.core.scan import CACHE_DIR
-from lanes_tui.core.store import TaskStore
+from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.registry import SupervisorRegistry, WorkerRecord
 from lanes_tui.settings import LaneSettings, Settings
+from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.argv import Command
 from lanes_tui.vendors.guard import GUARD_PATH, PYTHON_FLAGS
 from lanes_tui.vendors.pricing import TokenCounts, estimate, price_for
@@ -94,10 +93,6 @@ class AttemptSpec:
     keep_claim: bool = False
 
 
-def log_path_for(store: TaskStore, task_id: str, attempt: int) -> Path:
-    return store.root / CACHE_DIR / "logs" / task_id / f"attempt-{attempt}.log"
-
-
 SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
 
 
@@ -135,7 +130,7 @@ def budget_problem(task: dict[str, Any], summary: RunSummary, cost: float | None
 
 
 async def run_attempt(
-    store: TaskStore,
+    store: Backend,
     spec: AttemptSpec,
     settings: Settings,
     registry: SupervisorRegistry,
@@ -145,7 +140,7 @@ async def run_attempt(
     task = spec.task
     task_id = task["id"]
     started = time.monotonic()
-    log = OutputLog(log_path_for(store, task_id, spec.attempt), settings.log_max_bytes)
+    log = OutputLog(store.attempt_log_path(task_id, spec.attempt), settings.log_max_bytes)
     argv = [sys.executable, *PYTHON_FLAGS, GUARD_PATH, str(os.getpid()), "--", *spec.command.argv]
     parser = make_parser(spec.command.stream, vendor=spec.command.vendor)
     vendor = settings.vendor(spec.command.vendor)
@@ -304,7 +299,7 @@ def judge(summary: RunSummary, exit_info: Exit) -> tuple[str, str]:
     return FAILED, "agent exited without a final answer"
 
 
-async def _event(store: TaskStore, task_id: str, token: str, kind: str, message: str, data: dict[str, Any]) -> None:
+async def _event(store: Backend, task_id: str, token: str, kind: str, message: str, data: dict[str, Any]) -> None:
     """Dispatcher events as agent-lanes' bundled dispatcher writes them; never fatal."""
     with contextlib.suppress(LanesError, OSError):
         await asyncio.to_thread(store.append_event, task_id, kind, message, data, claim_token=token)

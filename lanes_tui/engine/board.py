@@ -30,19 +30,18 @@ from typing import Any, Awaitable, Callable
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.handoff import RuntimeConfig
-from lanes_tui.core.locks import LockRecord, LockState, LockTable
-from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
-from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.feed import follow
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
-from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.settings import Settings
+from lanes_tui.storage.base import Backend, TaskChanges
+from lanes_tui.storage.files.locks import LockRecord, LockState, LockTable
+from lanes_tui.storage.files.messages import Message, MessageBox
+from lanes_tui.storage.files.presence import STATUSES, AgentState, Presence
 from lanes_tui.vendors.runcheck import check_run_metadata
 
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
@@ -133,7 +132,7 @@ class _Worker:
 class Board:
     def __init__(
         self,
-        store: TaskStore,
+        store: Backend,
         settings: Settings,
         *,
         config: RuntimeConfig | None = None,
@@ -153,7 +152,7 @@ class Board:
         self._workers: dict[str, _Worker] = {}
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
-        self._feed: TaskFeed | None = None
+        self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
@@ -172,7 +171,7 @@ class Board:
             await asyncio.to_thread(self.index.rescan)
             if on_loaded is not None:
                 await on_loaded()
-            self._feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)
+            self._feed = await asyncio.to_thread(self.store.task_feed)
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
         self._drained()  # remember which lanes have work, so the first drain is noticed
@@ -286,13 +285,13 @@ class Board:
     def location(self) -> str:
         """Where this queue is, for a header: `<workspace>/handoff/state` when the store is
         inside the workspace (short, and the same wherever the workspace lives), else its path."""
-        root = Path(self.store.root)
+        where = self.store.location
         if self.config is not None:
             try:
-                return str(Path(self.config.workspace_root.name) / root.relative_to(self.config.workspace_root))
+                return str(Path(self.config.workspace_root.name) / Path(where).relative_to(self.config.workspace_root))
             except ValueError:
                 pass
-        return str(root)
+        return where
 
     def task_detail(self, task_id: str) -> dict[str, Any]:
         """task.json, the last events and the response's presence (blocking: call in a thread)."""
@@ -367,10 +366,10 @@ class Board:
         self._notify(BoardChanged())
         return cap
 
-    # -- advisory file locks (core/locks.py) --------------------------------------------
+    # -- advisory file locks ------------------------------------------------------------------
 
     def lock_table(self) -> LockTable:
-        return LockTable(self.store.root)
+        return self.store.locks()
 
     async def lock_states(self) -> list[LockState]:
         return sorted(await asyncio.to_thread(self.lock_table().states), key=lambda s: s.record.key)
@@ -379,14 +378,13 @@ class Board:
         """An operator removes an agent's lock; the `broken` event records who and why."""
         return await asyncio.to_thread(self.lock_table().break_lock, key, by=self.operator, reason=reason)
 
-    # -- agents and messages (core/presence.py, core/messages.py) ------------------------
-    # The store's clock for both, so a status and an age agree with the dashboard's `now`.
+    # -- agents and messages ----------------------------------------------------------------
 
     def presence(self) -> Presence:
-        return Presence(self.store.root, clock=self.store.clock)
+        return self.store.presence()
 
     def message_box(self) -> MessageBox:
-        return MessageBox(self.store.root, clock=self.store.clock, presence=self.presence())
+        return self.store.messages()
 
     async def agent_states(self) -> list[AgentState]:
         """Every registered agent: active first, then idle, then offline; by id within each."""

@@ -1,10 +1,10 @@
-"""Keeping a `TaskIndex` current from the change feed (`watch.TaskFeed`).
+"""Keeping a `TaskIndex` current from the backend's change feed (`Backend.task_feed`).
 
 `follow` applies the task ids the feed reports. The feed is armed *before* the
 first full scan, so nothing written in between is lost, and every
-`rescan_seconds` without events the index is compared with the whole store:
-the safety net for events inotify can drop (queue overflow) or never sees
-(some filesystems).
+`rescan_seconds` without events the index is compared with the whole queue:
+the safety net for events a feed can drop (inotify's queue overflow, a lost
+NOTIFY) or never sees (some filesystems).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import time
 from typing import Callable
 
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.engine.watch import TaskFeed
+from lanes_tui.storage.base import TaskChanges
 
 DEFAULT_RESCAN_SECONDS = 30.0
 
 
 async def follow(
     index: TaskIndex,
-    feed: TaskFeed,
+    feed: TaskChanges,
     on_change: Callable[[IndexChange], None],
     *,
     rescan_seconds: float = DEFAULT_RESCAN_SECONDS,

@@ -27,10 +27,10 @@ from lanes_tui.core import fsio
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings
+from lanes_tui.storage.base import Backend
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_STUCK, EXIT_INTERRUPTED = 0, 10, 11, 130
 
@@ -65,7 +65,7 @@ def _show(value: Any) -> str:
 
 
 async def run_headless(
-    store: TaskStore,
+    store: Backend,
     settings: Settings,
     *,
     drain: bool,
@@ -138,7 +138,7 @@ def summary_of(supervisor: Supervisor, code: int) -> dict[str, Any]:
     costs = [t["cost_usd"] for t in tasks if t["cost_usd"] is not None]
     return {
         "exit_code": code,
-        "store": str(supervisor.store.root),
+        "store": supervisor.store.location,
         "tasks": tasks,
         "waiting": [{"id": tid, "reason": reason} for tid, reason in sorted(supervisor.waiting.items())],
         "totals": {

@@ -1,24 +1,21 @@
 """In-memory index of the store for long-running processes (supervisor, dashboard).
 
-Claim-next and listings are answered from memory; the disk is only touched for
+Claim-next and listings are answered from memory; the backend is only read for
 tasks that changed (named by the change feed) and, on the periodic rescan
-safety net, for tasks whose task.json stat changed. Claims still go through
-`TaskStore`, which re-reads the one candidate under the lock, so an index that
-lags behind the disk costs a retry, never a wrong claim.
+safety net, for tasks whose version changed (`Backend.load`). Claims still go
+through the backend, which re-reads the one candidate atomically, so an index
+that lags behind the queue costs a retry, never a wrong claim.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Hashable, Iterable
 
 from lanes_tui.core.clock import parse_ts
-from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.model import CLAIMED, QUEUED, TERMINAL_STATES
-from lanes_tui.core.store import NextResult, TaskStore
+from lanes_tui.storage.base import Backend, Loaded, NextResult
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,10 @@ class IndexChange:
 
 
 class TaskIndex:
-    def __init__(self, store: TaskStore) -> None:
+    def __init__(self, store: Backend) -> None:
         self.store = store
         self._tasks: dict[str, TaskSummary] = {}
-        self._stats: dict[str, tuple[int, int, int]] = {}
+        self._versions: dict[str, Hashable] = {}
         self.corrupt: dict[str, str] = {}
 
     # -- reading ------------------------------------------------------------------
@@ -151,81 +148,46 @@ class TaskIndex:
 
     def refresh(self, task_ids: Iterable[str]) -> IndexChange:
         """Re-read the named tasks (from the change feed)."""
-        outcomes: dict[str | None, set[str]] = {"changed": set(), "removed": set(), "corrupt": set(), None: set()}
-        for task_id in set(task_ids):
-            outcomes[self._load(task_id, force=True)].add(task_id)
-        return IndexChange(frozenset(outcomes["changed"]), frozenset(outcomes["removed"]), frozenset(outcomes["corrupt"]))
+        return self._apply(self.store.load(set(task_ids)))
 
     def rescan(self) -> IndexChange:
-        """The safety net: compare every task folder with what we hold, by stat."""
-        present = set(self.store.task_ids(known=self._tasks))
-        removed = set(self._tasks) - present
-        removed |= set(self.corrupt) - present
+        """The safety net: compare every task with what we hold, by version."""
+        present = set(self.store.task_ids())
+        removed = (set(self._tasks) | set(self.corrupt)) - present
         for task_id in removed:
             self._forget(task_id)
-        changed, corrupt = set(), set()
-        with self.store.open_tasks_dir() as tasks_fd:  # once, not twice per task
-            for task_id in present:
-                outcome = self._load(task_id, force=False, tasks_fd=tasks_fd)
-                if outcome == "changed":
-                    changed.add(task_id)
-                elif outcome == "corrupt":
+        change = self._apply(self.store.load(present, self._versions))
+        return IndexChange(change.changed, change.removed | frozenset(removed), change.corrupt)
+
+    def _apply(self, loaded: Iterable[Loaded]) -> IndexChange:
+        changed, removed, corrupt = set(), set(), set()
+        for item in loaded:
+            task_id = item.task_id
+            if item.version is None:
+                if self._forget(task_id):
+                    removed.add(task_id)
+                continue
+            if item.unchanged:
+                continue
+            self._versions[task_id] = item.version
+            if item.corrupt is not None:
+                self._tasks.pop(task_id, None)
+                if self.corrupt.get(task_id) != item.corrupt:
                     corrupt.add(task_id)
+                self.corrupt[task_id] = item.corrupt
+                continue
+            assert item.task is not None
+            self.corrupt.pop(task_id, None)
+            summary = TaskSummary.of(item.task, item.needs_repair)
+            if self._tasks.get(task_id) != summary:
+                self._tasks[task_id] = summary
+                changed.add(task_id)
         return IndexChange(frozenset(changed), frozenset(removed), frozenset(corrupt))
 
-    def _load(self, task_id: str, *, force: bool, waited: bool = False, tasks_fd: int | None = None) -> str | None:
-        stat = self._stat(task_id, tasks_fd)
-        if stat is None:
-            if task_id in self._tasks or task_id in self.corrupt:
-                self._forget(task_id)
-                return "removed"
-            return None
-        if not force and self._stats.get(task_id) == stat:
-            return None
-        try:
-            task, needs_repair = self.store.effective_task_and_repair(task_id, tasks_fd=tasks_fd)
-        except NotFound:
-            return "removed" if self._forget(task_id) else None
-        except CorruptTask as exc:
-            if _is_being_created(exc) and not waited:
-                with self.store.locked():  # a submitter holds the lock until task.json is written
-                    pass
-                return self._load(task_id, force=True, waited=True)
-            self._tasks.pop(task_id, None)
-            self._stats[task_id] = stat
-            new = self.corrupt.get(task_id) != str(exc)
-            self.corrupt[task_id] = str(exc)
-            return "corrupt" if new else None
-        self.corrupt.pop(task_id, None)
-        self._stats[task_id] = stat
-        summary = TaskSummary.of(task, needs_repair)
-        if self._tasks.get(task_id) == summary:
-            return None
-        self._tasks[task_id] = summary
-        return "changed"
-
     def _forget(self, task_id: str) -> bool:
-        self._stats.pop(task_id, None)
-        self.corrupt.pop(task_id, None)
-        return self._tasks.pop(task_id, None) is not None
-
-    def _stat(self, task_id: str, tasks_fd: int | None = None) -> tuple[int, int, int] | None:
-        base = self.store.tasks_dir if tasks_fd is None else Path()
-        try:
-            info = os.stat(base / task_id / "task.json", dir_fd=tasks_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            try:
-                os.stat(base / task_id, dir_fd=tasks_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                return None
-            return (-1, -1, -1)  # folder without task.json: being created, or broken
-        except OSError:
-            return (-1, -1, -1)
-        return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _is_being_created(exc: CorruptTask) -> bool:
-    return "task.json is missing" in str(exc)
+        self._versions.pop(task_id, None)
+        was_corrupt = self.corrupt.pop(task_id, None) is not None
+        return self._tasks.pop(task_id, None) is not None or was_corrupt
 
 
 def finished(summary: TaskSummary) -> bool:

@@ -25,8 +25,8 @@ from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError, NotFoun
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
-from lanes_tui.core.store import TaskStore
 from lanes_tui.core.taskfile import load_task_file
+from lanes_tui.storage.base import Backend
 
 GENERATED_DIR = "lanes-tui-requests"  # under the config folder (handoff/), inside the workspace
 MAX_PROMPT_BYTES = 32 << 20
@@ -71,7 +71,7 @@ class MissingField(UsageError):
         self.field_name = field_name
 
 
-def submit(store: TaskStore, config: RuntimeConfig, sub: Submission, *, source_agent: str, base: Path,
+def submit(store: Backend, config: RuntimeConfig, sub: Submission, *, source_agent: str, base: Path,
            generate: bool, check: Callable[[str, dict[str, Any]], None] | None = None,
            warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Check `sub`, fill its defaults, write a generated request if `generate`, create the task.
@@ -249,7 +249,7 @@ _FORM_FIELD = {"request": "request_path", "response": "response_path", "model_cl
                "effort": "effort", "required_vendor": "vendor", "prompt_file": "task_file"}
 
 
-def submit_form(store: TaskStore, config: RuntimeConfig, form: SubmitForm, *, source_agent: str,
+def submit_form(store: Backend, config: RuntimeConfig, form: SubmitForm, *, source_agent: str,
                 check: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """`submit` for the form: paths relative to the workspace, a request written for an inline
     prompt; every problem a FieldError naming the form's field."""

@@ -28,8 +28,12 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.model import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
-from lanes_tui.core.store import TaskStore
-from lanes_tui.core.sweep import sweep_temp_files
+from lanes_tui.core.supervisors import (
+    SupervisorRecord,
+    SupervisorRegistry,
+    is_dead_supervisor_claim,
+    kill_leftover_workers,
+)
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
     ANSWERED,
@@ -44,15 +48,9 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import follow
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.engine.registry import (
-    SupervisorRecord,
-    SupervisorRegistry,
-    is_dead_supervisor_claim,
-    kill_leftover_workers,
-)
-from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
+from lanes_tui.storage.base import Backend, TaskChanges
 from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.vendors.limits import MAX_RESET_SECONDS
 from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL
@@ -105,7 +103,7 @@ class Plan:
 
 @dataclass
 class Supervisor:
-    store: TaskStore
+    store: Backend
     settings: Settings
     emit: Callable[[ev.SupervisorEvent], None] = lambda event: None
     drain: bool = False
@@ -117,11 +115,11 @@ class Supervisor:
     def __post_init__(self) -> None:
         # Our workers show up as agents (presence): registered with their pid and task when
         # they start, seen again at each lease renewal, offline once their process is gone.
-        self.presence = WorkerPresence(self.store.root)
+        self.presence = WorkerPresence(self.store)
         self._observer = self.emit
         self.emit = self._emit_and_track
         self.index = TaskIndex(self.store)
-        self.registry = SupervisorRegistry(self.store)
+        self.registry = self.store.supervisor_registry()
         self.owner = self.registry.owner
         self._running: dict[str, Running] = {}
         self._not_before: dict[str, float] = {}
@@ -136,7 +134,7 @@ class Supervisor:
         self._stopping = False
         self._kill_workers = asyncio.Event()
         self._stop_reason = "stopped"
-        self._feed: TaskFeed | None = None
+        self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
         self._paused_lanes: set[str] = set()
         self._grace: float | None = None  # request_stop's override of shutdown_grace_seconds
@@ -165,11 +163,11 @@ class Supervisor:
         await asyncio.to_thread(self.index.rescan)
         if on_loaded is not None:
             await on_loaded()
-        self._feed = await asyncio.to_thread(TaskFeed, self.store.tasks_dir)
+        self._feed = await asyncio.to_thread(self.store.task_feed)
         # Writers killed mid-write left their temporary files; we hold the store, so sweep them.
-        swept = await asyncio.to_thread(sweep_temp_files, self.store.root)
+        swept = await asyncio.to_thread(self.store.sweep_temp_files)
         recovered = await self._recover_dead_claims(skip=surviving)
-        self.emit(ev.SupervisorStarted(self.owner, str(self.store.root), tuple(recovered), tuple(killed), len(swept)))
+        self.emit(ev.SupervisorStarted(self.owner, self.store.location, tuple(recovered), tuple(killed), swept))
         self._follower = asyncio.create_task(
             follow(self.index, self._feed, self._on_change, rescan_seconds=self.rescan_seconds,
                    wake_after=self._next_timer)
@@ -533,7 +531,7 @@ class Supervisor:
             if summary is None:
                 if dep in self.index.corrupt:
                     return "fail", f"dependency {dep} is unreadable"
-                if (self.store.archive_dir / dep).is_dir():
+                if self.store.is_archived(dep):
                     continue  # archived: it finished long ago; archive only holds finished tasks
                 return "fail", f"unknown dependency {dep}"
             if summary.state == FAILED:

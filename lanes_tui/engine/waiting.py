@@ -13,15 +13,13 @@ from typing import Any, Callable
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
 from lanes_tui.core.model import CLAIMED, TERMINAL_STATES
-from lanes_tui.core.scan import TaskFacts, lane_candidates, live_tasks, read_new_tasks
-from lanes_tui.core.store import NextResult, TaskStore
-from lanes_tui.engine.watch import DirWatcher, task_ids_of
+from lanes_tui.storage.base import Backend, NextResult, TaskWatch
 
 RESCAN_SECONDS = 30.0
 
 
 def wait_for_lane_task(
-    store: TaskStore,
+    store: Backend,
     lane: str,
     *,
     timeout: float,
@@ -41,7 +39,7 @@ def wait_for_lane_task(
     """
     deadline = time.monotonic() + timeout
     next_beat = time.monotonic() + heartbeat_seconds if heartbeat_seconds > 0 else None
-    watcher: DirWatcher | None = None
+    watcher: TaskWatch | None = None
     watched: tuple[str, ...] | None = None
     full_check = True
     changed: set[str] = set()
@@ -57,13 +55,11 @@ def wait_for_lane_task(
     try:
         while True:
             if full_check:
-                facts = TaskFacts.load(store)
                 corrupt: list[tuple[str, str]] = []
-                result = look(lane_candidates(store, lane, facts, corrupt))
-                facts.save(store)
+                result = look(store.lane_candidates(lane, corrupt))
                 stale_seen.update(corrupt)
             else:
-                fresh = read_new_tasks(store, sorted(changed))
+                fresh = store.read_new_tasks(sorted(changed))
                 result = look(sorted(t["id"] for t in fresh if t["lane"] == lane))
             stale_seen.update(dict(result.stale))
             if result.task is not None:
@@ -71,13 +67,13 @@ def wait_for_lane_task(
             if full_check:
                 # Nothing claimable: the lane's live tasks (claimed, skipped) are
                 # what can change into something claimable; watch their folders.
-                listing = live_tasks(store, lane=lane)
+                listing = store.live_tasks(lane=lane)
                 wanted = tuple(sorted(t["id"] for t in listing.tasks))
                 lease_due = time.monotonic() + _until_first_expiry(store, listing.tasks)
                 if wanted != watched:
                     if watcher is not None:
                         watcher.close()
-                    watcher = DirWatcher([store.tasks_dir, *(store.tasks_dir / t for t in wanted)])
+                    watcher = store.watch(wanted)
                     watched = wanted
                     continue  # armed anew: look again so nothing slips between the two
             now = time.monotonic()
@@ -91,10 +87,9 @@ def wait_for_lane_task(
                     next_beat = now + heartbeat_seconds
                 wake = min(wake, next_beat)
             assert watcher is not None
-            paths = watcher.wait(max(0.001, wake - now))
-            changed = task_ids_of({str(p) for p in paths}, store.tasks_dir)
+            changed = watcher.wait(max(0.001, wake - now))
             now = time.monotonic()
-            timer_fired = not paths and now < deadline
+            timer_fired = not changed and now < deadline
             full_check = timer_fired or now >= next_rescan or bool(changed & set(watched or ()))
             if now >= next_rescan:
                 next_rescan = now + RESCAN_SECONDS
@@ -106,7 +101,7 @@ def wait_for_lane_task(
 
 
 def wait_for_answer(
-    store: TaskStore,
+    store: Backend,
     task_id: str,
     *,
     timeout: float,
@@ -116,9 +111,8 @@ def wait_for_answer(
     """The task once it is completed or failed (after roll-forward), or None on timeout."""
     deadline = time.monotonic() + timeout
     next_beat = time.monotonic() + heartbeat_seconds if heartbeat_seconds > 0 else None
-    task_dir = store.tasks_dir / task_id
     while True:
-        with DirWatcher([task_dir]) as watcher:
+        with store.watch([task_id], new_tasks=False) as watcher:
             try:
                 task = store.effective_task(task_id)
             except CorruptTask:
@@ -138,7 +132,7 @@ def wait_for_answer(
             watcher.wait(max(0.001, wake - now))
 
 
-def _until_first_expiry(store: TaskStore, tasks: list[dict[str, Any]]) -> float:
+def _until_first_expiry(store: Backend, tasks: list[dict[str, Any]]) -> float:
     """Seconds until the earliest lease in `tasks` expires (it becomes claimable then)."""
     now = store.now()
     soonest = RESCAN_SECONDS

@@ -9,18 +9,18 @@ advisory: a failure to record it never disturbs the supervision (nor the dashboa
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.engine import events as ev
 
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
+
 
 class WorkerPresence:
-    def __init__(self, store_root: Path) -> None:
-        from lanes_tui.core.presence import Presence
-
-        self.presence = Presence(store_root)
+    def __init__(self, store: "Backend") -> None:
+        self.presence = store.presence()
 
     def observe(self, event: ev.SupervisorEvent, agent_id: Callable[[str], str]) -> None:
         with contextlib.suppress(LanesError, OSError):

@@ -10,17 +10,19 @@ writing of response files, nothing that changes the queue.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.ids import is_valid_task_id
-from lanes_tui.core.store import TaskStore
+
+if TYPE_CHECKING:  # only the queue's read verbs are used; any backend has them
+    from lanes_tui.storage.base import Backend
 
 MAX_THREAD_DEPTH = 20
 MAX_REQUEST_BYTES = 32 << 20
 
 
-def build_input(store: TaskStore, task: dict[str, Any], prompt_prefix: str = "") -> bytes:
+def build_input(store: "Backend", task: dict[str, Any], prompt_prefix: str = "") -> bytes:
     parts: list[str] = [prompt_prefix] if prompt_prefix else []
     if task.get("prompt"):
         parts.append(f"{task['prompt']}\n\n")
@@ -49,7 +51,7 @@ def build_input(store: TaskStore, task: dict[str, Any], prompt_prefix: str = "")
     return "".join(parts).encode("utf-8", errors="replace")
 
 
-def thread_context(store: TaskStore, task: dict[str, Any]) -> list[tuple[str, str]]:
+def thread_context(store: "Backend", task: dict[str, Any]) -> list[tuple[str, str]]:
     """(task id, answer) of each ancestor via metadata.parent_task_id, oldest first.
 
     Stops at MAX_THREAD_DEPTH, at a cycle, and at an unknown or invalid id; an

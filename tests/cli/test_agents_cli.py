@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from lanes_tui.core.messages import LOG, MESSAGES_DIR
+from lanes_tui.storage.files.messages import LOG, MESSAGES_DIR
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 HOSTILE = ("\x1b[2J\x1b]52;c;cHduZWQ=\x07 [bold red]markup[/] \u202eevil\u202c\r\n"

@@ -21,7 +21,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from helpers.procio import read_stderr_line
 
 from lanes_tui.core.errors import (
@@ -37,7 +36,7 @@ from lanes_tui.core.errors import (
     UsageError,
     WaitTimeout,
 )
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 PREFIX = "lanes-tui: "
@@ -120,7 +119,7 @@ def test_exit_codes_and_kinds_are_the_documented_ones():
 
 def populate(root: Path, store_root: Path, request: Path, outside_dir: Path) -> dict[str, str]:
     """Tasks in each state, plus paths inside and outside the workspace."""
-    store = TaskStore(store_root)
+    store = FileBackend(store_root)
 
     def submit(name: str) -> str:
         return store.create_task(
@@ -302,7 +301,7 @@ def test_plain_cases_cover_every_exit_code():
 
 
 def test_error_cases_left_the_shared_queue_unchanged(case_results, shared):
-    store = TaskStore(shared.store_root)
+    store = FileBackend(shared.store_root)
     states = {key: store.read_task(shared.ctx[key])["state"] for key in ("{queued}", "{claimed}", "{completed}", "{failed}", "{cancelled}")}
     assert states == {"{queued}": "queued", "{claimed}": "claimed", "{completed}": "completed", "{failed}": "failed", "{cancelled}": "failed"}
     assert len(store.task_ids()) == 5  # no rejected submit left a task behind

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lanes_tui.core.locks import LockTable, lock_key_for_path
+from lanes_tui.storage.files.locks import LockTable, lock_key_for_path
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 

@@ -78,13 +78,14 @@ def test_one_shot_commands_do_not_import_textual_or_rich(workspace, name):
     assert result.stdout.rstrip().endswith("LIGHT-OK")
 
 
-def test_core_and_engine_modules_do_not_import_textual_or_rich(tmp_path):
+def test_core_engine_storage_and_vendor_modules_do_not_import_textual_or_rich(tmp_path):
     package_dir = Path(lanes_tui.__file__).parent
     modules = ["lanes_tui", "lanes_tui.cli", "lanes_tui.core.handoff", "lanes_tui.commands"]
-    for sub in ("core", "engine"):
-        modules.append(f"lanes_tui.{sub}")
-        modules += [f"lanes_tui.{sub}.{path.stem}" for path in sorted((package_dir / sub).glob("*.py")) if path.stem != "__init__"]
-    assert "lanes_tui.core.store" in modules and "lanes_tui.engine.waiting" in modules
+    for sub in ("core", "engine", "storage", "storage/files", "vendors"):
+        modules.append("lanes_tui." + sub.replace("/", "."))
+        modules += ["lanes_tui." + sub.replace("/", ".") + "." + path.stem
+                    for path in sorted((package_dir / sub).glob("*.py")) if path.stem != "__init__"]
+    assert "lanes_tui.storage.files.store" in modules and "lanes_tui.engine.waiting" in modules
     code = textwrap.dedent(
         f"""
         import importlib, sys

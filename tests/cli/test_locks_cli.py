@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lanes_tui.core.locks import LockTable
+from lanes_tui.storage.files.locks import LockTable
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from lanes_tui.engine.feed import follow
-from lanes_tui.engine.watch import TaskFeed
 from lanes_tui.engine.index import TaskIndex
+from lanes_tui.storage.files.watch import TaskFeed
 
 WAIT = 20  # generous upper bound for a notification to arrive; not a sleep
 

@@ -114,7 +114,7 @@ def test_a_prompt_with_a_lone_surrogate_still_reaches_the_agent(workspace):
 
 
 async def test_supervised_workers_are_agents_online_while_they_run(workspace, standins, monkeypatch):
-    from lanes_tui.core.presence import Presence
+    from lanes_tui.storage.files.presence import Presence
 
     monkeypatch.setenv("STANDIN_MODE", "hang")
     store = workspace.store()

@@ -283,7 +283,7 @@ async def test_no_zombie_is_left_for_a_parent_that_never_reaps(workspace, standi
 async def test_an_attempt_its_supervisor_did_not_survive_counts_toward_max_attempts(workspace, standins):
     """G3: a task that takes its supervisor down is not claimed again for ever (issue 10's soak:
     26 claims with max_attempts 12). The dead supervisor's attempt is the last one allowed here."""
-    from lanes_tui.engine.registry import owner_prefix
+    from lanes_tui.core.supervisors import owner_prefix
 
     store = workspace.store()
     task = workspace.submit()
@@ -306,7 +306,7 @@ async def test_an_attempt_its_supervisor_did_not_survive_counts_toward_max_attem
 
 
 async def test_a_dead_supervisors_attempt_below_the_cap_is_run_again(workspace, standins):
-    from lanes_tui.engine.registry import owner_prefix
+    from lanes_tui.core.supervisors import owner_prefix
 
     store = workspace.store()
     task = workspace.submit()

@@ -29,10 +29,10 @@ from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import StoreError
 from lanes_tui.core.model import COMPLETED, FAILED, QUEUED
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.headless import run_headless
-from lanes_tui.engine.registry import SupervisorRegistry
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.registry import FileSupervisorRegistry
 
 
 async def test_a_worker_that_cannot_be_recorded_is_stopped_not_left_running(workspace, standins, monkeypatch):
@@ -43,7 +43,7 @@ async def test_a_worker_that_cannot_be_recorded_is_stopped_not_left_running(work
     def disk_full(self, worker):
         raise StoreError("cannot write supervisor.json: No space left on device")
 
-    monkeypatch.setattr(SupervisorRegistry, "record_worker", disk_full)
+    monkeypatch.setattr(FileSupervisorRegistry, "record_worker", disk_full)
     task = workspace.submit()
     store = workspace.store()
     leftovers: list[list[int]] = []
@@ -149,7 +149,7 @@ async def test_a_renewal_that_fails_to_write_once_does_not_kill_the_agent(worksp
     """A transient StoreError (disk full for a moment) is not a lost claim: renew again next time."""
     monkeypatch.setenv("STANDIN_MODE", "slow")
     monkeypatch.setenv("STANDIN_DELAY", "0.2")
-    real_renew = TaskStore.renew
+    real_renew = FileBackend.renew
     calls: list[int] = []
 
     def flaky_renew(self, *args, **kwargs):
@@ -158,7 +158,7 @@ async def test_a_renewal_that_fails_to_write_once_does_not_kill_the_agent(worksp
             raise StoreError("cannot renew: No space left on device")
         return real_renew(self, *args, **kwargs)
 
-    monkeypatch.setattr(TaskStore, "renew", flaky_renew)
+    monkeypatch.setattr(FileBackend, "renew", flaky_renew)
     task = workspace.submit()
     store = workspace.store()
     async with supervising(store, make_settings(workspace, lane={"lease_seconds": 4, "renew_seconds": 0.2})) as h:
@@ -175,7 +175,7 @@ async def test_renewals_that_keep_failing_stop_the_agent_by_the_lease_end_and_ha
     def broken_renew(self, *args, **kwargs):
         raise StoreError("cannot renew: Input/output error")
 
-    monkeypatch.setattr(TaskStore, "renew", broken_renew)
+    monkeypatch.setattr(FileBackend, "renew", broken_renew)
     task = workspace.submit()
     store = workspace.store()
     settings = make_settings(workspace, lane={"timeout_seconds": 60, "lease_seconds": 2, "renew_seconds": 0.4})

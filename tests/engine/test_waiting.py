@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine.waiting import RESCAN_SECONDS, wait_for_answer, wait_for_lane_task
+from lanes_tui.storage.files.backend import FileBackend
 
 
 def run_in_thread(fn):
@@ -56,7 +56,7 @@ def test_answer_wait_wakes_when_the_task_is_answered(workspace):
     token = store.claim(task["id"], owner="w", lease_seconds=60)["claim_token"]
     timeout = RESCAN_SECONDS - 10
     thread, box = run_in_thread(lambda: wait_for_answer(store, task["id"], timeout=timeout))
-    TaskStore(workspace.store_root).respond(task["id"], body="done", reviewer="w", claim_token=token)
+    FileBackend(workspace.store_root).respond(task["id"], body="done", reviewer="w", claim_token=token)
     thread.join(timeout + 5)
     assert box["result"]["state"] == "completed"
 

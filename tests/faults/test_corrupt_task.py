@@ -14,8 +14,8 @@ import os
 import pytest
 
 from lanes_tui.core.errors import CorruptTask
-from lanes_tui.core.scan import all_tasks, live_tasks
 from lanes_tui.core.wire import MAX_TASK_BYTES
+from lanes_tui.storage.files.scan import all_tasks, live_tasks
 
 
 def _edit(**changes):

@@ -22,8 +22,8 @@ import pytest
 from lanes_tui.core.errors import StoreError
 from lanes_tui.core.ids import is_valid_task_id
 from lanes_tui.core.model import STATES
-from lanes_tui.core.scan import all_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.scan import all_tasks
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
@@ -88,7 +88,7 @@ class Ws:
         self.config.write_text('workspace_id: "ws"\nworkspace_root: ".."\nqueue_root: "state"\n')
         self.request = root / "request.md"
         self.request.write_text("# request\n")
-        self.store = TaskStore(root / "handoff" / "state")
+        self.store = FileBackend(root / "handoff" / "state")
         self.n = 0
 
     def submit(self, *, lane: str = "a", prompt: str = "p") -> dict:
@@ -110,7 +110,7 @@ def ws(small_disk):
     return Ws(small_disk.mount / "ws")
 
 
-def snapshot(store: TaskStore) -> dict[str, dict[str, bytes]]:
+def snapshot(store: FileBackend) -> dict[str, dict[str, bytes]]:
     return {
         entry.name: {
             name: (Path(entry.path) / name).read_bytes() for name in sorted(os.listdir(entry.path))
@@ -119,7 +119,7 @@ def snapshot(store: TaskStore) -> dict[str, dict[str, bytes]]:
     }
 
 
-def check_not_torn(store: TaskStore) -> None:
+def check_not_torn(store: FileBackend) -> None:
     """Every folder in tasks/ is a whole task; every JSON file parses."""
     for entry in os.scandir(store.tasks_dir):
         assert is_valid_task_id(entry.name), entry.name

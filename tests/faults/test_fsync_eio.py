@@ -14,7 +14,7 @@ import os
 import pytest
 
 from lanes_tui.core.errors import StoreError
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
 
 class FsyncFault:
@@ -34,7 +34,7 @@ class FsyncFault:
         self.real(fd)
 
 
-def _snapshot(store: TaskStore) -> dict[str, dict[str, bytes]]:
+def _snapshot(store: FileBackend) -> dict[str, dict[str, bytes]]:
     """Every visible file of every task (temp files aside)."""
     result = {}
     for entry in sorted(os.scandir(store.tasks_dir), key=lambda e: e.name):
@@ -46,7 +46,7 @@ def _snapshot(store: TaskStore) -> dict[str, dict[str, bytes]]:
     return result
 
 
-def _temp_files(store: TaskStore) -> list[str]:
+def _temp_files(store: FileBackend) -> list[str]:
     return [
         str(path.relative_to(store.root))
         for path in store.root.rglob(".*.tmp")
@@ -179,7 +179,7 @@ def test_any_failing_fsync_reports_failure_and_keeps_the_state(tmp_path, workspa
 
     succeeded = []
     for n in range(1, total + 1):
-        store = TaskStore(tmp_path / f"store-{n}")
+        store = FileBackend(tmp_path / f"store-{n}")
         ctx = prepare(store, workspace)
         before = _snapshot(store)
         fault = FsyncFault(fail_from=n)

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from collections import Counter
 
-
 TASKS = 30
 CLAIMERS = 4  # the last one crashes on its first claim
 CRASH_EXIT = 17
@@ -23,14 +22,14 @@ CRASH_EXIT = 17
 CLAIMER = r"""
 import json, os, random, sys, time
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.scan import live_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.scan import live_tasks
+from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.engine.waiting import wait_for_lane_task
 
 store_root, name, seed, crash_after = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 LEASE = 1.0
 rng = random.Random(seed)
-store = TaskStore(store_root)
+store = FileBackend(store_root)
 abandoned = []  # (task_id, stale token); a holder may abandon the same task twice
 log = {"answered": [], "abandoned": [], "lost": [], "stale_refused": 0, "stale_accepted": [], "claims": 0}
 deadline = time.monotonic() + 90

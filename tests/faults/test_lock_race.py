@@ -1,6 +1,6 @@
 """Fault row 17: the lock file is deleted or replaced while processes contend.
 
-Several processes increment a counter file under `TaskStore.locked()` (read,
+Several processes increment a counter file under `FileBackend.locked()` (read,
 yield the CPU, write: a lost update shows up as a short count) while a
 saboteur process unlinks `<store>/lock` and renames fresh files over it as
 fast as it can. Mutual exclusion must hold: the final count is exact.
@@ -20,9 +20,9 @@ INCREMENTS = 300
 
 WORKER = r"""
 import os, sys
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
-store = TaskStore(sys.argv[1])
+store = FileBackend(sys.argv[1])
 counter, n = sys.argv[2], int(sys.argv[3])
 print("READY", flush=True)
 sys.stdin.read(1)  # start together

@@ -15,7 +15,7 @@ import pytest
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
 
 def _crashed_respond(workspace, *, status: str = "completed", body: str = "the answer") -> tuple[dict, str, bytes]:
@@ -104,7 +104,7 @@ def test_second_respond_is_refused_even_by_the_holder(workspace):
 def test_claim_is_refused_even_after_the_lease_expired(workspace, how):
     task, _, answer = _crashed_respond(workspace)
     if how == "store":
-        later = TaskStore(workspace.store_root, clock=lambda: datetime.now(UTC) + timedelta(days=1))
+        later = FileBackend(workspace.store_root, clock=lambda: datetime.now(UTC) + timedelta(days=1))
         with pytest.raises(ConflictError, match="completed"):
             later.claim(task["id"], owner="w2", lease_seconds=60)
         assert later.next_task("a", candidates=[task["id"]], claim_owner="w2", lease_seconds=60).task is None

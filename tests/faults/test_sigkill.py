@@ -20,8 +20,8 @@ from pathlib import Path
 
 from lanes_tui.core.ids import is_valid_task_id
 from lanes_tui.core.model import STATES, TERMINAL_STATES
-from lanes_tui.core.scan import all_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.scan import all_tasks
 
 SEED = 20261123
 KILLS = 40
@@ -33,12 +33,12 @@ WORKER = r"""
 import random, sys
 from pathlib import Path
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.scan import live_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.scan import live_tasks
+from lanes_tui.storage.files.backend import FileBackend
 
 root, store_root, seed, tag, max_tasks = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 rng = random.Random(seed)
-store = TaskStore(store_root)
+store = FileBackend(store_root)
 
 def say(line):
     sys.stdout.write(line + "\n")
@@ -82,10 +82,10 @@ while True:
 DRAINER = r"""
 import sys
 from datetime import UTC, datetime, timedelta
-from lanes_tui.core.scan import live_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.scan import live_tasks
+from lanes_tui.storage.files.backend import FileBackend
 
-store = TaskStore(sys.argv[1], clock=lambda: datetime.now(UTC) + timedelta(days=1))
+store = FileBackend(sys.argv[1], clock=lambda: datetime.now(UTC) + timedelta(days=1))
 while True:
     listing = live_tasks(store)
     if listing.corrupt:
@@ -118,7 +118,7 @@ def _complete_lines(data: bytes) -> list[str]:
     return lines[:-1]  # the last element is "" or a line cut by the kill
 
 
-def _response_events(store: TaskStore, task_id: str) -> int:
+def _response_events(store: FileBackend, task_id: str) -> int:
     return sum(1 for e in store.read_events(task_id).events if e.get("type") == "response")
 
 
@@ -132,7 +132,7 @@ class Ledger:
         self.stats = {"half_folders": 0, "rolled_forward": 0, "claimed_left": 0, "temp_files": 0}
 
 
-def check_invariants(store: TaskStore, ledger: Ledger, *, repair: bool) -> None:
+def check_invariants(store: FileBackend, ledger: Ledger, *, repair: bool) -> None:
     tasks_dir = store.tasks_dir
     with_task_json: set[str] = set()
     for entry in os.scandir(tasks_dir):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from lanes_tui.core.errors import LanesError, StoreError
-from lanes_tui.core.scan import all_tasks
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.scan import all_tasks
 
 
 def _tree(root: Path) -> dict[str, bytes | None]:
@@ -37,7 +37,7 @@ def outside(tmp_path):
     return folder
 
 
-def _try_everything(store: TaskStore, task_id: str, token: str | None) -> list[str]:
+def _try_everything(store: FileBackend, task_id: str, token: str | None) -> list[str]:
     """Run every verb on the task; return the ones that were NOT refused."""
     verbs = {
         "claim": lambda: store.claim(task_id, owner="w", lease_seconds=60),
@@ -169,7 +169,7 @@ def test_symlinked_store_folders_are_never_written_through(workspace, outside, f
 
     if folder == "tasks":
         with pytest.raises(StoreError):
-            TaskStore(store.root)
+            FileBackend(store.root)
         done = workspace.run("list")
         assert done.returncode == 7 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     else:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import time
 
-from lanes_tui.core.sweep import sweep_temp_files
-from lanes_tui.engine import events as ev
-
 from helpers.supervisor import make_settings, standins, supervising  # noqa: F401 (fixture)
+
+from lanes_tui.engine import events as ev
+from lanes_tui.storage.files.sweep import sweep_temp_files
 
 HEX = "0123456789abcdef" * 2
 

@@ -17,9 +17,9 @@ import sys
 
 import pytest
 
-from lanes_tui.core import storecheck
 from lanes_tui.core.errors import StoreError
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files import storecheck
+from lanes_tui.storage.files.backend import FileBackend
 
 
 def _tree(root):
@@ -45,7 +45,7 @@ def test_writable_by_others_is_refused_with_the_fix(workspace, mode):
     os.chmod(store.root, mode)
     before = _tree(store.root)
     with pytest.raises(StoreError, match=f"run: chmod 700 {store.root}"):
-        TaskStore(store.root)
+        FileBackend(store.root)
     for args in (SUBMIT, ("list",), ("status", "--all"), ("claim", task["id"]), ("next", "--lane", "a", "--timeout", "0")):
         _refused(workspace, *args, words=f"chmod 700 {store.root}")
     assert _tree(store.root) == before, "nothing may be written to a refused store"
@@ -61,7 +61,7 @@ def test_store_of_another_user_is_refused(workspace):
     os.chown(store.root, 12345, 12345)
     before = _tree(store.root)
     with pytest.raises(StoreError, match="belongs to uid 12345"):
-        TaskStore(store.root)
+        FileBackend(store.root)
     for args in (SUBMIT, ("list",), ("claim", task["id"])):
         _refused(workspace, *args, words="belongs to uid 12345")
     assert _tree(store.root) == before
@@ -74,7 +74,7 @@ def test_network_filesystem_is_refused(workspace, monkeypatch, fstype):
     workspace.store()
     monkeypatch.setattr(storecheck, "filesystem_type", lambda path: fstype)
     with pytest.raises(StoreError, match=f"network filesystem \\({fstype}\\).*local disk"):
-        TaskStore(workspace.store_root)
+        FileBackend(workspace.store_root)
 
 
 def test_filesystem_type_reads_real_mounts(tmp_path):

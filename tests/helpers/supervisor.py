@@ -23,13 +23,12 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from helpers.standins import install_standins
 from lanes_tui.core import procinfo
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings, load_settings
-
-from helpers.standins import install_standins
+from lanes_tui.storage.files.backend import FileBackend
 
 BOUND = 30.0  # upper bound for any single wait: a hang fails the test instead of blocking CI
 
@@ -141,7 +140,7 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def supervising(store: TaskStore, settings: Settings, *, drain: bool = False, start: bool = True):
+async def supervising(store: FileBackend, settings: Settings, *, drain: bool = False, start: bool = True):
     """A started, running supervisor; stopped (and awaited) on the way out."""
     events = Events()
     supervisor = Supervisor(store, settings, emit=events, drain=drain)
@@ -184,11 +183,11 @@ def wait_sync(predicate: Callable[[], Any], timeout: float = BOUND, step: float 
         time.sleep(step)
 
 
-def event_types(store: TaskStore, task_id: str) -> list[str]:
+def event_types(store: FileBackend, task_id: str) -> list[str]:
     return [e.get("type") for e in store.read_events(task_id).events]
 
 
-def events_of(store: TaskStore, task_id: str, kind: str) -> list[dict[str, Any]]:
+def events_of(store: FileBackend, task_id: str, kind: str) -> list[dict[str, Any]]:
     return [e for e in store.read_events(task_id).events if e.get("type") == kind]
 
 

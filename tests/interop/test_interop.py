@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import pytest
 
-from lanes_tui.core.store import TaskStore
 from lanes_tui.core.wire import TASK_KEYS
+from lanes_tui.storage.files.backend import FileBackend
 
 AGENT_LANES_BIN = str(Path(sys.executable).parent / "agent-lanes")
 TIME_DEPENDENT = {"last_event_age_seconds", "claimed_age_seconds", "seconds_until_lease_expiry"}
@@ -92,7 +92,7 @@ def drop_fraction(stamp: str) -> str:
 
 def submit_at(ws, moment: datetime, *, lane: str, name: str) -> str:
     """A task created at a chosen instant (its id and created_at agree, as in real stores)."""
-    store = TaskStore(ws.store_root, clock=lambda: moment)
+    store = FileBackend(ws.store_root, clock=lambda: moment)
     return store.create_task(
         workspace_id="ws", correlation_id=lane, source_agent="test", lane=lane,
         workspace_root=ws.root, request_path=ws.request, response_path=ws.root / f"{name}.md",

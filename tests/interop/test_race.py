@@ -1,7 +1,7 @@
 """Claim race between both libraries on one store (fault-injection row 14).
 
 Eight long-lived forked processes, four claiming through agent-lanes'
-`HandoffStore.claim_task` and four through our `TaskStore.claim`, meet at a
+`HandoffStore.claim_task` and four through our `FileBackend.claim`, meet at a
 barrier and then all claim the same queued task. Exactly one may win each round,
 and the task on disk must name that winner. The workers are reused across the
 200 rounds so the test measures the lock, not process start-up.
@@ -15,11 +15,11 @@ import time
 from collections import Counter
 
 import pytest
-
 from agent_lanes.errors import StoreError as AgentLanesStoreError
 from agent_lanes.store import HandoffStore
+
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.files.backend import FileBackend
 
 WORKERS_PER_LIBRARY = 4
 ROUNDS = 200
@@ -36,7 +36,7 @@ def _worker(kind: str, index: int, store_root: str, barrier, conn) -> None:
 
         refusal: tuple[type[BaseException], ...] = (AgentLanesStoreError,)
     else:
-        lt_store = TaskStore(store_root)
+        lt_store = FileBackend(store_root)
 
         def claim(task_id: str) -> str:
             return lt_store.claim(task_id, owner=owner, lease_seconds=600)["claim_token"]

@@ -36,8 +36,8 @@ import pytest
 from helpers import standins as standin
 
 from lanes_tui.core import fsio
-from lanes_tui.core.store import TaskStore
-from lanes_tui.engine.registry import owner_prefix
+from lanes_tui.core.supervisors import owner_prefix
+from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.vendors.prompting import build_input
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def supervisor_argv(ws, settings: Path, summary: Path) -> list[str]:
             "--summary", str(summary), "--settings", str(settings)]
 
 
-def expected_answer(store: TaskStore, task_id: str, vendor: str) -> str:
+def expected_answer(store: FileBackend, task_id: str, vendor: str) -> str:
     """The stand-in's answer to the stdin lanes-tui gives this task (see tests/standin/agent_standin.py)."""
     prompt = build_input(store, store.read_task(task_id))  # effort is a flag now, never a prompt hint
     first = prompt.decode("utf-8", "replace").strip().splitlines()
@@ -360,7 +360,7 @@ def test_sigkill_mid_run_then_restart_answers_every_task_exactly_once(workspace,
 
 
 def test_restart_rolls_forward_an_answer_its_dead_predecessor_wrote_half(workspace, tmp_path):
-    """SIGKILL inside TaskStore.respond, between response.json and task.json (G8 + G2).
+    """SIGKILL inside FileBackend.respond, between response.json and task.json (G8 + G2).
 
     The state is built directly (the window is milliseconds wide): a task claimed by a
     lanes-tui supervisor that is gone, with its complete answer already in response.json.

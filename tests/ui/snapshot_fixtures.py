@@ -36,11 +36,11 @@ from textual.widgets import Input, Static, TextArea
 
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED
-from lanes_tui.core.store import TaskStore
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.board import Board, TaskRow, Totals
 from lanes_tui.engine.index import TaskSummary
 from lanes_tui.settings import Settings, load_settings
+from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.break_modal import BreakModal
 from lanes_tui.ui.screens.submit_modal import SubmitModal
@@ -93,7 +93,7 @@ class Scene:
     """The workspace on disk and the handles to write its queue at chosen moments."""
 
     root: Path
-    store: TaskStore
+    store: FileBackend
     clock: ManualClock
     ids: dict[str, str] = field(default_factory=dict)  # scene key -> task id
     tokens: dict[str, str] = field(default_factory=dict)  # scene key -> current claim token
@@ -147,7 +147,7 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
     (root / "handoff" / "lanes-tui.yaml").write_text(SETTINGS_YAML, encoding="utf-8")
     (root / "tasks" / "code-review.yaml").write_text(TASK_FILE_YAML, encoding="utf-8")
     clock = ManualClock(T0)
-    scene = Scene(root, TaskStore(root / "handoff" / "state", clock=clock), clock)
+    scene = Scene(root, FileBackend(root / "handoff" / "state", clock=clock), clock)
 
     # History: two answered (one inside the 10-minute throughput window), two failed.
     scene.submit("json-output", 1, "build", "Add --json output to `queue list`", model_class="sonnet")
@@ -224,7 +224,7 @@ class ShowcaseBoard(Board):
     fed through `_on_event`, the header workers/cap, tokens and cost).
     """
 
-    def __init__(self, store: TaskStore, settings: Settings, *, config: RuntimeConfig,
+    def __init__(self, store: FileBackend, settings: Settings, *, config: RuntimeConfig,
                  running: Iterable[str]) -> None:
         super().__init__(store, settings, config=config, watch_only=True, operator=OPERATOR)
         self.watch_only = False  # the header shows workers/cap, the lanes panel each lane's mode

@@ -7,7 +7,7 @@ import subprocess
 
 from textual.widgets import DataTable
 
-from lanes_tui.core.presence import Presence
+from lanes_tui.storage.files.presence import Presence
 from lanes_tui.ui.screens.agents_screen import AgentsScreen
 
 from .conftest import dashboard, shown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lanes_tui.core.locks import LockTable, lock_key_for_name, lock_key_for_path
+from lanes_tui.storage.files.locks import LockTable, lock_key_for_name, lock_key_for_path
 from lanes_tui.ui.screens.locks_screen import LockBreakModal, LocksScreen
 
 from .conftest import dashboard, shown

@@ -9,9 +9,9 @@ import sys
 
 from textual.widgets import DataTable, Input, TextArea
 
-from lanes_tui.core.messages import MessageBox
-from lanes_tui.core.presence import Presence
 from lanes_tui.core.sanitize import is_clean, one_line
+from lanes_tui.storage.files.messages import MessageBox
+from lanes_tui.storage.files.presence import Presence
 from lanes_tui.ui.screens.messages_screen import ComposeModal, MessagesScreen
 
 from .conftest import dashboard, shown
@@ -56,7 +56,7 @@ async def test_messages_listed_newest_selected_and_new_ones_appear_live(workspac
         await pilot.press("down")
 
         # Another process sends through the core API: the view follows the folder.
-        code = "import sys; from lanes_tui.core.messages import MessageBox; MessageBox(sys.argv[1]).send('carol', 'bob', 'from afar')"
+        code = "import sys; from lanes_tui.storage.files.messages import MessageBox; MessageBox(sys.argv[1]).send('carol', 'bob', 'from afar')"
         await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code, str(root)], check=True)
         await shown(app, pilot, lambda: len(_cells(screen)) == 3, "the new message appears")
         assert _cells(screen)[2][2:] == ["carol", "bob", "from afar"]

@@ -21,8 +21,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
-from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.storage.files.presence import AgentState
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.following import FollowingScreen
 

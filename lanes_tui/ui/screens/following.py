@@ -33,7 +33,7 @@ class FollowingScreen(Screen[None]):
 
     @work(group="follow", exclusive=True, exit_on_error=False)
     async def follow(self) -> None:
-        from lanes_tui.engine.watch import FolderFeed
+        from lanes_tui.storage.files.watch import FolderFeed
 
         folder = self.followed_folder()
         await asyncio.to_thread(folder.mkdir, 0o700, False, True)

@@ -23,8 +23,8 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
-from lanes_tui.core.locks import LockState
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.storage.files.locks import LockState
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.following import FollowingScreen

@@ -25,9 +25,9 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static, Tex
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
-from lanes_tui.core.messages import Message
-from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import clean, one_line
+from lanes_tui.storage.files.messages import Message
+from lanes_tui.storage.files.presence import AgentState
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.following import FollowingScreen
 

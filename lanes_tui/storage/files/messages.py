@@ -7,7 +7,7 @@ On disk, under `<store>/messages/`:
     read/<sha256(agent id)[:40]>.json  one reader's cursor: agent, high_water, offset
 
 A message goes to an agent id, `name:<name>`, `role:<role>` or `all`; which
-agents that reaches is decided when each one reads (core/presence.py
+agents that reaches is decided when each one reads (presence.py
 `addresses_of`), by the name and role it has registered then. An agent is
 never handed its own messages.
 
@@ -42,8 +42,8 @@ from typing import Any, Iterator
 from lanes_tui.core import fsio
 from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import CorruptTask, InvalidInput
-from lanes_tui.core.folders import locked_store_folder, open_store_folder, read_store_folder
-from lanes_tui.core.presence import Presence, addresses_of, validate_agent_id, validate_name, validate_role
+from lanes_tui.storage.files.folders import locked_store_folder, open_store_folder, read_store_folder
+from lanes_tui.storage.files.presence import Presence, addresses_of, validate_agent_id, validate_name, validate_role
 
 MESSAGES_DIR = "messages"
 LOG = "messages.jsonl"

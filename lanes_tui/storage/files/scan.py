@@ -19,22 +19,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.model import TERMINAL_STATES
-from lanes_tui.core.store import TaskStore
+from lanes_tui.storage.base import Listing
+from lanes_tui.storage.files.store import TaskStore
 
 CACHE_DIR = ".lanes-tui"
 FACTS_CACHE = "facts.log"
-
-
-@dataclass
-class Listing:
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    corrupt: list[tuple[str, str]] = field(default_factory=list)
 
 
 class TaskFacts:

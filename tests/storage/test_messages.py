@@ -9,14 +9,12 @@ import time
 from datetime import timedelta
 
 import pytest
-
+from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.core.journal import HISTORY, INTENTS, MAX_TEXT_BYTES, Journal
-from lanes_tui.core.messages import COUNTER, LOG, MAX_BODY_BYTES, MAX_LINE_BYTES, MessageBox
-from lanes_tui.core.presence import Presence
-
-from helpers.clock import ManualClock
+from lanes_tui.storage.files.journal import HISTORY, INTENTS, MAX_TEXT_BYTES, Journal
+from lanes_tui.storage.files.messages import COUNTER, LOG, MAX_BODY_BYTES, MAX_LINE_BYTES, MessageBox
+from lanes_tui.storage.files.presence import Presence
 
 HOSTILE = "\x1b[2J\x1b]52;c;cHduZWQ=\x07 [bold red]markup[/] \u202eevil\u202c \r\x00 \u2028end"
 

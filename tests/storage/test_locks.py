@@ -11,13 +11,18 @@ import time
 from datetime import timedelta
 
 import pytest
+from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.core.locks import (
-    EVENTS, LOCKS_DIR, LockHeld, LockLost, LockTable, lock_key_for_name, lock_key_for_path,
+from lanes_tui.storage.files.locks import (
+    EVENTS,
+    LOCKS_DIR,
+    LockHeld,
+    LockLost,
+    LockTable,
+    lock_key_for_name,
+    lock_key_for_path,
 )
-
-from helpers.clock import ManualClock
 
 
 @pytest.fixture
@@ -184,7 +189,7 @@ def test_eight_processes_behind_a_barrier_one_winner_every_round(tmp_path):
 
 
 def test_an_offline_agents_lock_stops_counting_an_unregistered_owner_is_judged_by_ttl(table):
-    from lanes_tui.core.presence import Presence
+    from lanes_tui.storage.files.presence import Presence
 
     presence = Presence(table.store_root, clock=table.test_clock, host="here")
     presence.register("alice")

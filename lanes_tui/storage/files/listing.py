@@ -73,9 +73,9 @@ from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.ids import is_valid_task_id
 from lanes_tui.core.model import CLAIMED, STATES, TERMINAL_STATES
-from lanes_tui.core.scan import CACHE_DIR, last_event_of, live_tasks
-from lanes_tui.core.store import TaskStore
 from lanes_tui.core.views import age_seconds, queue_next_action, task_view
+from lanes_tui.storage.files.scan import CACHE_DIR, last_event_of, live_tasks
+from lanes_tui.storage.files.store import TaskStore
 
 VIEWS_CACHE = "views"  # the header
 VIEWS_BLOB = "views.blob"  # the encoded views

@@ -5,7 +5,7 @@ and chats work on the same folder. What we do differently is all internal:
 
 * every change holds `flock(<store>/lock)` for one task's read-modify-write only;
   nothing here scans the store under the lock (listings are lock-free, see
-  `lanes_tui.core.scan`);
+  `lanes_tui.storage.files.scan`);
 * paths inside the store are opened with O_NOFOLLOW (`fsio`);
 * a corrupt task raises `CorruptTask` for that task alone;
 * response.json present means answered: mutating verbs roll task.json forward
@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -42,7 +41,6 @@ from lanes_tui.core.lifecycle import Event, apply_response, claimable, vendor_ma
 from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import check_task_files, request_problem
-from lanes_tui.core.storecheck import check_store_root
 from lanes_tui.core.wire import (
     MAX_RESPONSE_BYTES,
     MAX_TASK_BYTES,
@@ -51,19 +49,8 @@ from lanes_tui.core.wire import (
     parse_event_lines,
     parse_task_bytes,
 )
-
-
-@dataclass(frozen=True)
-class NextResult:
-    """Outcome of looking for (or claiming) the next task of a lane."""
-
-    task: dict[str, Any] | None
-    claim_token: str | None = None
-    # Tasks passed over because they can never be claimed as they stand
-    # (request changed or missing, corrupt): (task_id, reason).
-    stale: tuple[tuple[str, str], ...] = ()
-    # Tasks passed over because they are meant for another vendor.
-    skipped_vendor: tuple[str, ...] = ()
+from lanes_tui.storage.base import NextResult
+from lanes_tui.storage.files.storecheck import check_store_root
 
 
 class TaskStore:

@@ -52,9 +52,9 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
-from lanes_tui.core.folders import locked_store_folder, read_json_record, read_store_folder
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.storage.files.folders import locked_store_folder, read_json_record, read_store_folder
 
 LOCKS_DIR = "locks"
 EVENTS = "events.jsonl"
@@ -192,7 +192,7 @@ def _file_name(key: str) -> str:
 
 class LockTable:
     def __init__(self, store_root: Path, *, clock: Clock = system_clock, host: str | None = None) -> None:
-        from lanes_tui.core.presence import Presence
+        from lanes_tui.storage.files.presence import Presence
 
         self.store_root = Path(store_root)
         self.folder = self.store_root / LOCKS_DIR

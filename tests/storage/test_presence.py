@@ -10,11 +10,10 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.core.presence import AGENTS_DIR, EVENTS, Presence, addresses_of
-
-from helpers.clock import ManualClock
+from lanes_tui.storage.files.presence import AGENTS_DIR, EVENTS, Presence, addresses_of
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from typing import Any
 from lanes_tui.core import fsio
 from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import CorruptTask, InvalidInput
-from lanes_tui.core.folders import locked_store_folder, read_store_folder
-from lanes_tui.core.presence import validate_agent_id
 from lanes_tui.core.wire import parse_event_lines
+from lanes_tui.storage.files.folders import locked_store_folder, read_store_folder
+from lanes_tui.storage.files.presence import validate_agent_id
 
 JOURNAL_DIR = "journal"
 INTENTS = "intents.jsonl"

@@ -6,13 +6,13 @@ import json
 import os
 
 import pytest
-
-from lanes_tui.core import jsonout, listing
-from lanes_tui.core.scan import all_tasks, snapshot_views
-from lanes_tui.core.store import TaskStore
-from lanes_tui.core.views import queue_next_action, summary
-
 from helpers.clock import ManualClock
+
+from lanes_tui.core import jsonout
+from lanes_tui.core.views import queue_next_action, summary
+from lanes_tui.storage.files import listing
+from lanes_tui.storage.files.backend import FileBackend
+from lanes_tui.storage.files.scan import all_tasks, snapshot_views
 
 from .test_store import submit
 
@@ -39,7 +39,7 @@ def reference_status(store, **kw):
 @pytest.fixture
 def busy_store(workspace):
     clock = ManualClock()
-    store = TaskStore(workspace.store_root, clock=clock)
+    store = FileBackend(workspace.store_root, clock=clock)
     done = submit(store, workspace, correlation_id="done", lane="a")
     token = store.claim(done["id"], owner="w", lease_seconds=60)["claim_token"]
     store.respond(done["id"], body="ok", reviewer="w", claim_token=token)
@@ -101,7 +101,7 @@ def test_cached_queued_task_follows_claims_and_releases(busy_store, workspace):
     store, clock, _ = busy_store
     queued = next(t for t in all_tasks(store).tasks if t["state"] == "queued")
     render(store, "status")  # caches the queued view
-    other = TaskStore(workspace.store_root, clock=clock)  # another client claims it
+    other = FileBackend(workspace.store_root, clock=clock)  # another client claims it
     token = other.claim(queued["id"], owner="elsewhere", lease_seconds=600)["claim_token"]
     assert render(store, "status") == reference_status(store)
     assert json.loads(render(store, "status"))["summary"]["claimed"] == 2
@@ -311,7 +311,7 @@ def test_answer_landing_on_a_cached_queued_task_is_noticed(busy_store, workspace
 
 def test_placeholder_number_in_the_data_does_not_confuse_the_splice(workspace):
     clock = ManualClock()
-    store = TaskStore(workspace.store_root, clock=clock)
+    store = FileBackend(workspace.store_root, clock=clock)
     task = submit(store, workspace, correlation_id="odd", lane="a", metadata={"n": "x"})
     store.append_event(task["id"], "note", "n", {"last_event_age_seconds": listing._AGE_SLOT})
     done = submit(store, workspace, correlation_id="done", lane="a")

@@ -5,7 +5,7 @@ On disk, under `<store>/agents/` (beside `locks/`, never inside `tasks/`):
     <sha256(id)[:40]>.json   one file per agent (AgentRecord as JSON)
     events.jsonl             append-only: registered (heartbeats are not logged: too many)
 
-Changes happen under an exclusive flock on the `agents/` folder (core/folders.py), as for locks;
+Changes happen under an exclusive flock on the `agents/` folder (storage/files/folders.py), as for locks;
 reads take no lock because records are replaced atomically.
 
 Status is derived when read, never stored, so it cannot go stale on disk:
@@ -17,7 +17,7 @@ reused) is gone, whatever its last heartbeat says.
 Agent ids are what agents call themselves (`--as NAME`, `LANES_AGENT_ID`);
 they are shown everywhere, so they refuse control characters, bidi controls
 and the other code points `sanitize.clean` would escape. `all`, `name:...`
-and `role:...` are message addresses (core/messages.py), so they cannot be ids.
+and `role:...` are message addresses (messages.py), so they cannot be ids.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import InvalidInput, StoreError
-from lanes_tui.core.folders import locked_store_folder, read_json_record, read_store_folder
 from lanes_tui.core.sanitize import is_clean, one_line
+from lanes_tui.storage.files.folders import locked_store_folder, read_json_record, read_store_folder
 
 AGENTS_DIR = "agents"
 EVENTS = "events.jsonl"

@@ -1,0 +1,1 @@
+"""The agent-lanes v0.1 file store: the embedded default backend."""
