@@ -63,7 +63,8 @@ import bench_common  # noqa: E402
 from bench_common import find_cli, log  # noqa: E402
 
 from lanes_tui.core.handoff import load_config  # noqa: E402
-from lanes_tui.storage.files.locks import LockHeld, LockTable, lock_key_for_path  # noqa: E402
+from lanes_tui.core.locks import LockHeld, lock_key_for_path  # noqa: E402
+from lanes_tui.storage.files.coordination import file_locks  # noqa: E402
 
 OWNER = "A"  # the agent that locks and unlocks
 TTL_SECONDS = 600  # agent-sync counts TTLs in whole minutes: 600 s = 10 min for both
@@ -141,7 +142,7 @@ LockPair = tuple[Callable[[str], object], Callable[[str, object], None]]
 
 
 def lanes_tui_api(ws: Workspace) -> tuple[LockPair, Callable[[str], str]]:
-    table = LockTable(ws.store_root)
+    table = file_locks(ws.store_root)
 
     def lock(key: str) -> object:
         return table.acquire(key, owner=OWNER, ttl_seconds=TTL_SECONDS).token
@@ -229,7 +230,7 @@ def bench_in_process(ws: Workspace, pairs: int, repeat: int) -> tuple[list[Row],
                    f"synchronous={conn.execute('PRAGMA synchronous').fetchone()[0]}")
         lt_api, lt_key = lanes_tui_api(ws)
         as_api, as_key = agent_sync_api(conn, ws)
-        other = LockTable(ws.store_root)
+        other = file_locks(ws.store_root)
         check_api("lanes-tui", lt_api, lt_key(FREE_FILE),
                   lambda k: other.acquire(k, owner="B", ttl_seconds=TTL_SECONDS), LockHeld)
         as_db.ensure_agent(conn, "B", name="B")

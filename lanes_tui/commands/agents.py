@@ -26,9 +26,9 @@ from lanes_tui.core.errors import InvalidInput, UsageError
 from lanes_tui.core.sanitize import clean, one_line
 
 if TYPE_CHECKING:
-    from lanes_tui.storage.files.journal import Entry
-    from lanes_tui.storage.files.messages import Message
-    from lanes_tui.storage.files.presence import AgentRecord, AgentState, Presence
+    from lanes_tui.core.journal import Entry
+    from lanes_tui.core.messages import Message
+    from lanes_tui.core.presence import AgentRecord, AgentState, Presence
 
 AGENT_ENV = "LANES_AGENT_ID"
 RESERVED_PREFIX = "operator:"
@@ -97,7 +97,7 @@ def _body(args: argparse.Namespace) -> str:
 
 
 def _read_at_most(handle: BinaryIO) -> bytes:
-    from lanes_tui.storage.files.messages import MAX_BODY_BYTES
+    from lanes_tui.core.messages import MAX_BODY_BYTES
 
     # One byte past the limit is enough to know it is too big: a 10 MB file is neither read nor held.
     data = handle.read(MAX_BODY_BYTES + 1)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import io
 import shutil
 import sys
@@ -25,14 +24,11 @@ from typing import Any
 
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import NotFound
-from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
-from lanes_tui.engine.headless import EventPrinter, exit_code, summary_of
-from lanes_tui.engine.supervisor import Supervisor
+from lanes_tui.engine.headless import EventPrinter
 from lanes_tui.examples import example_task_files
-from lanes_tui.settings import Settings, load_settings
-from lanes_tui.storage import open_store
 from lanes_tui.storage.base import Backend
+from lanes_tui.wiring import Queue, build_engine, open_queue
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,18 +36,17 @@ def run(args: argparse.Namespace) -> int:
     keep = getattr(args, "keep", False)
     interactive = not (getattr(args, "no_ui", False) or getattr(args, "json", False)) and _on_a_terminal()
     try:
-        store = open_store(workspace / "handoff" / "state")
-        config = _scaffold(workspace)
+        queue = open_queue(_scaffold(workspace), settings_override={"default_vendor": "demo"})
+        store = queue.store
         _submit_examples(store, workspace)
-        settings = dataclasses.replace(load_settings(None, config_dir=None), default_vendor="demo")
         if interactive:
             from lanes_tui.commands.dashboard import open_dashboard
 
-            code = open_dashboard(store, settings, config=config, name="demo", watch_only=False)
+            code = open_dashboard(queue, watch_only=False)
             if keep:
                 print(f"scratch queue kept at {store.location}")
             return code
-        code, supervisor_summary = asyncio.run(_drain(store, settings, quiet=getattr(args, "json", False)))
+        code, supervisor_summary = asyncio.run(_drain(queue, quiet=getattr(args, "json", False)))
     finally:
         if not keep:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -76,8 +71,9 @@ def _on_a_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _scaffold(workspace: Path) -> RuntimeConfig:
-    """handoff/handoff.yaml (so the dashboard can submit) and tasks/ with the examples."""
+def _scaffold(workspace: Path) -> Path:
+    """handoff/handoff.yaml (so the dashboard can submit) and tasks/ with the examples; the
+    handoff.yaml's path."""
     handoff = workspace / "handoff"
     handoff.mkdir(mode=0o700, exist_ok=True)
     (handoff / "handoff.yaml").write_text(
@@ -88,18 +84,18 @@ def _scaffold(workspace: Path) -> RuntimeConfig:
     (workspace / "tasks").mkdir(exist_ok=True)
     for path in example_task_files():
         shutil.copyfile(path, workspace / "tasks" / path.name)
-    return load_config(handoff / "handoff.yaml")
+    return handoff / "handoff.yaml"
 
 
-async def _drain(store: Backend, settings: Settings, *, quiet: bool) -> tuple[int, dict[str, Any]]:
-    log = io.StringIO() if quiet else sys.stdout
-    supervisor = Supervisor(store, settings, emit=EventPrinter(log, as_json=False), drain=True)
-    await supervisor.start()
-    await supervisor.run()
-    code = exit_code(supervisor, interrupted=False)
-    summary = summary_of(supervisor, code)
+async def _drain(queue: Queue, *, quiet: bool) -> tuple[int, dict[str, Any]]:
+    engine = build_engine(queue, drain=True)
+    engine.observe(EventPrinter(io.StringIO() if quiet else sys.stdout, as_json=False))
+    await engine.start()
+    await engine.run()
+    code = engine.exit_code(interrupted=False)
+    summary = engine.summary(code)
     for task in summary["tasks"]:
-        task["answer_file"] = Path(store.read_task(task["id"])["response_path"]).name
+        task["answer_file"] = Path(queue.store.read_task(task["id"])["response_path"]).name
     return code, summary
 
 

@@ -168,15 +168,16 @@ def _blocked_by(where: Where, raw: bytes) -> str | None:
     path = tool_input.get("file_path") if isinstance(tool_input, dict) else None
     if not isinstance(path, str) or not path:
         return None
+    from lanes_tui.core.locks import lock_key_for_path
     from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.locks import LockTable, lock_key_for_path
+    from lanes_tui.storage.files.coordination import file_locks  # light: not the whole store
 
     workspace_root, store_root = where.resolve()
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
     key = lock_key_for_path(path, workspace_root=workspace_root, cwd=Path(cwd) if cwd else None)
     if not store_root.is_dir():
         return None
-    table = LockTable(store_root)
+    table = file_locks(store_root)
     record = table.get(key)
     if record is None:
         return None
@@ -204,9 +205,7 @@ def session_hook(event: str, where: Where, stdin: Any, stdout: Any) -> int:
 
 def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | None:
     from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.locks import LockTable
-    from lanes_tui.storage.files.messages import MessageBox
-    from lanes_tui.storage.files.presence import Presence
+    from lanes_tui.storage.files.coordination import file_locks, file_messages, file_presence
 
     if len(raw) > MAX_HOOK_INPUT:
         return None
@@ -216,15 +215,15 @@ def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | No
     if not store_root.is_dir():
         return None
     me = os.environ.get(AGENT_ENV) or f"claude-session:{data.get('session_id') or 'unknown'}"
-    presence = Presence(store_root)
+    presence = file_presence(store_root)
     if event == "session-start":
         presence.register(me)
     else:
         presence.heartbeat(me)
-    box = MessageBox(store_root, presence=presence)
+    box = file_messages(store_root, presence=presence)
     name = SESSION_EVENTS[event]
     if event == "session-start":
-        others = [s for s in LockTable(store_root).states() if s.record.owner != me and s.stale is None]
+        others = [s for s in file_locks(store_root).states() if s.record.owner != me and s.stale is None]
         waiting = len(box.inbox(me, mark_read=False))
         lines = [f"lanes-tui: you are agent {one_line(me, 120)} on this repository's shared queue."]
         if others:

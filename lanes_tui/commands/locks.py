@@ -23,9 +23,7 @@ from lanes_tui.commands.output import emit_json
 from lanes_tui.core.clock import format_ts, parse_ts
 from lanes_tui.core.errors import InvalidInput, UsageError
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.sanitize import one_line
-from lanes_tui.storage import open_store
-from lanes_tui.storage.files.locks import (
+from lanes_tui.core.locks import (
     LockHeld,
     LockRecord,
     LockState,
@@ -33,6 +31,9 @@ from lanes_tui.storage.files.locks import (
     lock_key_for_name,
     lock_key_for_path,
 )
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.storage import open_store
+from lanes_tui.storage.base import Backend
 
 RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces itself by no file event
 
@@ -55,12 +56,13 @@ def run(args: argparse.Namespace) -> int:
         released = [table.release(key, owner=owner, token=args.token) for key in keys]
         _print(args.json, "released", released)
         return 0
-    held = _acquire_all(table, keys, owner, args)
+    held = _acquire_all(store, table, keys, owner, args)
     _print(args.json, "locked", held)
     return 0
 
 
-def _acquire_all(table: LockTable, keys: list[str], owner: str, args: argparse.Namespace) -> list[LockRecord]:
+def _acquire_all(store: Backend, table: LockTable, keys: list[str], owner: str,
+                 args: argparse.Namespace) -> list[LockRecord]:
     """All of them or none (sorted order: two agents locking the same set cannot deadlock)."""
     deadline = time.monotonic() + (args.wait or 0.0)
     watcher = None
@@ -79,9 +81,7 @@ def _acquire_all(table: LockTable, keys: list[str], owner: str, args: argparse.N
                 if left <= 0:
                     raise
                 if watcher is None:
-                    from lanes_tui.storage.files.watch import DirWatcher  # only waiting needs watchfiles
-
-                    watcher = DirWatcher([table.folder])
+                    watcher = store.record_watch("locks")
                     continue  # armed before the next look: a release in between is not missed
                 watcher.wait(min(left, RECHECK_SECONDS, _until(exc.holder)))
     finally:

@@ -1,4 +1,4 @@
-"""`lanes-tui --no-ui`: load config and settings, run the headless supervisor."""
+"""`lanes-tui --no-ui`: the headless supervisor on the queue the config names."""
 
 from __future__ import annotations
 
@@ -6,19 +6,12 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from lanes_tui.core.handoff import load_config
 from lanes_tui.engine.headless import run_headless
-from lanes_tui.settings import load_settings
-from lanes_tui.storage import open_store
+from lanes_tui.wiring import build_engine, open_queue
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, store_override=args.store)
-    settings = load_settings(args.settings, config_dir=config.path.parent)
-    store = open_store(config.store_root)
-    return asyncio.run(
-        run_headless(
-            store, settings, drain=args.drain, as_json=args.json,
-            summary_path=Path(args.summary) if args.summary else None,
-        )
-    )
+    queue = open_queue(args.config, store=args.store, settings=args.settings)
+    engine = build_engine(queue, drain=args.drain)
+    return asyncio.run(run_headless(engine, as_json=args.json,
+                                    summary_path=Path(args.summary) if args.summary else None))

@@ -134,6 +134,13 @@ class WorkerAbandoned(SupervisorEvent):
 
 
 @dataclass(frozen=True)
+class WorkerFinished(SupervisorEvent):
+    """The supervision of one attempt is over, whatever its outcome (the last event about it)."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
 class SupervisorStopped(SupervisorEvent):
     reason: str
 
@@ -143,7 +150,7 @@ EVENT_NAMES = {
     for cls in (
         SupervisorStarted, TaskWaiting, WorkerStarted, WorkerActivity, WorkerUsage, WorkerApiRetry,
         WorkerDenied, LeaseRenewed,
-        AttemptFailed, VendorPaused, TaskCompleted, TaskFailed, WorkerAbandoned, SupervisorStopped,
+        AttemptFailed, VendorPaused, TaskCompleted, TaskFailed, WorkerAbandoned, WorkerFinished, SupervisorStopped,
     )
 }
 

@@ -9,13 +9,28 @@ NOTIFY) or never sees (some filesystems).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.storage.base import TaskChanges
+from lanes_tui.storage.base import Backend, TaskChanges
 
 DEFAULT_RESCAN_SECONDS = 30.0
+
+
+async def load_and_arm(index: TaskIndex, store: Backend,
+                       on_loaded: Callable[[], Awaitable[None]] | None = None) -> TaskChanges:
+    """The one start-up of everything that follows a queue (supervisor, watch-only engine, API).
+
+    Scan, show (`on_loaded`: the dashboard draws its first frame there), then arm the change
+    feed. Both take long at 10,000 tasks (arming the file store's watcher holds the GIL), so
+    they run in a thread, one after the other, and the event loop goes on. A change between
+    the scan and the arming is not lost: `follow` rescans once the feed is armed."""
+    await asyncio.to_thread(index.rescan)
+    if on_loaded is not None:
+        await on_loaded()
+    return await asyncio.to_thread(store.task_feed)
 
 
 async def follow(

@@ -21,16 +21,18 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lanes_tui.core import fsio
+from lanes_tui.core.errors import LanesError
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
-from lanes_tui.settings import Settings
-from lanes_tui.storage.base import Backend
+
+if TYPE_CHECKING:
+    from lanes_tui.engine.service import Engine
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_STUCK, EXIT_INTERRUPTED = 0, 10, 11, 130
 
@@ -64,32 +66,28 @@ def _show(value: Any) -> str:
     return one_line(str(value), 160)
 
 
-async def run_headless(
-    store: Backend,
-    settings: Settings,
-    *,
-    drain: bool,
-    as_json: bool,
-    summary_path: Path | None = None,
-    out: TextIO | None = None,
-) -> int:
-    printer = EventPrinter(out or sys.stdout, as_json)
-    supervisor = Supervisor(store, settings, emit=printer, drain=drain)
+async def run_headless(engine: "Engine", *, as_json: bool, summary_path: Path | None = None,
+                       out: TextIO | None = None) -> int:
+    """Run a supervising engine until it drains or is stopped; one line per event on `out`."""
+    supervisor = engine.supervisor
+    if supervisor is None:
+        raise LanesError("--no-ui supervises: it needs an engine that runs workers")
+    engine.observe(EventPrinter(out or sys.stdout, as_json))
     interrupted: list[int] = []
     loop = asyncio.get_running_loop()
 
     def on_signal(signum: int) -> None:
         interrupted.append(signum)
         if len(interrupted) == 1:
-            supervisor.request_stop(f"interrupted by {signal.Signals(signum).name}")
+            engine.request_stop(f"interrupted by {signal.Signals(signum).name}")
         else:
-            supervisor.stop_workers_now()
+            engine.stop_workers_now()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await supervisor.start()
-        await supervisor.run()
+        await engine.start()
+        await engine.run()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

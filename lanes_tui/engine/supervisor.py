@@ -46,7 +46,7 @@ from lanes_tui.engine.attempt import (
     run_attempt,
     working_dir,
 )
-from lanes_tui.engine.feed import follow
+from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
@@ -156,14 +156,7 @@ class Supervisor:
         procinfo.become_subreaper()
         killed = kill_leftover_workers(previous) if previous else []
         surviving = await self._leftovers_still_alive(previous, killed) if previous else set()
-        # The first scan and arming the watcher (an inotify watch per task folder, holding the
-        # GIL) both take long at 10,000 tasks: they run in a thread, one after the other, so the
-        # event loop goes on. A change between the scan and the arming is not lost: follow()
-        # rescans by stat once the watcher is armed.
-        await asyncio.to_thread(self.index.rescan)
-        if on_loaded is not None:
-            await on_loaded()
-        self._feed = await asyncio.to_thread(self.store.task_feed)
+        self._feed = await load_and_arm(self.index, self.store, on_loaded)
         # Writers killed mid-write left their temporary files; we hold the store, so sweep them.
         swept = await asyncio.to_thread(self.store.sweep_temp_files)
         recovered = await self._recover_dead_claims(skip=surviving)
@@ -607,6 +600,7 @@ class Supervisor:
         finally:
             self._running.pop(task_id, None)
             self._task_cache.pop(task_id, None)
+            self.emit(ev.WorkerFinished(task_id))
             self._wake.set()
 
     async def _settle(self, spec: AttemptSpec, result: AttemptResult) -> None:

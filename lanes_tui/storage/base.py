@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any, Hashable, Iterable, Iterator, Mapping, Protocol
 
 from lanes_tui.core.clock import Clock
+from lanes_tui.core.journal import Journal
+from lanes_tui.core.locks import LockTable
+from lanes_tui.core.messages import MessageBox
+from lanes_tui.core.presence import Presence
 from lanes_tui.core.supervisors import SupervisorRegistry
 from lanes_tui.core.wire import EventLog
 
@@ -69,6 +73,22 @@ class TaskChanges(Protocol):
 
     def close(self) -> None:
         """Stop; a pending `changes` returns None promptly. Safe from any thread."""
+
+
+class RecordChanges(Protocol):
+    """Changes to one kind of coordination record (locks, agents, messages), for a screen."""
+
+    async def changed(self, timeout: float) -> bool | None:
+        """True on a change, False on a quiet timeout, None once closed."""
+
+    def close(self) -> None: ...
+
+
+class RecordWatch(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """True on a change, False after a quiet `timeout`."""
+
+    def close(self) -> None: ...
 
 
 class TaskWatch(Protocol):
@@ -186,6 +206,22 @@ class Backend(Protocol):
 
     def watch(self, task_ids: Iterable[str] = (), *, new_tasks: bool = True) -> TaskWatch:
         """A blocking watch of the named tasks (and of new ones), armed before it returns."""
+
+    # -- coordination (core's rules over this backend's records) ----------------------------
+
+    def locks(self) -> LockTable: ...
+
+    def presence(self) -> Presence: ...
+
+    def messages(self) -> MessageBox: ...
+
+    def journal(self) -> Journal: ...
+
+    def record_feed(self, kind: str) -> RecordChanges:
+        """Changes to "locks", "agents" or "messages", armed before it returns (blocking)."""
+
+    def record_watch(self, kind: str) -> RecordWatch:
+        """The same for blocking code (`lock --wait`)."""
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 

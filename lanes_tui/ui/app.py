@@ -1,6 +1,6 @@
 """LanesApp: the dashboard. Watches the queue, runs the supervisor, and steers it by keyboard.
 
-The app owns a `Board` (engine) and draws snapshots of it. Board changes
+The app owns an `Engine` (the engine service) and draws snapshots of it. Engine changes
 arrive as callbacks on the event loop; they are coalesced (ids collected, one
 redraw per COALESCE_SECONDS) so a burst of worker output costs one repaint.
 Nothing here polls the queue: the only timer redraws ages and lease countdowns
@@ -33,7 +33,7 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.core.model import CLAIMED, FAILED
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.board import DEPENDENCY_WAIT, Board, BoardChanged, LaneRow, Totals
+from lanes_tui.engine.service import DEPENDENCY_WAIT, Engine, EngineChanged, LaneRow, Totals
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
 from lanes_tui.ui.widgets.detail_pane import DetailPane
@@ -94,7 +94,7 @@ class LanesApp(App[int]):
 
     def __init__(
         self,
-        board: Board,
+        engine: Engine,
         *,
         queue_name: str,
         now: Callable[[], datetime] | None = None,
@@ -104,14 +104,14 @@ class LanesApp(App[int]):
         tick_seconds: float = 1.0,
     ) -> None:
         super().__init__()
-        self.board = board
+        self.engine = engine
         self.queue_name = queue_name
-        self.now = now or board.store.now
+        self.now = now or engine.store.now
         self._key_overrides = dict(keymap or {})  # not `_keymap`: that is Textual's own attribute
         self._theme_dirs = list(theme_dirs) if theme_dirs is not None else None
         self._notify_hook = notify
         self._tick_seconds = tick_seconds
-        # Errors of background work (loading a detail, an operator action, the board itself):
+        # Errors of background work (loading a detail, an operator action, the engine itself):
         # shown at once, and printed on stderr once the terminal is back (commands/dashboard.py).
         self.worker_errors: list[str] = []
         self._pending_ids: set[str] = set()
@@ -125,7 +125,7 @@ class LanesApp(App[int]):
         self._exit_code = EXIT_OK  # 128 + signal number after SIGHUP/SIGTERM
         self._hung_up = False  # SIGHUP: the terminal is gone
         self.loaded = asyncio.Event()  # the first full table is drawn (tests, benchmarks)
-        self.board.listeners.append(self._on_board_changed)
+        self.engine.subscribe(self._on_engine_changed)  # for the app's whole life
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # The $lanes-* variables must resolve before any theme file is loaded (and for
@@ -137,7 +137,7 @@ class LanesApp(App[int]):
     # -- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        # Kept as attributes: board changes and the clock tick redraw them while another
+        # Kept as attributes: engine changes and the clock tick redraw them while another
         # screen (a task screen, a modal) is on top, where a query would not find them.
         self.header_bar = HeaderBar(id="header")
         self.lanes_panel = LanesPanel(id="lanes")
@@ -165,14 +165,14 @@ class LanesApp(App[int]):
         self.table.focus()
         self._redraw_summary()
         self.set_interval(self._tick_seconds, self._tick)
-        self.run_board()
+        self.run_engine()
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in HANGUP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
-        self.board.close()
+        self.engine.close()
 
     def _watch_signals(self) -> None:
         """The terminal closed (SIGHUP) or someone asks us to stop (SIGTERM): stop the workers and
@@ -190,19 +190,17 @@ class LanesApp(App[int]):
             # dead terminal: once the workers are down, leave without it (and leave anyway if
             # winding down takes longer than the supervisor's grace periods allow).
             self._hung_up = True
-            settings = self.board.settings
+            settings = self.engine.settings
             asyncio.get_running_loop().call_later(settings.kill_grace_seconds + 10, self._leave_now)
         if self._quitting == "stop":
-            self.board.stop_workers_now()
+            self.engine.stop_workers_now()
             return
         self._stop("stop", reason=f"dashboard got {signal.Signals(signum).name}")
 
     def _leave_now(self) -> None:
         """Exit the process at once (the terminal is gone): no worker of ours may outlive us and
         no claim of ours stays without a reason, so abandon what the wind-down did not finish."""
-        supervisor = self.board.supervisor
-        if supervisor is not None and supervisor.registry.holds_lock:
-            supervisor.abandon_now("dashboard's terminal closed; claim released")
+        self.engine.abandon_now("dashboard's terminal closed; claim released")
         os._exit(self._exit_code)
 
     def _load_themes(self) -> None:
@@ -222,7 +220,7 @@ class LanesApp(App[int]):
     # -- background work ---------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that raised: never a silent empty screen. The board's own worker failing
+        """A worker that raised: never a silent empty screen. The engine's own worker failing
         means nothing is supervised or followed any more: the dashboard exits with 70."""
         if event.state != WorkerState.ERROR:
             return
@@ -230,22 +228,22 @@ class LanesApp(App[int]):
         what = event.worker.group or event.worker.name or "background work"
         text = one_line(f"{what}: {type(error).__name__}: {error}", 300)
         self.worker_errors.append(text)
-        if event.worker.group == "board":
+        if event.worker.group == "engine":
             self.exit(EXIT_ERROR, message=f"lanes-tui: internal error in the dashboard's supervisor ({text})")
             return
         self.notify(f"internal error in {text}", title="lanes-tui", severity="error", markup=False, timeout=15)
 
-    # -- the board -------------------------------------------------------------------
+    # -- the engine -------------------------------------------------------------------
 
-    @work(group="board", exclusive=True, exit_on_error=False)
-    async def run_board(self) -> None:
+    @work(group="engine", exclusive=True, exit_on_error=False)
+    async def run_engine(self) -> None:
         try:
-            await self.board.start(on_loaded=self._first_frame)
+            await self.engine.start(on_loaded=self._first_frame)
         except LanesError as exc:
             self.exit(EXIT_CONFLICT if exc.exit_code == 1 else exc.exit_code, message=one_line(str(exc), 500))
             return
         try:
-            await self.board.run()
+            await self.engine.run()
         finally:
             if self._hung_up:
                 self._leave_now()
@@ -253,9 +251,9 @@ class LanesApp(App[int]):
                 self.exit(self._exit_code)
 
     async def _first_frame(self) -> None:
-        """The store is loaded: draw it, and let the frame reach the screen before the board
+        """The store is loaded: draw it, and let the frame reach the screen before the engine
         goes on arming its watcher (which holds the interpreter for a while on big stores)."""
-        self.table.set_rows(self.board.rows())
+        self.table.set_rows(self.engine.rows())
         self._redraw_summary()
         self._show_detail()
         self.loaded.set()
@@ -263,7 +261,7 @@ class LanesApp(App[int]):
         self.call_after_refresh(painted.set)
         await painted.wait()
 
-    def _on_board_changed(self, change: BoardChanged) -> None:
+    def _on_engine_changed(self, change: EngineChanged) -> None:
         if change.task_ids:
             self._pending_ids |= change.task_ids
         else:
@@ -281,7 +279,7 @@ class LanesApp(App[int]):
         ids, self._pending_ids = self._pending_ids, set()
         self._pending_all = False
         if ids:
-            self.table.update_rows({task_id: self.board.row(task_id) for task_id in ids})
+            self.table.update_rows({task_id: self.engine.row(task_id) for task_id in ids})
             for task_id in ids:
                 self._detail_cache.pop(task_id, None)
         self._redraw_summary()
@@ -291,7 +289,7 @@ class LanesApp(App[int]):
     def _tick(self) -> None:
         """Ages and lease countdowns move with the clock. Redraw only what shows a different
         string now (an idle dashboard of old tasks redraws nothing); counts change only with
-        the board, so nothing is recomputed here."""
+        the engine, so nothing is recomputed here."""
         now = self.now()
         times = self.table.visible_times(now)
         if times != self._shown_times:
@@ -308,10 +306,10 @@ class LanesApp(App[int]):
 
     def _redraw_summary(self, *, recompute: bool = True) -> None:
         if recompute or self._summary is None:
-            self._summary = (self.board.totals(), self.board.lanes())
+            self._summary = (self.engine.totals(), self.engine.lanes())
         totals, lanes = self._summary
-        self.header_bar.show(self.queue_name, self.board.location(), totals,
-                                       watch_only=self.board.watch_only)
+        self.header_bar.show(self.queue_name, self.engine.location(), totals,
+                                       watch_only=self.engine.watch_only)
         selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
         self.lanes_panel.show(lanes, self.now(), selected.lane if selected else None)
 
@@ -321,20 +319,20 @@ class LanesApp(App[int]):
 
     def _show_detail(self) -> None:
         task_id = self.table.selected_id
-        row = self.board.row(task_id) if task_id else None
+        row = self.engine.row(task_id) if task_id else None
         pane = self.detail_pane
         if row is None:
             pane.show(None, None, [], self.now())
             return
         detail = self._detail_cache.get(row.id)
-        pane.show(row, detail, self.board.transcript(row.id), self.now())
+        pane.show(row, detail, self.engine.transcript(row.id), self.now())
         if detail is None:
             self._load_detail(row.id)
 
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self, task_id: str) -> None:
         try:
-            detail = await asyncio.to_thread(self.board.task_detail, task_id)
+            detail = await asyncio.to_thread(self.engine.task_detail, task_id)
         except LanesError as exc:
             detail = {"error": str(exc)}
         self._detail_cache[task_id] = detail
@@ -388,7 +386,7 @@ class LanesApp(App[int]):
 
     def action_cap(self, delta: int) -> None:
         try:
-            cap = self.board.set_cap((self.board.supervisor.global_cap if self.board.supervisor else 1) + delta)
+            cap = self.engine.set_cap((self.engine.global_cap or 1) + delta)
         except LanesError as exc:
             self.notify(one_line(str(exc), 200), severity="warning", markup=False)
             return
@@ -400,7 +398,7 @@ class LanesApp(App[int]):
         if row is None:
             return
         try:
-            paused = self.board.pause_lane(row.lane)
+            paused = self.engine.pause_lane(row.lane)
         except LanesError as exc:
             self.notify(one_line(str(exc), 200), severity="warning", markup=False)
             return
@@ -416,7 +414,7 @@ class LanesApp(App[int]):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self._bulk("cancel", targets, lambda tid: self.board.cancel(tid))
+                self._bulk("cancel", targets, lambda tid: self.engine.cancel(tid))
 
         self.push_screen(ConfirmModal("Cancel tasks", _task_list_text("Cancel", targets)), done)
 
@@ -433,11 +431,11 @@ class LanesApp(App[int]):
 
         now = self.now()
         # Reads each task's events: off the event loop, a bulk break of many tasks must not freeze the UI.
-        infos = await asyncio.to_thread(lambda: [break_info(self.board, tid, now) for tid in targets])
+        infos = await asyncio.to_thread(lambda: [break_info(self.engine, tid, now) for tid in targets])
 
         def done(reason: str | None) -> None:
             if reason:
-                self._bulk("break", targets, lambda tid: self.board.break_claim(tid, reason))
+                self._bulk("break", targets, lambda tid: self.engine.break_claim(tid, reason))
 
         self.push_screen(BreakModal(infos), done)
 
@@ -450,9 +448,9 @@ class LanesApp(App[int]):
 
         def done(overrides: dict[str, str] | None) -> None:
             if overrides is not None:
-                self._bulk("retry", targets, lambda tid: self.board.retry(tid, overrides))
+                self._bulk("retry", targets, lambda tid: self.engine.retry(tid, overrides))
 
-        self.push_screen(RetryModal(len(targets), self.board.settings), done)
+        self.push_screen(RetryModal(len(targets), self.engine.settings), done)
 
     def action_submit(self) -> None:
         from lanes_tui.ui.screens.submit_modal import SubmitModal
@@ -462,12 +460,12 @@ class LanesApp(App[int]):
         def done(task_id: str | None) -> None:
             if task_id:
                 self.notify(f"submitted {task_id}", markup=False, timeout=4)
-                row = self.board.row(task_id)  # the batched redraw may not have added it yet
+                row = self.engine.row(task_id)  # the batched redraw may not have added it yet
                 if row is not None:
                     self.table.update_rows({task_id: row})
                 self.table.select(task_id)
 
-        self.push_screen(SubmitModal(self.board, default_lane=row.lane if row else None), done)
+        self.push_screen(SubmitModal(self.engine, default_lane=row.lane if row else None), done)
 
     def _on_main_screen(self) -> bool:
         return len(self.screen_stack) == 1  # the task and log screens open from the table only
@@ -476,31 +474,31 @@ class LanesApp(App[int]):
         if self.table.selected_id and self._on_main_screen():
             from lanes_tui.ui.screens.task_screen import TaskScreen
 
-            self.push_screen(TaskScreen(self.board, self.table.selected_id, self.now))
+            self.push_screen(TaskScreen(self.engine, self.table.selected_id, self.now))
 
     def action_log(self) -> None:
         if self.table.selected_id and self._on_main_screen():
             from lanes_tui.ui.screens.log_screen import LogScreen
 
-            self.push_screen(LogScreen(self.board, self.table.selected_id))
+            self.push_screen(LogScreen(self.engine, self.table.selected_id))
 
     def action_locks(self) -> None:
         if self._on_main_screen():
             from lanes_tui.ui.screens.locks_screen import LocksScreen
 
-            self.push_screen(LocksScreen(self.board, self.now))
+            self.push_screen(LocksScreen(self.engine, self.now))
 
     def action_agents(self) -> None:
         if self._on_main_screen():
             from lanes_tui.ui.screens.agents_screen import AgentsScreen
 
-            self.push_screen(AgentsScreen(self.board, self.now))
+            self.push_screen(AgentsScreen(self.engine, self.now))
 
     def action_messages(self) -> None:
         if self._on_main_screen():
             from lanes_tui.ui.screens.messages_screen import MessagesScreen
 
-            self.push_screen(MessagesScreen(self.board, self.now))
+            self.push_screen(MessagesScreen(self.engine, self.now))
 
     def action_help(self) -> None:
         from lanes_tui.ui.screens.help_screen import HelpScreen
@@ -528,9 +526,9 @@ class LanesApp(App[int]):
     async def action_quit(self) -> None:
         if self._quitting is not None:  # asked again while waiting: stop the workers now
             self._quitting = "stop"
-            self.board.stop_workers_now()
+            self.engine.stop_workers_now()
             return
-        running = len(self.board.running_ids())
+        running = len(self.engine.running_ids())
         if running == 0:
             self._stop("stop")
             return
@@ -546,13 +544,13 @@ class LanesApp(App[int]):
         """leave: claim nothing more and exit once running workers finish; stop: stop them now."""
         self._quitting = choice
         if choice == "leave":
-            self.board.request_stop(f"{reason}: letting workers finish", grace=math.inf)
+            self.engine.request_stop(f"{reason}: letting workers finish", grace=math.inf)
             self.notify("claiming stopped; quitting when the running workers finish (q again: stop them)",
                         markup=False, timeout=30)
         else:
-            self.board.request_stop(reason, grace=0)
-            self.board.stop_workers_now()
-        if self.board.watch_only or self.board.supervisor is None or not self.loaded.is_set():
+            self.engine.request_stop(reason, grace=0)
+            self.engine.stop_workers_now()
+        if not self.engine.supervising or not self.loaded.is_set():
             self.exit(self._exit_code)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

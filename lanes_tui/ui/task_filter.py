@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lanes_tui.engine.board import TaskRow
+from lanes_tui.engine.service import TaskRow
 
 KEYS = ("lane", "state", "vendor")
 _STATE_ALIASES = {"running": "claimed", "done": "completed", "ok": "completed", "error": "failed"}

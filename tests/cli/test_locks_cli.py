@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lanes_tui.storage.files.locks import LockTable
+from lanes_tui.storage.files.coordination import file_locks
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 
@@ -41,7 +41,7 @@ def test_several_paths_are_all_or_nothing(workspace):
     assert cli(workspace, "lock", "b.py", agent="alice").returncode == 0
     result = cli(workspace, "lock", "a.py", "b.py", "c.py", agent="bob")
     assert result.returncode == 9
-    owners = {s.record.key: s.record.owner for s in LockTable(workspace.store_root).states()}
+    owners = {s.record.key: s.record.owner for s in file_locks(workspace.store_root).states()}
     assert owners == {"path:b.py": "alice"}  # bob's a.py was given back
 
 
@@ -94,7 +94,7 @@ def test_bad_input_is_one_line_with_its_exit_code(workspace):
         result = cli(workspace, *args, agent=agent)
         assert result.returncode == code, (args, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert LockTable(workspace.store_root).states() == []
+    assert file_locks(workspace.store_root).states() == []
 
 
 @pytest.mark.parametrize("pid", ["0", "-1", "-4242", "4194305", "99999999999999999999", "12abc"])

@@ -114,14 +114,14 @@ def test_a_prompt_with_a_lone_surrogate_still_reaches_the_agent(workspace):
 
 
 async def test_supervised_workers_are_agents_online_while_they_run(workspace, standins, monkeypatch):
-    from lanes_tui.storage.files.presence import Presence
+    from lanes_tui.storage.files.coordination import file_presence
 
     monkeypatch.setenv("STANDIN_MODE", "hang")
     store = workspace.store()
     task_id = workspace.submit()["id"]
     async with supervising(store, make_settings(workspace)) as h:
         started = await h.events.wait_for(ev.WorkerStarted, task_id)
-        presence = Presence(store.root)
+        presence = file_presence(store.root)
         agent = h.supervisor.agent_id(task_id)
         (state,) = [s for s in presence.agents() if s.record.id == agent]
         assert (state.status, state.record.role, state.record.task_id, state.record.pid) == (

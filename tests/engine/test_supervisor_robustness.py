@@ -33,6 +33,7 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.headless import run_headless
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.storage.files.registry import FileSupervisorRegistry
+from lanes_tui.wiring import Queue, build_engine
 
 
 async def test_a_worker_that_cannot_be_recorded_is_stopped_not_left_running(workspace, standins, monkeypatch):
@@ -103,8 +104,8 @@ async def test_headless_keeps_supervising_when_its_output_fails(workspace, stand
     settings = make_settings(workspace)
     task = workspace.submit()
     store = workspace.store()
-    code = await asyncio.wait_for(
-        run_headless(store, settings, drain=True, as_json=False, out=GoneTerminal()), BOUND)
+    engine = build_engine(Queue(store, settings, None, "test"), drain=True)
+    code = await asyncio.wait_for(run_headless(engine, as_json=False, out=GoneTerminal()), BOUND)
     assert code == 0
     assert store.read_task(task["id"])["state"] == COMPLETED
     assert not processes_with_env("LANES_TASK_ID", task["id"])

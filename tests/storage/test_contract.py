@@ -382,3 +382,123 @@ def test_every_backend_has_the_whole_seam(store):
     wanted = {name for name in vars(base.Backend) if not name.startswith("_")}
     assert wanted - set(dir(store)) == set()
     assert store.location and store.archive_location
+
+
+# -- coordination: the same rules over each backend's records ---------------------------------
+
+
+def test_locks_one_holder_fencing_tokens_takeover_and_break(store, clock):
+    from lanes_tui.core.locks import LockHeld, LockLost, lock_key_for_name
+
+    locks = store.locks()
+    key = lock_key_for_name("deploy")
+    first = locks.acquire(key, owner="alice", ttl_seconds=60, reason="release")
+    assert locks.acquire(key, owner="alice", ttl_seconds=120).token == first.token  # extended, same grant
+    with pytest.raises(LockHeld) as held:
+        locks.acquire(key, owner="bob", ttl_seconds=60)
+    assert held.value.holder.owner == "alice"
+    clock.advance(121)
+    taken = locks.acquire(key, owner="bob", ttl_seconds=60)
+    assert taken.token > first.token and locks.get(key).owner == "bob"
+    with pytest.raises(LockLost):
+        locks.renew(key, owner="alice", token=first.token, ttl_seconds=60)
+    assert locks.renew(key, owner="bob", token=taken.token, ttl_seconds=60).token == taken.token
+    broken = locks.break_lock(key, by="op", reason="stuck")
+    assert broken.owner == "bob" and locks.get(key) is None and locks.states() == []
+    with pytest.raises(NotFound):
+        locks.break_lock(key, by="op", reason="again")
+    other = locks.acquire(lock_key_for_name("other"), owner="carol", ttl_seconds=60)
+    assert other.token > taken.token
+    assert [s.record.owner for s in locks.states()] == ["carol"]
+    assert locks.release(other.key, owner="carol", token=other.token).owner == "carol"
+
+
+def test_presence_decays_and_a_heartbeat_revives(store, clock):
+    presence = store.presence()
+    presence.register("w1", name="builder", role="dev")
+    assert presence.status_of("w1") == "active" and presence.status_of("nobody") is None
+    clock.advance(presence.active_seconds + 1)
+    assert presence.status_of("w1") == "idle"
+    clock.advance(presence.offline_seconds)
+    assert presence.status_of("w1") == "offline" and not presence.is_online("w1")
+    seen = presence.heartbeat("w1", task_id="t-1", note="working")
+    assert (seen.task_id, seen.note, presence.status_of("w1")) == ("t-1", "working", "active")
+    presence.heartbeat("w2")  # a first heartbeat registers
+    assert [s.record.id for s in presence.agents()] == ["w1", "w2"]
+    assert [r.id for r in presence.matching("role:dev")] == ["w1"]
+
+
+def test_messages_reach_their_addresses_once_and_peeking_reads_nothing(store):
+    store.presence().register("bob", name="Bob", role="dev")
+    box = store.messages()
+    assert box.inbox("bob", mark_read=False) == []
+    first = box.send("alice", "bob", "one")
+    box.send("alice", "role:dev", "two")
+    box.send("alice", "all", "three")
+    box.send("bob", "all", "mine")  # never handed to its sender
+    box.send("alice", "carol", "not for bob")
+    assert first.id == 1
+    assert [m.body for m in box.inbox("bob", mark_read=False)] == ["one", "two", "three"]
+    assert [m.body for m in box.inbox("bob", max_chars=4)] == ["one"]  # the rest stay unread
+    assert [m.body for m in box.inbox("bob")] == ["two", "three"]
+    assert box.inbox("bob") == []
+    assert [m.body for m in box.recent(2)] == ["mine", "not for bob"]
+    with pytest.raises(InvalidInput):
+        box.send("alice", "bob", "")
+
+
+def test_the_journal_keeps_intents_and_history_newest_last(store):
+    journal = store.journal()
+    for n in range(3):
+        journal.intent("alice", f"intent {n}", paths=[f"src/{n}.py"])
+    journal.record("alice", "decision", "use postgres")
+    journal.record("bob", "done", "shipped")
+    assert [e.text for e in journal.read_intents(2)] == ["intent 1", "intent 2"]
+    assert journal.read_intents(1)[0].paths == ("src/2.py",)
+    assert [(e.kind, e.agent) for e in journal.read_history()] == [("decision", "alice"), ("done", "bob")]
+    with pytest.raises(InvalidInput):
+        journal.record("alice", "gossip", "x")
+
+
+def test_record_feeds_and_watches_hear_of_changes(store):
+    from lanes_tui.core.locks import lock_key_for_name
+
+    async def scenario():
+        feed = await asyncio.to_thread(store.record_feed, "locks")
+        try:
+            await asyncio.to_thread(store.locks().acquire, lock_key_for_name("db"), owner="a", ttl_seconds=60)
+            for _ in range(200):
+                if await feed.changed(1.0):
+                    break
+            else:
+                raise AssertionError("the feed never reported the new lock")
+        finally:
+            feed.close()
+        assert await feed.changed(5) is None
+
+    asyncio.run(scenario())
+    watch = store.record_watch("locks")
+    try:
+        store.locks().acquire(lock_key_for_name("cache"), owner="b", ttl_seconds=60)
+        assert any(watch.wait(1.0) for _ in range(200))
+    finally:
+        watch.close()
+
+
+def test_one_supervisor_per_queue(store):
+    first, second = store.supervisor_registry(), store.supervisor_registry()
+    assert first.claim() is None and first.holds_lock
+    with pytest.raises(ConflictError, match="already running"):
+        second.claim()
+    first.release()
+    assert not first.holds_lock
+    second.claim()
+    second.release()
+
+
+def test_attempt_logs_have_a_place_per_task_and_attempt(store, workspace):
+    task = submit(store, workspace)
+    one, two = store.attempt_log_path(task["id"], 1), store.attempt_log_path(task["id"], 2)
+    assert one != two and one.parent == two.parent
+    with pytest.raises(InvalidInput):
+        store.attempt_log_path("../escape", 1)

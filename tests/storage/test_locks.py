@@ -14,28 +14,22 @@ import pytest
 from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.storage.files.locks import (
-    EVENTS,
-    LOCKS_DIR,
-    LockHeld,
-    LockLost,
-    LockTable,
-    lock_key_for_name,
-    lock_key_for_path,
-)
+from lanes_tui.core.locks import LockHeld, LockLost, lock_key_for_name, lock_key_for_path
+from lanes_tui.storage.files.coordination import LOCKS_DIR, file_locks, file_presence
+from lanes_tui.storage.files.records import EVENTS
 
 
 @pytest.fixture
 def table(tmp_path):
     (tmp_path / "store").mkdir()
     clock = ManualClock()
-    t = LockTable(tmp_path / "store", clock=clock, host="here")
+    t = file_locks(tmp_path / "store", clock=clock, host="here")
     t.test_clock = clock
     return t
 
 
 def events(table) -> list[dict]:
-    return [json.loads(line) for line in (table.folder / EVENTS).read_text().splitlines()]
+    return [json.loads(line) for line in (table.records.path / EVENTS).read_text().splitlines()]
 
 
 def test_acquire_conflict_release_and_reacquire(table):
@@ -119,7 +113,7 @@ def test_bad_names_are_refused(name):
 def test_a_corrupt_or_planted_lock_file_neither_crashes_nor_counts(table, tmp_path):
     key = lock_key_for_name("x")
     table.acquire(key, owner="a", ttl_seconds=60)
-    (path,) = [p for p in (table.folder).iterdir() if p.name.endswith(".json")]
+    (path,) = [p for p in (table.records.path).iterdir() if p.name.endswith(".json")]
     path.write_text("{not json")
     assert table.get(key) is None and table.states() == []
     assert table.acquire(key, owner="b", ttl_seconds=60).owner == "b"
@@ -162,7 +156,7 @@ def test_one_key_per_file_whatever_the_path(tmp_path):
 def _race(store: str, key: str, owner: str, barrier, results) -> None:
     barrier.wait()
     try:
-        LockTable(store).acquire(key, owner=owner, ttl_seconds=60)
+        file_locks(store).acquire(key, owner=owner, ttl_seconds=60)
         results.put(owner)
     except LockHeld:
         results.put(None)
@@ -184,14 +178,12 @@ def test_eight_processes_behind_a_barrier_one_winner_every_round(tmp_path):
             proc.join(30)
         winners = [o for o in outcomes if o]
         assert len(winners) == 1, (round_no, outcomes)
-        assert LockTable(tmp_path / "store").get(key).owner == winners[0]
+        assert file_locks(tmp_path / "store").get(key).owner == winners[0]
     assert (tmp_path / "store" / LOCKS_DIR / "fence").read_text().strip() == str(rounds)
 
 
 def test_an_offline_agents_lock_stops_counting_an_unregistered_owner_is_judged_by_ttl(table):
-    from lanes_tui.storage.files.presence import Presence
-
-    presence = Presence(table.store_root, clock=table.test_clock, host="here")
+    presence = file_presence(table.records.store_root, clock=table.test_clock, host="here")
     presence.register("alice")
     key = lock_key_for_name("db")
     table.acquire(key, owner="alice", ttl_seconds=7 * 86400)

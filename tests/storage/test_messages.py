@@ -12,9 +12,12 @@ import pytest
 from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.storage.files.journal import HISTORY, INTENTS, MAX_TEXT_BYTES, Journal
-from lanes_tui.storage.files.messages import COUNTER, LOG, MAX_BODY_BYTES, MAX_LINE_BYTES, MessageBox
-from lanes_tui.storage.files.presence import Presence
+from lanes_tui.core.journal import MAX_TEXT_BYTES
+from lanes_tui.core.messages import MAX_BODY_BYTES
+from lanes_tui.storage.files.coordination import file_journal, file_messages, file_presence
+from lanes_tui.storage.files.messages import COUNTER, LOG, MAX_LINE_BYTES
+
+INTENTS, HISTORY = "intents.jsonl", "history.jsonl"
 
 HOSTILE = "\x1b[2J\x1b]52;c;cHduZWQ=\x07 [bold red]markup[/] \u202eevil\u202c \r\x00 \u2028end"
 
@@ -31,7 +34,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def box(store):
-    return MessageBox(store, clock=Clock())
+    return file_messages(store, clock=Clock())
 
 
 def bodies(messages) -> list[str]:
@@ -53,11 +56,11 @@ def test_each_reader_has_its_own_read_state(box):
 
 
 def test_addressing_by_id_name_role_and_all(store):
-    presence = Presence(store)
+    presence = file_presence(store)
     presence.register("w1", name="builder", role="dev")
     presence.register("w2", role="dev")
     presence.register("w3", role="review")
-    box = MessageBox(store, presence=presence)
+    box = file_messages(store, presence=presence)
     box.send("op", "w1", "to w1")
     box.send("op", "name:builder", "to builder")
     box.send("op", "role:dev", "to devs")
@@ -96,34 +99,34 @@ def test_a_ten_megabyte_body_is_refused_fast_and_nothing_is_written(box):
     for bad in ("", "  \n ", "\ud800 lone surrogate"):
         with pytest.raises(InvalidInput):
             box.send("alice", "all", bad)
-    assert not (box.folder / LOG).exists() and not (box.folder / COUNTER).exists()
+    assert not (box.log.path / LOG).exists() and not (box.log.path / COUNTER).exists()
     assert box.send("alice", "all", "y" * MAX_BODY_BYTES).id == 1  # exactly the limit is fine
 
 
 def test_hostile_text_is_stored_raw(box):
     box.send("mallory", "all", HOSTILE)
     assert bodies(box.inbox("alice")) == [HOSTILE]
-    (line,) = (box.folder / LOG).read_text().splitlines()
+    (line,) = (box.log.path / LOG).read_text().splitlines()
     assert json.loads(line)["body"] == HOSTILE and "\x1b" not in line  # JSON-escaped on disk
 
 
 def test_a_torn_last_line_is_skipped_and_the_next_message_still_arrives(box):
     box.send("a", "all", "one")
-    with open(box.folder / LOG, "ab") as log:
+    with open(box.log.path / LOG, "ab") as log:
         log.write(b'{"body": "torn", "id": 2, "sen')  # a crash mid-append
     assert bodies(box.inbox("b", mark_read=False)) == ["one"]
     assert box.send("a", "all", "two").id == 2  # the torn line never got its id from the counter
     assert bodies(box.inbox("b")) == ["one", "two"]
-    assert (box.folder / LOG).read_bytes().count(b"\n") == 3  # the fragment was closed off on its own line
+    assert (box.log.path / LOG).read_bytes().count(b"\n") == 3  # the fragment was closed off on its own line
 
 
 def test_an_append_in_progress_is_not_half_read(box):
     box.send("a", "all", "one")
     line = json.dumps({"id": 2, "sender": "a", "to": "all", "body": "two", "sent_at": "x"}, sort_keys=True)
-    with open(box.folder / LOG, "ab") as log:
+    with open(box.log.path / LOG, "ab") as log:
         log.write(line.encode())  # complete JSON, but its newline has not been written yet
     assert bodies(box.inbox("b")) == ["one"]
-    with open(box.folder / LOG, "ab") as log:
+    with open(box.log.path / LOG, "ab") as log:
         log.write(b"\n")
     assert bodies(box.inbox("b")) == ["two"]  # the cursor stopped before it
 
@@ -131,9 +134,9 @@ def test_an_append_in_progress_is_not_half_read(box):
 def test_a_damaged_counter_never_hands_out_an_id_again(box):
     for n in range(3):
         box.send("a", "all", f"m{n}")
-    (box.folder / COUNTER).write_text("garbage")
+    (box.log.path / COUNTER).write_text("garbage")
     assert box.send("a", "all", "m3").id == 4
-    (box.folder / COUNTER).unlink()
+    (box.log.path / COUNTER).unlink()
     assert box.send("a", "all", "m4").id == 5
     assert [m.id for m in box.recent(10)] == [1, 2, 3, 4, 5]
 
@@ -141,15 +144,15 @@ def test_a_damaged_counter_never_hands_out_an_id_again(box):
 def test_damaged_cursors_and_planted_lines(box):
     box.send("a", "all", "one")
     assert bodies(box.inbox("b")) == ["one"]
-    (cursor,) = (box.folder / "read").iterdir()
+    (cursor,) = (box.log.path / "read").iterdir()
     data = json.loads(cursor.read_text())
-    assert data == {"agent": "b", "high_water": 1, "offset": (box.folder / LOG).stat().st_size}
+    assert data == {"agent": "b", "high_water": 1, "offset": (box.log.path / LOG).stat().st_size}
     cursor.write_text(json.dumps({**data, "offset": 3}))  # not a line start: the log is scanned again
     box.send("a", "all", "two")
     assert bodies(box.inbox("b")) == ["two"]
     cursor.write_text("{nope")  # unreadable: everything again rather than losing a message
     assert bodies(box.inbox("b")) == ["one", "two"]
-    with open(box.folder / LOG, "ab") as log:
+    with open(box.log.path / LOG, "ab") as log:
         log.write(b"[1, 2]\n" + b"x" * (MAX_LINE_BYTES + 10) + b"\n" + b'{"id": "3"}\n')
     box.send("a", "all", "three")
     assert bodies(box.inbox("b")) == ["three"]
@@ -157,18 +160,18 @@ def test_damaged_cursors_and_planted_lines(box):
 
 def test_no_store_is_not_found(tmp_path):
     with pytest.raises(NotFound):
-        MessageBox(tmp_path / "missing").send("a", "all", "hi")
+        file_messages(tmp_path / "missing").send("a", "all", "hi")
 
 
 def _send_many(store: str, sender: str, count: int, barrier) -> None:
-    box = MessageBox(store)
+    box = file_messages(store)
     barrier.wait()
     for n in range(count):
         box.send(sender, "reader", f"{sender}-{n}")
 
 
 def _read_until(store: str, expected: int, total, results) -> None:
-    box, got = MessageBox(store), []
+    box, got = file_messages(store), []
     deadline = time.monotonic() + 60
     while total.value < expected and time.monotonic() < deadline:
         batch = [m.id for m in box.inbox("reader")]
@@ -194,7 +197,7 @@ def test_concurrent_senders_unique_ids_each_message_delivered_once(store):
     got = [message_id for _ in readers for message_id in results.get(timeout=60)]
     for proc in readers:
         proc.join(30)
-    box = MessageBox(store)
+    box = file_messages(store)
     got += [m.id for m in box.inbox("reader")]
     assert sorted(got) == list(range(1, senders * each + 1))  # unique, none lost, none twice
     logged = box.recent(1000)
@@ -209,7 +212,7 @@ def test_concurrent_senders_unique_ids_each_message_delivered_once(store):
 
 @pytest.fixture
 def journal(store):
-    return Journal(store, clock=Clock())
+    return file_journal(store, clock=Clock())
 
 
 def test_intents_and_history_newest_last_with_limits(journal):
@@ -246,15 +249,15 @@ def test_journal_refuses_bad_input(journal):
 
 def test_journal_stores_hostile_text_raw_and_skips_torn_and_corrupt_lines(journal):
     journal.intent("mallory", HOSTILE, paths=["\x1b[2J.py"])
-    with open(journal.folder / INTENTS, "ab") as log:
+    with open(journal.logs.path / INTENTS, "ab") as log:
         log.write(b'{"kind": "intent", "agent": "x", "te')  # torn
     assert [(e.text, e.paths) for e in journal.read_intents()] == [(HOSTILE, ("\x1b[2J.py",))]
     journal.intent("alice", "after the tear")
-    with open(journal.folder / INTENTS, "ab") as log:
+    with open(journal.logs.path / INTENTS, "ab") as log:
         log.write(b'"not an object"\n{"kind": "intent"}\n')
     assert [e.text for e in journal.read_intents()] == [HOSTILE, "after the tear"]
     journal.record("bob", "done", "x")
-    (journal.folder / HISTORY).write_bytes((journal.folder / HISTORY).read_bytes()[:-5])
+    (journal.logs.path / HISTORY).write_bytes((journal.logs.path / HISTORY).read_bytes()[:-5])
     assert journal.read_history() == []
 
 

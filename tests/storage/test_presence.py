@@ -13,14 +13,16 @@ import pytest
 from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
-from lanes_tui.storage.files.presence import AGENTS_DIR, EVENTS, Presence, addresses_of
+from lanes_tui.core.presence import addresses_of
+from lanes_tui.storage.files.coordination import AGENTS_DIR, file_presence
+from lanes_tui.storage.files.records import EVENTS
 
 
 @pytest.fixture
 def presence(tmp_path):
     (tmp_path / "store").mkdir()
     clock = ManualClock()
-    p = Presence(tmp_path / "store", clock=clock, host="here")
+    p = file_presence(tmp_path / "store", clock=clock, host="here")
     p.test_clock = clock
     return p
 
@@ -51,7 +53,7 @@ def test_status_decays_with_time_and_a_heartbeat_brings_it_back(presence):
 def test_thresholds_are_settings(tmp_path):
     (tmp_path / "store").mkdir()
     clock = ManualClock()
-    p = Presence(tmp_path / "store", clock=clock, active_seconds=5, offline_seconds=10)
+    p = file_presence(tmp_path / "store", clock=clock, active_seconds=5, offline_seconds=10)
     p.register("a")
     clock.now += timedelta(seconds=6)
     assert p.status_of("a") == "idle"
@@ -75,8 +77,8 @@ def test_a_dead_process_is_offline_at_once_and_a_live_one_is_not(presence):
 
 def test_a_pid_on_another_host_is_not_judged_here(tmp_path):
     (tmp_path / "store").mkdir()
-    Presence(tmp_path / "store", host="elsewhere").register("remote", pid=2 ** 22 + 12345)
-    (state,) = Presence(tmp_path / "store", host="here").agents()
+    file_presence(tmp_path / "store", host="elsewhere").register("remote", pid=2 ** 22 + 12345)
+    (state,) = file_presence(tmp_path / "store", host="here").agents()
     assert state.alive is None and state.status == "active"
 
 
@@ -89,7 +91,7 @@ def test_heartbeat_keeps_or_clears_task_and_note_and_registers_a_newcomer(presen
     assert record.last_seen == "2026-11-23T12:00:10.000000Z" and record.registered_at == "2026-11-23T12:00:00.000000Z"
     record = presence.heartbeat("newcomer", task_id="", note="")
     assert (record.task_id, record.note) == (None, "")
-    log = [json.loads(line) for line in (presence.folder / EVENTS).read_text().splitlines()]
+    log = [json.loads(line) for line in (presence.records.path / EVENTS).read_text().splitlines()]
     assert [e["type"] for e in log] == ["registered"]  # heartbeats are not logged
 
 
@@ -131,7 +133,7 @@ def test_unknown_agents_and_damaged_records(presence):
     assert presence.status_of("nobody") is None and not presence.is_online("nobody")
     presence.register("a")
     presence.register("b")
-    (presence.folder / (hashlib.sha256(b"a").hexdigest()[:40] + ".json")).write_text("{broken")
+    (presence.records.path / (hashlib.sha256(b"a").hexdigest()[:40] + ".json")).write_text("{broken")
     assert [s.record.id for s in presence.agents()] == ["b"]
     assert presence.get("a") is None
     presence.heartbeat("a")  # a damaged record is replaced, not a dead end
@@ -141,7 +143,7 @@ def test_unknown_agents_and_damaged_records(presence):
 def test_a_record_copied_under_another_name_is_ignored(presence):
     presence.register("a")
     presence.register("b")
-    files = {json.loads(p.read_text())["id"]: p for p in presence.folder.iterdir() if p.suffix == ".json"}
+    files = {json.loads(p.read_text())["id"]: p for p in presence.records.path.iterdir() if p.suffix == ".json"}
     files["b"].write_text(files["a"].read_text())  # b's file now claims to be a
     assert [s.record.id for s in presence.agents()] == ["a"]
     assert presence.get("b") is None
@@ -149,7 +151,7 @@ def test_a_record_copied_under_another_name_is_ignored(presence):
 
 def test_no_store_is_not_found(tmp_path):
     with pytest.raises(NotFound):
-        Presence(tmp_path / "missing").agents()
+        file_presence(tmp_path / "missing").agents()
     assert not (tmp_path / "missing").exists()
 
 
@@ -163,4 +165,4 @@ def test_addresses_and_matching(presence):
     assert [r.id for r in presence.matching("all")] == ["w1", "w2", "w3"]
     assert [r.id for r in presence.matching("name:builder")] == ["w1"]
     assert presence.matching("w9") == []
-    assert (presence.store_root / AGENTS_DIR).is_dir()
+    assert (presence.records.store_root / AGENTS_DIR).is_dir()

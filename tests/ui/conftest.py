@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any, AsyncIterator, Callable
 
 import pytest
-
 from helpers.supervisor import make_settings, standins, until  # noqa: F401  (fixtures re-exported)
+
 from lanes_tui.core.handoff import load_config
-from lanes_tui.engine.board import Board
 from lanes_tui.settings import Settings
 from lanes_tui.ui.app import LanesApp
+from lanes_tui.wiring import Queue, build_app, build_engine
 
 
 @pytest.fixture
@@ -31,10 +31,12 @@ def ui_settings(workspace: Any, standins: Any) -> Settings:  # noqa: F811
 
 
 def make_app(workspace: Any, settings: Settings, *, watch_only: bool = False,
-             now: Callable[[], datetime] | None = None, **app_kwargs: Any) -> LanesApp:
-    config = load_config(workspace.config)
-    board = Board(workspace.store(), settings, config=config, watch_only=watch_only, operator="operator:test")
-    return LanesApp(board, queue_name="test-queue", now=now, **app_kwargs)
+             now: Callable[[], datetime] | None = None, store: Any = None, **app_kwargs: Any) -> LanesApp:
+    """Built as the dashboard is (lanes_tui.wiring). `store`: another backend than the workspace's
+    file store (the memory backend's tests)."""
+    queue = Queue(store or workspace.store(), settings, load_config(workspace.config), "test-queue")
+    return build_app(build_engine(queue, watch_only=watch_only, operator="operator:test"), queue, now=now,
+                     **app_kwargs)
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ import subprocess
 
 from textual.widgets import DataTable
 
-from lanes_tui.storage.files.presence import Presence
+from lanes_tui.storage.files.coordination import file_presence
 from lanes_tui.ui.screens.agents_screen import AgentsScreen
 
 from .conftest import dashboard, shown
@@ -29,7 +29,7 @@ def _dead_pid() -> int:
 
 
 async def test_agents_show_with_status_and_new_ones_appear_live(workspace, ui_settings):
-    presence = Presence(workspace.store().root)
+    presence = file_presence(workspace.store().root)
     presence.register("alice", name="Alice", role="reviewer", pid=os.getpid(), task_id="20261024T155119250137Z-alpha-dd38d9525789")
     presence.heartbeat("alice", note="reading the parser")
     presence.register("ghost", pid=_dead_pid())
@@ -70,10 +70,10 @@ async def test_status_follows_the_clock_and_hostile_notes_show_escaped(workspace
 
     now = datetime.now(timezone.utc)
     root = workspace.store().root
-    Presence(root, clock=lambda: now - timedelta(minutes=5)).register("sleepy")
-    Presence(root, clock=lambda: now - timedelta(hours=2)).register("gone")
-    Presence(root).register("fresh")
-    Presence(root).heartbeat("fresh", note="\x1b[2J[bold red]x[/] \u202eevil\u202c")
+    file_presence(root, clock=lambda: now - timedelta(minutes=5)).register("sleepy")
+    file_presence(root, clock=lambda: now - timedelta(hours=2)).register("gone")
+    file_presence(root).register("fresh")
+    file_presence(root).heartbeat("fresh", note="\x1b[2J[bold red]x[/] \u202eevil\u202c")
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
         await pilot.press("A")
         screen = await shown(app, pilot, lambda: isinstance(app.screen, AgentsScreen) and app.screen, "agents view")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from helpers.supervisor import events_of, until
 
-from lanes_tui.commands.dashboard import settle_after_exit
 from lanes_tui.core import procinfo
 from lanes_tui.core.model import QUEUED
 from lanes_tui.engine import events as ev
@@ -28,34 +27,34 @@ async def test_an_exception_in_the_app_stops_the_worker_and_releases_the_claim(w
 
     monkeypatch.setattr(LanesApp, "action_help", explode)  # `?` now crashes the app
     app = make_app(workspace, ui_settings)
-    app.board.listeners.append(lambda change: started.append(change.event)
+    app.engine.subscribe(lambda change: started.append(change.event)
                                if isinstance(change.event, ev.WorkerStarted) else None)
     with pytest.raises(Boom):
         async with app.run_test(size=(100, 30)) as pilot:
             await shown(app, pilot, lambda: started, "the worker started")
-            await until(lambda: task_id in app.board.supervisor.registry.record.workers)
+            await until(lambda: task_id in app.engine.supervisor.registry.record.workers)
             await pilot.press("question_mark")
             await pilot.pause()
-    settle_after_exit(app.board)
+    app.engine.abandon_now("dashboard exited unexpectedly; claim released")  # open_dashboard's finally
     pid = started[0].pid
     await until(lambda: not procinfo.group_alive(pid), 10, what="worker group gone")
     store = workspace.store()
     assert store.read_task(task_id)["state"] == QUEUED
     reasons = [e["data"].get("reason") for e in events_of(store, task_id, "released")]
     assert reasons and all(reasons), reasons
-    assert not app.board.supervisor.registry.holds_lock
+    assert not app.engine.supervisor.registry.holds_lock
 
 
 async def test_a_failing_background_load_is_shown_not_swallowed(workspace, ui_settings, monkeypatch):
     """Issue 10: errors in Textual workers were swallowed (exit_on_error=False, no handler)."""
-    from lanes_tui.engine.board import Board
+    from lanes_tui.engine.service import Engine
 
     task_id = workspace.submit()["id"]
 
     def broken(self, task_id):
         raise Boom("the detail could not be read")
 
-    monkeypatch.setattr(Board, "task_detail", broken)
+    monkeypatch.setattr(Engine, "task_detail", broken)
     async with make_app(workspace, ui_settings, watch_only=True).run_test(size=(100, 30)) as pilot:
         app = pilot.app
         await shown(app, pilot, lambda: app.worker_errors, "the error recorded")
@@ -66,15 +65,15 @@ async def test_a_failing_background_load_is_shown_not_swallowed(workspace, ui_se
 
 
 async def test_a_board_that_fails_to_start_ends_the_dashboard_with_exit_70(workspace, ui_settings, monkeypatch):
-    from lanes_tui.engine.board import Board
+    from lanes_tui.engine.service import Engine
 
     async def broken(self, on_loaded=None):
         raise Boom("the index could not be built")
 
-    monkeypatch.setattr(Board, "start", broken)
+    monkeypatch.setattr(Engine, "start", broken)
     app = make_app(workspace, ui_settings)
     async with app.run_test(size=(100, 30)) as pilot:
         await shown(app, pilot, lambda: app.worker_errors, "the error recorded", timeout=20)
         await pilot.pause()
     assert app.return_value == 70
-    assert app.worker_errors == ["board: Boom: the index could not be built"]
+    assert app.worker_errors == ["engine: Boom: the index could not be built"]

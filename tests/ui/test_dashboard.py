@@ -15,7 +15,7 @@ async def test_tasks_flow_through_the_table_and_finish(workspace, ui_settings):
         await shown(app, pilot, lambda: all(table.row(i) and table.row(i).state == "completed" for i in ids),
                     "all three completed in the table")
         assert sorted(table.shown_ids) == sorted(ids)
-        totals = app.board.totals()
+        totals = app.engine.totals()
         assert totals.counts["completed"] == 3 and totals.tokens_in > 0
     store = workspace.store()
     for task_id in ids:

@@ -153,9 +153,9 @@ async def test_hostile_agent_output_in_transcripts_and_toasts(workspace, ui_sett
         await shown(app, pilot, lambda: table.row(unencodable) and table.row(unencodable).state in ("completed", "failed"),
                     "the lone-surrogate prompt finished one way or the other")
         table.select(task_id)
-        # Straight into the board, unsanitised: a 1 MB activity line and a hostile failure toast.
-        app.board._on_event(ev.WorkerActivity(task_id, HOSTILE + MEGA))
-        app.board._on_event(ev.TaskFailed(task_id, "default", 1, HOSTILE))
+        # Straight into the engine, unsanitised: a 1 MB activity line and a hostile failure toast.
+        app.engine._on_event(ev.WorkerActivity(task_id, HOSTILE + MEGA))
+        app.engine._on_event(ev.TaskFailed(task_id, "default", 1, HOSTILE))
         await shown(app, pilot, lambda: find(screen(app)[1], "task failed: " + task_id[:20]), "the failure toast")
         svg, lines = screen(app)
         assert_nothing_raw(svg)  # the detail pane's transcript and the toasts

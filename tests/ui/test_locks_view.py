@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from lanes_tui.storage.files.locks import LockTable, lock_key_for_name, lock_key_for_path
+from lanes_tui.core.locks import lock_key_for_name, lock_key_for_path
+from lanes_tui.storage.files.coordination import file_locks
 from lanes_tui.ui.screens.locks_screen import LockBreakModal, LocksScreen
 
 from .conftest import dashboard, shown
@@ -18,7 +19,7 @@ def _cells(screen: LocksScreen) -> list[list[str]]:
 
 
 async def test_locks_show_live_and_b_breaks_the_selected_one(workspace, ui_settings):
-    table = LockTable(workspace.store().root)
+    table = file_locks(workspace.store().root)
     key = lock_key_for_path("src/app.py", workspace_root=workspace.root, cwd=workspace.root)
     held = table.acquire(key, owner="alice", ttl_seconds=600, reason="parser refactor")
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
@@ -39,14 +40,14 @@ async def test_locks_show_live_and_b_breaks_the_selected_one(workspace, ui_setti
         await pilot.press("enter")
         await shown(app, pilot, lambda: table.get(key) is None, "lock gone on disk")
         await shown(app, pilot, lambda: [r[0] for r in _cells(screen)] == ["name deploy"], "view updated")
-    events = [json.loads(line) for line in (table.folder / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (table.records.path / "events.jsonl").read_text().splitlines()]
     broken = [e for e in events if e["type"] == "broken"]
     assert broken == [{**broken[0], "key": key, "owner": "alice", "token": held.token,
                        "by": "operator:test", "reason": "broken from the dashboard"}]
 
 
 async def test_escape_in_the_confirm_breaks_nothing_and_an_empty_reason_is_refused(workspace, ui_settings):
-    table = LockTable(workspace.store().root)
+    table = file_locks(workspace.store().root)
     key = lock_key_for_name("db")
     table.acquire(key, owner="alice", ttl_seconds=600)
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):

@@ -10,8 +10,7 @@ import sys
 from textual.widgets import DataTable, Input, TextArea
 
 from lanes_tui.core.sanitize import is_clean, one_line
-from lanes_tui.storage.files.messages import MessageBox
-from lanes_tui.storage.files.presence import Presence
+from lanes_tui.storage.files.coordination import file_messages, file_presence
 from lanes_tui.ui.screens.messages_screen import ComposeModal, MessagesScreen
 
 from .conftest import dashboard, shown
@@ -38,7 +37,7 @@ async def _open(app, pilot) -> MessagesScreen:
 
 async def test_messages_listed_newest_selected_and_new_ones_appear_live(workspace, ui_settings):
     root = workspace.store().root
-    box = MessageBox(root)
+    box = file_messages(root)
     box.send("alice", "all", "\n\nfirst line\nsecond line")
     box.send("bob", "role:reviewer", "please look at src/app.py")
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
@@ -56,7 +55,7 @@ async def test_messages_listed_newest_selected_and_new_ones_appear_live(workspac
         await pilot.press("down")
 
         # Another process sends through the core API: the view follows the folder.
-        code = "import sys; from lanes_tui.storage.files.messages import MessageBox; MessageBox(sys.argv[1]).send('carol', 'bob', 'from afar')"
+        code = "import sys; from lanes_tui.storage.files.coordination import file_messages; file_messages(sys.argv[1]).send('carol', 'bob', 'from afar')"
         await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code, str(root)], check=True)
         await shown(app, pilot, lambda: len(_cells(screen)) == 3, "the new message appears")
         assert _cells(screen)[2][2:] == ["carol", "bob", "from afar"]
@@ -74,8 +73,8 @@ async def test_messages_listed_newest_selected_and_new_ones_appear_live(workspac
 
 async def test_compose_sends_as_the_operator_and_an_agent_receives_it(workspace, ui_settings):
     root = workspace.store().root
-    Presence(root).register("bob", name="Bob", role="builder")
-    box = MessageBox(root)
+    file_presence(root).register("bob", name="Bob", role="builder")
+    box = file_messages(root)
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
         screen = await _open(app, pilot)
         await pilot.press("c")
@@ -102,7 +101,7 @@ async def test_compose_sends_as_the_operator_and_an_agent_receives_it(workspace,
 
 
 async def test_a_bad_address_is_refused_in_the_modal_and_nothing_is_sent(workspace, ui_settings):
-    box = MessageBox(workspace.store().root)
+    box = file_messages(workspace.store().root)
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
         screen = await _open(app, pilot)
         await pilot.press("c")
@@ -125,11 +124,11 @@ async def test_a_bad_address_is_refused_in_the_modal_and_nothing_is_sent(workspa
 
 
 async def test_hostile_bodies_and_senders_show_escaped_and_literal(workspace, ui_settings):
-    box = MessageBox(workspace.store().root)
+    box = file_messages(workspace.store().root)
     box.send("mallory", "all", f"{HOSTILE}\nline two {HOSTILE}")
     # A line planted in the log by hand: the core API would refuse this sender and address.
     planted = {"id": 2, "sender": HOSTILE, "to": "all\u202e", "body": "planted", "sent_at": "2026-01-01T00:00:00Z"}
-    with (box.folder / "messages.jsonl").open("a", encoding="utf-8") as log:
+    with (box.log.path / "messages.jsonl").open("a", encoding="utf-8") as log:
         log.write(json.dumps(planted) + "\n")
     async with dashboard(workspace, ui_settings, watch_only=True, size=(200, 40)) as (app, pilot):
         screen = await _open(app, pilot)

@@ -20,11 +20,11 @@ from helpers.supervisor import pid_alive, processes_with_env, until
 from textual.widgets import Input, Select, Static
 
 from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
-from lanes_tui.engine.board import Board
 from lanes_tui.ui.screens.break_modal import BreakModal, break_info
 from lanes_tui.ui.screens.confirm_modal import ConfirmModal
 from lanes_tui.ui.screens.quit_modal import QuitModal
 from lanes_tui.ui.screens.retry_modal import RetryModal
+from lanes_tui.wiring import Queue, build_engine
 
 from .conftest import dashboard, shown
 
@@ -55,7 +55,7 @@ def text_of(screen: Any, selector: str) -> str:
 
 def worker_pid(app: Any, task_id: str) -> int:
     """The pid from the transcript's WorkerStarted line ("attempt 1: ..., pid 1234")."""
-    for line in app.board.transcript(task_id):
+    for line in app.engine.transcript(task_id):
         found = re.search(r"\bpid (\d+)", line.text)
         if found:
             return int(found.group(1))
@@ -69,7 +69,7 @@ def events(workspace: Any, task_id: str, kind: str) -> list[dict[str, Any]]:
 async def running(app: Any, pilot: Any, task_id: str) -> int:
     """Wait until our worker runs `task_id` (row claimed, supervisor running it); its pid."""
     await shown(app, pilot, lambda: (row := app.table.row(task_id)) is not None and row.state == CLAIMED
-                and task_id in app.board.running_ids() and app.board.transcript(task_id), "our worker runs it")
+                and task_id in app.engine.running_ids() and app.engine.transcript(task_id), "our worker runs it")
     return worker_pid(app, task_id)
 
 
@@ -82,7 +82,7 @@ async def test_break_our_own_workers_claim_stops_it_and_requeues(workspace, ui_s
         pid = await running(app, pilot, task_id)
         assert pid_alive(pid)
         await pilot.press("p")  # pause the lane: the broken task must stay queued, not be re-claimed
-        await shown(app, pilot, lambda: "default" in app.board.supervisor.paused_lanes, "lane paused")
+        await shown(app, pilot, lambda: "default" in app.engine.supervisor.paused_lanes, "lane paused")
         await pilot.press("b")
         modal = await opened(app, pilot, BreakModal)
         info = text_of(modal, ".info")
@@ -93,7 +93,7 @@ async def test_break_our_own_workers_claim_stops_it_and_requeues(workspace, ui_s
         await closed(app, pilot, BreakModal)
         await until(lambda: workspace.store().read_task(task_id)["state"] == QUEUED, 10, what="queued on disk")
         await shown(app, pilot, lambda: app.table.row(task_id).state == QUEUED, "queued in the table")
-        assert task_id not in app.board.running_ids()
+        assert task_id not in app.engine.running_ids()
     assert not pid_alive(pid), "the worker was stopped before its claim was broken"
     released = events(workspace, task_id, "released")
     assert released and released[-1]["data"]["action"] == "break"
@@ -143,16 +143,16 @@ def test_break_info_reads_holder_lease_and_last_heartbeat(workspace, ui_settings
     task_id = workspace.submit()["id"]
     claimed = store.claim(task_id, owner="worker-7", lease_seconds=60)
     store.renew(task_id, claim_token=claimed["claim_token"], lease_seconds=60)
-    board = Board(store, ui_settings, watch_only=True, operator="operator:test")
+    engine = build_engine(Queue(store, ui_settings, None, "test"), watch_only=True, operator="operator:test")
     now = store.now() + timedelta(seconds=30)
-    info = break_info(board, task_id, now)
+    info = break_info(engine, task_id, now)
     renewed_at = events(workspace, task_id, "renewed")[-1]["created_at"]
     assert info.holder == "worker-7" and not info.ours and not info.problem
     assert info.claimed_at is not None and info.lease_expires_at is not None
     assert info.last_heartbeat is not None and info.last_heartbeat.isoformat()[:19] == renewed_at[:19]
     assert info.last_heartbeat >= info.claimed_at
 
-    gone = break_info(board, "20260101T000000000000Z-x-000000000000", now)
+    gone = break_info(engine, "20260101T000000000000Z-x-000000000000", now)
     assert gone.problem and gone.holder == "" and gone.last_heartbeat is None
 
 
@@ -263,7 +263,7 @@ async def test_quit_with_a_worker_running_asks_and_stop_ends_it(workspace, ui_se
         assert "1 worker(s) are running." in text_of(modal, "#title")
         await pilot.press("escape")  # cancel: stay
         await closed(app, pilot, QuitModal)
-        assert app.return_code is None and task_id in app.board.running_ids() and pid_alive(pid)
+        assert app.return_code is None and task_id in app.engine.running_ids() and pid_alive(pid)
         await pilot.press("q")
         await opened(app, pilot, QuitModal)
         await pilot.press("s")

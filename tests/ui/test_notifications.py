@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from helpers.supervisor import make_settings, wait_sync
+
 from lanes_tui.engine.notify_hook import NotifyHook
 from lanes_tui.ui.app import LanesApp
-
-from helpers.supervisor import make_settings, wait_sync
 
 from .conftest import dashboard, shown
 
@@ -28,7 +28,7 @@ async def test_a_failed_task_rings_toasts_and_runs_the_hook(workspace, standins,
     async with dashboard(workspace, settings, notify=hook) as (app, pilot):
         await shown(app, pilot, lambda: any("task failed" in t for t in _toasts(app)), "failure toast")
         assert any(task_id in t for t in _toasts(app)) and bells
-        await shown(app, pilot, lambda: app.board.totals().attention == 1, "counted as needing attention")
+        await shown(app, pilot, lambda: app.engine.totals().attention == 1, "counted as needing attention")
     wait_sync(lambda: out.exists() and "error | task failed" in out.read_text(), 10)
     assert task_id in out.read_text()
 
@@ -39,7 +39,7 @@ async def test_a_missing_vendor_needs_attention_and_says_why(workspace, standins
     async with dashboard(workspace, make_settings(workspace)) as (app, pilot):
         await shown(app, pilot, lambda: any("needs attention" in t and task_id in t for t in _toasts(app)),
                     "attention toast")
-        row = app.board.row(task_id)
+        row = app.engine.row(task_id)
         assert row.attention and row.state == "queued" and "codex" in row.reason
 
 

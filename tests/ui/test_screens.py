@@ -52,7 +52,7 @@ async def test_enter_opens_the_full_task_and_escape_closes_it(workspace, ui_sett
         await pilot.press("escape")
         await shown(app, pilot, lambda: not isinstance(app.screen, TaskScreen), "TaskScreen closed")
         assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1
-        assert screen._on_board_changed not in app.board.listeners  # unsubscribed on the way out
+        assert not app.engine.subscribed(screen._on_engine_changed)  # unsubscribed on the way out
 
 
 async def test_task_screen_reloads_when_the_task_changes(workspace, ui_settings):
@@ -77,7 +77,7 @@ async def test_log_screen_follows_a_running_worker_then_searches(workspace, ui_s
     async with dashboard(workspace, ui_settings) as (app, pilot):
         # The lane is paused before the task exists, so the log is open before the worker starts
         # and every line below arrives while the screen is shown.
-        app.board.pause_lane("live")
+        app.engine.pause_lane("live")
         task_id = workspace.submit(lane="live", prompt="follow me")["id"]
         table = app.query_one(TaskTable)
         await shown(app, pilot, lambda: table.selected_id == task_id, "the queued task selected")
@@ -92,7 +92,7 @@ async def test_log_screen_follows_a_running_worker_then_searches(workspace, ui_s
             seen.append(len(log_lines(screen)))
             return any("completed in" in line for line in log_lines(screen))
 
-        assert app.board.pause_lane("live") is False  # resumed: the worker starts now
+        assert app.engine.pause_lane("live") is False  # resumed: the worker starts now
         await shown(app, pilot, done, "the worker's lines, up to completion")
         lines = log_lines(screen)
         assert lines[0].startswith("\u25b8 attempt 1:")
@@ -118,7 +118,7 @@ async def test_log_screen_follows_a_running_worker_then_searches(workspace, ui_s
         # ... then closes the screen.
         await pilot.press("escape")
         await shown(app, pilot, lambda: len(app.screen_stack) == 1, "LogScreen closed")
-        assert screen._on_board_changed not in app.board.listeners
+        assert not app.engine.subscribed(screen._on_engine_changed)
 
 
 async def test_log_search_keeps_filtering_new_lines(workspace, ui_settings):
@@ -127,7 +127,7 @@ async def test_log_search_keeps_filtering_new_lines(workspace, ui_settings):
         table = app.query_one(TaskTable)
         await shown(app, pilot, lambda: table.selected_id == task_id, "selected")
         for text in ("reading src/app.py", "Running tests", "editing src/App.py"):
-            app.board._on_event(ev.WorkerActivity(task_id, text))
+            app.engine._on_event(ev.WorkerActivity(task_id, text))
         await pilot.press("l")
         screen = await shown(app, pilot, lambda: isinstance(app.screen, LogScreen) and app.screen, "LogScreen")
         await shown(app, pilot, lambda: len(log_lines(screen)) == 3, "three lines")
@@ -135,8 +135,8 @@ async def test_log_search_keeps_filtering_new_lines(workspace, ui_settings):
         await shown(app, pilot, lambda: screen.query_text == "app.py", "search applied")
         assert log_lines(screen) == ["\u2022 reading src/app.py", "\u2022 editing src/App.py"]
         # New output while the search is on: matching lines join, others are counted only.
-        app.board._on_event(ev.WorkerActivity(task_id, "tests passed"))
-        app.board._on_event(ev.WorkerActivity(task_id, "writing APP.PY notes"))
+        app.engine._on_event(ev.WorkerActivity(task_id, "tests passed"))
+        app.engine._on_event(ev.WorkerActivity(task_id, "writing APP.PY notes"))
         await shown(app, pilot, lambda: len(screen.lines) == 5, "new lines received")
         await shown(app, pilot, lambda: len(log_lines(screen)) == 3, "the new match shown")
         assert log_lines(screen)[-1] == "\u2022 writing APP.PY notes"

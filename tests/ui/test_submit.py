@@ -13,10 +13,9 @@ from helpers.supervisor import until
 from textual.widgets import Input, Select, Static, TextArea
 
 from lanes_tui.core.model import QUEUED
-from lanes_tui.engine.board import Board
 from lanes_tui.engine.submitting import GENERATED_DIR
-from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.submit_modal import SubmitModal, task_files
+from lanes_tui.wiring import Queue, build_app, build_engine
 
 from .conftest import dashboard, shown
 
@@ -156,8 +155,8 @@ async def test_a_task_file_from_the_workspace_tasks_folder(workspace, ui_setting
 
 
 async def test_without_a_config_the_form_explains_why_it_cannot_submit(workspace, ui_settings):
-    board = Board(workspace.store(), ui_settings, config=None, watch_only=True, operator="operator:test")
-    app = LanesApp(board, queue_name="no-config")
+    queue = Queue(workspace.store(), ui_settings, None, "no-config")  # opened on a bare store
+    app = build_app(build_engine(queue, watch_only=True, operator="operator:test"), queue)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(lambda: app.loaded.is_set(), 20, what="loaded")
         modal = await open_form(app, pilot)

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping
 
 from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.ids import validate_task_id
+from lanes_tui.core.journal import Journal
+from lanes_tui.core.locks import LockTable
+from lanes_tui.core.messages import MessageBox
+from lanes_tui.core.presence import Presence
 from lanes_tui.storage.base import Listing, Loaded
-from lanes_tui.storage.files import scan
+from lanes_tui.storage.files import coordination, scan
 from lanes_tui.storage.files.store import TaskStore
 from lanes_tui.storage.files.sweep import sweep_temp_files
 
 if TYPE_CHECKING:  # watchfiles is imported only by the processes that watch
-    from lanes_tui.storage.files.journal import Journal
-    from lanes_tui.storage.files.locks import LockTable
-    from lanes_tui.storage.files.messages import MessageBox
-    from lanes_tui.storage.files.presence import Presence
     from lanes_tui.storage.files.registry import FileSupervisorRegistry
-    from lanes_tui.storage.files.watch import TaskFeed
+    from lanes_tui.storage.files.watch import FolderFeed, TaskFeed
 
 
 class FileBackend(TaskStore):
@@ -97,25 +97,28 @@ class FileBackend(TaskStore):
     # -- coordination: advisory locks, presence, messages, the journal ---------------------------
     # The store's clock for all of them, so a status and an age agree with the queue's `now`.
 
-    def locks(self) -> "LockTable":
-        from lanes_tui.storage.files.locks import LockTable
+    def locks(self) -> LockTable:
+        return coordination.file_locks(self.root, clock=self.clock)
 
-        return LockTable(self.root, clock=self.clock)
+    def presence(self) -> Presence:
+        return coordination.file_presence(self.root, clock=self.clock)
 
-    def presence(self) -> "Presence":
-        from lanes_tui.storage.files.presence import Presence
+    def messages(self) -> MessageBox:
+        return coordination.file_messages(self.root, clock=self.clock)
 
-        return Presence(self.root, clock=self.clock)
+    def journal(self) -> Journal:
+        return coordination.file_journal(self.root, clock=self.clock)
 
-    def messages(self) -> "MessageBox":
-        from lanes_tui.storage.files.messages import MessageBox
+    def record_feed(self, kind: str) -> "FolderFeed":
+        """The folder of `kind` (locks, agents, messages) watched; made first, so it can be."""
+        from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
 
-        return MessageBox(self.root, clock=self.clock, presence=self.presence())
+        folder = self.root / coordination.FOLDERS[kind]
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return FolderFeed(folder)
 
-    def journal(self) -> "Journal":
-        from lanes_tui.storage.files.journal import Journal
-
-        return Journal(self.root, clock=self.clock)
+    def record_watch(self, kind: str) -> "FolderWatch":
+        return FolderWatch(self.root / coordination.FOLDERS[kind])
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 
@@ -149,6 +152,21 @@ def _stat(tasks_fd: int, task_id: str) -> tuple[int, int, int] | None:
     except OSError:
         return _BEING_CREATED  # unreadable: read it again each time, it reports itself corrupt
     return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+class FolderWatch:
+    """One coordination folder, for blocking code."""
+
+    def __init__(self, folder: Path) -> None:
+        from lanes_tui.storage.files.watch import DirWatcher  # only waiting needs watchfiles
+
+        self._watcher = DirWatcher([folder])
+
+    def wait(self, timeout: float) -> bool:
+        return bool(self._watcher.wait(timeout))
+
+    def close(self) -> None:
+        self._watcher.close()
 
 
 class TaskDirWatch:

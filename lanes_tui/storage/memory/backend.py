@@ -29,12 +29,23 @@ from lanes_tui.core import fsio, lifecycle
 from lanes_tui.core.clock import Clock, after, id_stamp, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.ids import new_task_id, validate_task_id
+from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.lifecycle import Event, apply_response, claimable, vendor_matches
+from lanes_tui.core.locks import LockTable
+from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
+from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import check_task_files, request_problem
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage.base import Listing, Loaded, NextResult
+from lanes_tui.storage.memory.coordination import (
+    KindFeeds,
+    MemoryLogs,
+    MemoryMessageLog,
+    MemoryRecordFeed,
+    MemoryRecords,
+)
 from lanes_tui.storage.memory.registry import MemorySupervisorLock, MemorySupervisorRegistry
 
 
@@ -130,6 +141,11 @@ class MemoryBackend:
         self.clock = clock
         self._logs_dir = logs_dir
         self._supervisor = MemorySupervisorLock()
+        self._kind_feeds = {kind: KindFeeds() for kind in ("locks", "agents", "messages")}
+        self._lock_records = MemoryRecords(self._kind_feeds["locks"])
+        self._agent_records = MemoryRecords(self._kind_feeds["agents"])
+        self._message_log = MemoryMessageLog(self._kind_feeds["messages"])
+        self._journal_logs = MemoryLogs()
         self._name = name
         self._lock = threading.RLock()
         self._tasks: dict[str, _Record] = {}
@@ -428,6 +444,26 @@ class MemoryBackend:
 
     def watch(self, task_ids: Iterable[str] = (), *, new_tasks: bool = True) -> MemoryWatch:
         return MemoryWatch(self._hub, task_ids, new_tasks)
+
+    # -- coordination (core's rules over records kept here) ------------------------------------
+
+    def locks(self) -> LockTable:
+        return LockTable(self._lock_records, self.presence(), clock=self.clock)
+
+    def presence(self) -> Presence:
+        return Presence(self._agent_records, clock=self.clock)
+
+    def messages(self) -> MessageBox:
+        return MessageBox(self._message_log, self.presence(), clock=self.clock)
+
+    def journal(self) -> Journal:
+        return Journal(self._journal_logs, clock=self.clock)
+
+    def record_feed(self, kind: str) -> MemoryRecordFeed:
+        return MemoryRecordFeed(self._kind_feeds[kind])
+
+    def record_watch(self, kind: str) -> MemoryRecordFeed:
+        return MemoryRecordFeed(self._kind_feeds[kind])
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 

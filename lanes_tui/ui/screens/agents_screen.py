@@ -10,7 +10,6 @@ Ids, names and notes are agents' text: every cell is a sanitised `rich.text.Text
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 from rich.style import Style
@@ -21,8 +20,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
+from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.storage.files.presence import AgentState
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.following import FollowingScreen
 
@@ -50,6 +49,7 @@ def agent_cells(state: AgentState, now: datetime, status_style: Style | str = ""
 
 
 class AgentsScreen(FollowingScreen):
+    followed = "agents"
     DEFAULT_CSS = """
     AgentsScreen > #agents-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     AgentsScreen > DataTable { height: 1fr; }
@@ -61,8 +61,8 @@ class AgentsScreen(FollowingScreen):
     COMPONENT_CLASSES = {"agents--active", "agents--idle", "agents--offline"}
     BINDINGS = [Binding("escape,A", "close", "Back", id="agents.close")]
 
-    def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__(board, now)
+    def __init__(self, engine: Any, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now)
         self.states: list[AgentState] = []
 
     def compose(self) -> ComposeResult:
@@ -72,12 +72,9 @@ class AgentsScreen(FollowingScreen):
         yield table
         yield Footer()
 
-    def followed_folder(self) -> Path:
-        return self.board.presence().folder
-
     async def reload(self) -> None:
         try:
-            states = await self.board.agent_states()
+            states = await self.engine.agent_states()
         except LanesError as exc:
             self.notify(one_line(f"cannot read agents: {exc}", 200), severity="error", markup=False)
             states = []

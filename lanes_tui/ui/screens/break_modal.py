@@ -23,7 +23,7 @@ from textual.widgets import Button, Input, Label, Static
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.engine.board import Board
+from lanes_tui.engine.service import Engine
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 
@@ -45,14 +45,14 @@ class BreakInfo:
     problem: str = ""  # why part of this is unknown (the task could not be read), sanitised
 
 
-def break_info(board: Board, task_id: str, now: datetime) -> BreakInfo:
+def break_info(engine: Engine, task_id: str, now: datetime) -> BreakInfo:
     """What is known about `task_id`'s claim (reads task.json and events: blocking, but small)."""
-    ours = task_id in board.running_ids()
+    ours = task_id in engine.running_ids()
     try:
-        detail = board.task_detail(task_id)
+        detail = engine.task_detail(task_id)
     except (LanesError, OSError) as exc:
         # Fall back to the index's row: the dialog still opens, with what we know.
-        row = board.row(task_id)
+        row = engine.row(task_id)
         return BreakInfo(task_id, row.owner if row else "", None, row.lease_expires_at if row else None, None,
                          ours, now, one_line(str(exc), 300))
     task: dict[str, Any] = detail.get("task") or {}

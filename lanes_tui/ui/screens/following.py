@@ -1,12 +1,12 @@
-"""A screen that shows what is in one store folder (locks, agents, messages) and redraws when
-it changes: a folder watcher armed before the first look, and a re-read every few seconds for
-what no file event announces (a holder that dies, a TTL that passes, presence decaying)."""
+"""A screen that shows one kind of coordination record (locks, agents, messages) and redraws
+when they change: the backend's feed for that kind armed before the first look, and a re-read
+every few seconds for what no change announces (a holder that dies, a TTL that passes,
+presence decaying)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 from textual import work
@@ -16,14 +16,13 @@ RECHECK_SECONDS = 5.0
 
 
 class FollowingScreen(Screen[None]):
-    def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Any, now: Callable[[], datetime]) -> None:
         super().__init__()
-        self.board = board
+        self.engine = engine
         self.now = now
         self.loaded = asyncio.Event()  # the first listing is shown (tests)
 
-    def followed_folder(self) -> Path:
-        raise NotImplementedError
+    followed: str = ""  # "locks", "agents" or "messages"
 
     async def reload(self) -> None:
         raise NotImplementedError
@@ -33,11 +32,7 @@ class FollowingScreen(Screen[None]):
 
     @work(group="follow", exclusive=True, exit_on_error=False)
     async def follow(self) -> None:
-        from lanes_tui.storage.files.watch import FolderFeed
-
-        folder = self.followed_folder()
-        await asyncio.to_thread(folder.mkdir, 0o700, False, True)
-        feed = await asyncio.to_thread(FolderFeed, folder)  # armed before the first look
+        feed = await asyncio.to_thread(self.engine.record_feed, self.followed)  # armed before the first look
         try:
             while True:
                 await self.reload()

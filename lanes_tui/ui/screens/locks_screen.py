@@ -10,7 +10,6 @@ is a sanitised `rich.text.Text`, never markup.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
@@ -23,8 +22,8 @@ from textual.widgets import Button, DataTable, Footer, Input, Static
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
+from lanes_tui.core.locks import LockState
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.storage.files.locks import LockState
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.following import FollowingScreen
@@ -110,6 +109,7 @@ class LockBreakModal(ModalScreen[str | None]):
 
 
 class LocksScreen(FollowingScreen):
+    followed = "locks"
     DEFAULT_CSS = """
     LocksScreen > #locks-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     LocksScreen > DataTable { height: 1fr; }
@@ -119,8 +119,8 @@ class LocksScreen(FollowingScreen):
         Binding("escape,L", "close", "Back", id="locks.close"),
     ]
 
-    def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__(board, now)
+    def __init__(self, engine: Any, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now)
         self.states: list[LockState] = []
 
     def compose(self) -> ComposeResult:
@@ -130,12 +130,9 @@ class LocksScreen(FollowingScreen):
         yield table
         yield Footer()
 
-    def followed_folder(self) -> Path:
-        return self.board.lock_table().folder
-
     async def reload(self) -> None:
         try:
-            states = await self.board.lock_states()
+            states = await self.engine.lock_states()
         except LanesError as exc:
             self.notify(one_line(f"cannot read locks: {exc}", 200), severity="error", markup=False)
             states = []
@@ -175,7 +172,7 @@ class LocksScreen(FollowingScreen):
     @work(group="lock-actions", exit_on_error=False)
     async def _break(self, state: LockState, reason: str) -> None:
         try:
-            await self.board.break_file_lock(state.record.key, reason)
+            await self.engine.break_file_lock(state.record.key, reason)
         except LanesError as exc:
             self.notify(one_line(f"break refused: {exc}", 200), severity="error", markup=False)
             return

@@ -1,8 +1,8 @@
 """`l`: the full-screen live transcript of one task's worker, with a search that filters lines.
 
-Lines come from `Board.transcript` (already sanitised, one line each) and are
+Lines come from `Engine.transcript` (already sanitised, one line each) and are
 drawn in a Textual `Log`, which never parses markup. The screen follows new
-lines as the board reports them: it appends only lines with a higher `seq`
+lines as the engine reports them: it appends only lines with a higher `seq`
 than the last one shown, so nothing is drawn twice and a redraw costs only
 the new lines.
 
@@ -15,6 +15,7 @@ closes the screen.
 from __future__ import annotations
 
 from collections import deque
+from typing import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,17 +24,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.engine.board import Board, BoardChanged, TranscriptLine
+from lanes_tui.engine.service import Engine, EngineChanged, TranscriptLine
 from lanes_tui.ui.widgets.detail_pane import transcript_lines
 
 COALESCE_SECONDS = 0.05  # one redraw per burst of worker output, as the dashboard does
-MAX_LINES = 50_000  # kept while the screen is open; the board keeps fewer, the full log is on disk
+MAX_LINES = 50_000  # kept while the screen is open; the engine keeps fewer, the full log is on disk
 
 
 class TranscriptFollower:
     """Which transcript lines are new since the last call, as plain display lines.
 
-    `seq` numbers a task's lines across attempts; the board keeps only the last
+    `seq` numbers a task's lines across attempts; the engine keeps only the last
     lines in memory, so a jump in `seq` means lines were dropped before we saw
     them: that is said in a line of its own rather than hidden.
     """
@@ -70,9 +71,10 @@ class LogScreen(Screen[None]):
         Binding("escape", "back", "Clear search / back", id="log.back"),
     ]
 
-    def __init__(self, board: Board, task_id: str) -> None:
+    def __init__(self, engine: Engine, task_id: str) -> None:
         super().__init__()
-        self.board = board
+        self.engine = engine
+        self._unsubscribe: Callable[[], None] = lambda: None  # until mounted
         self.task_id = task_id
         self.lines: deque[str] = deque(maxlen=MAX_LINES)  # every line received, plain
         self.query_text = ""  # the active search ("" = none)
@@ -97,17 +99,16 @@ class LogScreen(Screen[None]):
         return self.query_one("#log-search", Input)
 
     def on_mount(self) -> None:
-        self.board.listeners.append(self._on_board_changed)
+        self._unsubscribe = self.engine.subscribe(self._on_engine_changed)
         self._flush()
         self.log_view.focus()
 
     def on_unmount(self) -> None:
-        if self._on_board_changed in self.board.listeners:
-            self.board.listeners.remove(self._on_board_changed)
+        self._unsubscribe()
 
     # -- following -------------------------------------------------------------------
 
-    def _on_board_changed(self, change: BoardChanged) -> None:
+    def _on_engine_changed(self, change: EngineChanged) -> None:
         # Called on the event loop thread, possibly many times per second: coalesce.
         if self.task_id in change.task_ids and not self._flush_scheduled:
             self._flush_scheduled = True
@@ -115,7 +116,7 @@ class LogScreen(Screen[None]):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        new = self._follower.new_lines(self.board.transcript(self.task_id))
+        new = self._follower.new_lines(self.engine.transcript(self.task_id))
         if new:
             dropped = len(self.lines) + len(new) > MAX_LINES
             self.lines.extend(new)
@@ -128,7 +129,7 @@ class LogScreen(Screen[None]):
         self._show_header()
 
     def _show_header(self) -> None:
-        row = self.board.row(self.task_id)
+        row = self.engine.row(self.task_id)
         text = Text()
         text.append("log  ", "dim")
         text.append(self.task_id, "bold")

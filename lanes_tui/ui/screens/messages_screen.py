@@ -12,7 +12,6 @@ never markup, and a body is drawn under a header that says whose untrusted words
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
@@ -25,9 +24,9 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static, Tex
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import LanesError
+from lanes_tui.core.messages import Message
+from lanes_tui.core.presence import AgentState
 from lanes_tui.core.sanitize import clean, one_line
-from lanes_tui.storage.files.messages import Message
-from lanes_tui.storage.files.presence import AgentState
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.following import FollowingScreen
 
@@ -104,7 +103,7 @@ def address_hint(agents: list[AgentState]) -> Text:
 
 
 class ComposeModal(ModalScreen[Message | None]):
-    """Write a message as the operator. Sends through the board; stays open (showing why) until a
+    """Write a message as the operator. Sends through the engine; stays open (showing why) until a
     send works (returns the Message) or the operator leaves with escape (None)."""
 
     DEFAULT_CSS = "ComposeModal {" + DIALOG_CSS + """
@@ -121,15 +120,15 @@ class ComposeModal(ModalScreen[Message | None]):
     ]
     AUTO_FOCUS = "#body"
 
-    def __init__(self, board: Any, agents: list[AgentState], to: str = "all") -> None:
+    def __init__(self, engine: Any, agents: list[AgentState], to: str = "all") -> None:
         super().__init__()
-        self.board = board
+        self.engine = engine
         self.agents = agents
         self.default_to = to
         self._busy = False
 
     def compose(self) -> ComposeResult:
-        title = Text(f"Message as {one_line(self.board.operator, 80)}   (ctrl+s: send, escape: cancel)")
+        title = Text(f"Message as {one_line(self.engine.operator, 80)}   (ctrl+s: send, escape: cancel)")
         with Vertical(id="dialog"):
             yield Static(title, id="title", markup=False)
             with Horizontal(classes="row"):
@@ -166,7 +165,7 @@ class ComposeModal(ModalScreen[Message | None]):
         self._busy = True
         self.query_one("#send", Button).disabled = True
         try:
-            message = await self.board.send_message(self.query_one("#to", Input).value.strip(),
+            message = await self.engine.send_message(self.query_one("#to", Input).value.strip(),
                                                     self.query_one("#body", TextArea).text)
         except LanesError as exc:  # InvalidInput: bad address, empty or oversized body
             self._show_error(str(exc))
@@ -186,6 +185,7 @@ class ComposeModal(ModalScreen[Message | None]):
 
 
 class MessagesScreen(FollowingScreen):
+    followed = "messages"
     DEFAULT_CSS = """
     MessagesScreen > #messages-title { height: 1; background: $panel; text-style: bold; padding: 0 1; }
     MessagesScreen > DataTable { height: 1fr; }
@@ -196,8 +196,8 @@ class MessagesScreen(FollowingScreen):
         Binding("escape,M", "close", "Back", id="messages.close"),
     ]
 
-    def __init__(self, board: Any, now: Callable[[], datetime]) -> None:
-        super().__init__(board, now)
+    def __init__(self, engine: Any, now: Callable[[], datetime]) -> None:
+        super().__init__(engine, now)
         self.messages: list[Message] = []
 
     def compose(self) -> ComposeResult:
@@ -209,12 +209,9 @@ class MessagesScreen(FollowingScreen):
             yield Static(body_text(None), id="message-body", markup=False)
         yield Footer()
 
-    def followed_folder(self) -> Path:
-        return self.board.message_box().folder
-
     async def reload(self) -> None:
         try:
-            messages = await self.board.recent_messages(LIMIT)
+            messages = await self.engine.recent_messages(LIMIT)
         except LanesError as exc:
             self.notify(one_line(f"cannot read messages: {exc}", 200), severity="error", markup=False)
             messages = []
@@ -258,7 +255,7 @@ class MessagesScreen(FollowingScreen):
     @work(group="compose", exclusive=True, exit_on_error=False)
     async def _open_compose(self) -> None:
         try:
-            agents = await self.board.agent_states()  # for the address hint only
+            agents = await self.engine.agent_states()  # for the address hint only
         except LanesError:
             agents = []
 
@@ -266,7 +263,7 @@ class MessagesScreen(FollowingScreen):
             if message is not None:
                 self.notify(one_line(f"message {message.id} sent to {message.to}", 200), markup=False, timeout=4)
 
-        self.app.push_screen(ComposeModal(self.board, agents), done)
+        self.app.push_screen(ComposeModal(self.engine, agents), done)
 
     def action_close(self) -> None:
         self.app.pop_screen()

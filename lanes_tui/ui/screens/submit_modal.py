@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.taskfile import load_task_file
-from lanes_tui.engine.board import Board
+from lanes_tui.engine.service import Engine
 from lanes_tui.engine.submitting import FieldError, SubmitForm, parse_metadata
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.retry_modal import enabled_vendors
@@ -35,12 +35,12 @@ ANY = "any"
 PROMPT_PLACEHOLDER = "what the agent should do"
 
 
-def first_lane(board: Board, preferred: str | None) -> str:
+def first_lane(engine: Engine, preferred: str | None) -> str:
     """The lane the form starts with: the selected task's, else the config's first, else "default"."""
     if preferred:
         return preferred
-    if board.config is not None and board.config.lanes:
-        return next(iter(board.config.lanes))
+    if engine.config is not None and engine.config.lanes:
+        return next(iter(engine.config.lanes))
     return "default"
 
 
@@ -73,20 +73,20 @@ class SubmitModal(ModalScreen[str | None]):
     ]
     AUTO_FOCUS = "#prompt"
 
-    def __init__(self, board: Board, default_lane: str | None) -> None:
+    def __init__(self, engine: Engine, default_lane: str | None) -> None:
         super().__init__()
-        self._board = board
+        self._engine = engine
         self._busy = False
         self._preferred_lane = default_lane
         # The lane the form filled in itself (not typed): a task file's own lane may replace it.
-        self._auto_lane = first_lane(board, default_lane)
+        self._auto_lane = first_lane(engine, default_lane)
 
     def compose(self) -> ComposeResult:
-        config = self._board.config
+        config = self._engine.config
         files = task_files(config.workspace_root if config else None)
         # Text labels: a Select parses plain strings as markup, and file names are anyone's text.
         vendors = [(Text(ANY), ANY)]
-        vendors += [(Text(one_line(name, 40)), name) for name in enabled_vendors(self._board.settings)]
+        vendors += [(Text(one_line(name, 40)), name) for name in enabled_vendors(self._engine.settings)]
         with Vertical(id="dialog"):
             yield Static(Text("Submit a task   (ctrl+s: submit, escape: close)"), id="title")
             with VerticalScroll(id="fields"):
@@ -117,7 +117,7 @@ class SubmitModal(ModalScreen[str | None]):
         event.stop()
         if event.select.id != "task_file":
             return
-        config = self._board.config
+        config = self._engine.config
         prompt = self.query_one("#prompt", TextArea)
         lane = None
         if isinstance(event.value, str) and config is not None:
@@ -130,7 +130,7 @@ class SubmitModal(ModalScreen[str | None]):
             prompt.placeholder = PROMPT_PLACEHOLDER
         lane_input = self.query_one("#lane", Input)
         if lane_input.value == self._auto_lane:
-            wanted = one_line(str(lane), 64) if lane else first_lane(self._board, self._preferred_lane)
+            wanted = one_line(str(lane), 64) if lane else first_lane(self._engine, self._preferred_lane)
             lane_input.value = self._auto_lane = wanted
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -153,7 +153,7 @@ class SubmitModal(ModalScreen[str | None]):
         self._busy = True
         self.query_one("#submit", Button).disabled = True
         try:
-            task = await self._board.submit(self._form())
+            task = await self._engine.submit(self._form())
         except FieldError as exc:
             self._show_error(str(exc), exc.field_name)
         except (LanesError, OSError) as exc:  # OSError: writing the generated request (disk full...)

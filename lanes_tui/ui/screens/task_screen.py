@@ -2,8 +2,8 @@
 
 The text is `detail_text` of the detail pane with no line limits, drawn as a
 `rich.text.Text` (never markup) in a scrollable area. task.json and events are
-read off the event loop (`Board.task_detail` blocks) and read again when the
-board reports that this task changed on disk or in its state; worker output
+read off the event loop (`Engine.task_detail` blocks) and read again when the
+engine reports that this task changed on disk or in its state; worker output
 alone only appends transcript lines (no disk read per line of output).
 """
 
@@ -23,7 +23,7 @@ from textual.widgets import Footer, Log, Static
 
 from lanes_tui.core.errors import LanesError
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.board import Board, BoardChanged
+from lanes_tui.engine.service import Engine, EngineChanged
 from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES, TranscriptFollower
 from lanes_tui.ui.widgets.detail_pane import detail_text
 
@@ -42,9 +42,10 @@ class TaskScreen(Screen[None]):
         Binding("escape", "close", "Back", id="task.close"),
     ]
 
-    def __init__(self, board: Board, task_id: str, now: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, task_id: str, now: Callable[[], datetime]) -> None:
         super().__init__()
-        self.board = board
+        self.engine = engine
+        self._unsubscribe: Callable[[], None] = lambda: None  # until mounted
         self.task_id = task_id
         self.now = now
         self.detail: dict[str, Any] | None = None  # None while loading
@@ -61,7 +62,7 @@ class TaskScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.board.listeners.append(self._on_board_changed)
+        self._unsubscribe = self.engine.subscribe(self._on_engine_changed)
         self._show_info()
         self._append_transcript()
         self._load_detail()
@@ -69,15 +70,14 @@ class TaskScreen(Screen[None]):
         self.query_one("#task-info-scroll").focus()
 
     def on_unmount(self) -> None:
-        if self._on_board_changed in self.board.listeners:
-            self.board.listeners.remove(self._on_board_changed)
+        self._unsubscribe()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
-    # -- board changes ---------------------------------------------------------------
+    # -- engine changes ---------------------------------------------------------------
 
-    def _on_board_changed(self, change: BoardChanged) -> None:
+    def _on_engine_changed(self, change: EngineChanged) -> None:
         # Called on the event loop thread; bursts of worker output coalesce into one redraw.
         if self.task_id not in change.task_ids:
             return
@@ -98,7 +98,7 @@ class TaskScreen(Screen[None]):
     # -- drawing ---------------------------------------------------------------------
 
     def _show_info(self) -> None:
-        row = self.board.row(self.task_id)
+        row = self.engine.row(self.task_id)
         info = self.query_one("#task-info", Static)
         if row is None:
             text = Text(self.task_id, "bold")
@@ -109,7 +109,7 @@ class TaskScreen(Screen[None]):
 
     def _append_transcript(self) -> None:
         log = self.query_one("#task-transcript", Log)
-        new = self._follower.new_lines(self.board.transcript(self.task_id))
+        new = self._follower.new_lines(self.engine.transcript(self.task_id))
         if new:
             log.write_lines(new)
         title = self.query_one("#task-transcript-title", Static)
@@ -119,7 +119,7 @@ class TaskScreen(Screen[None]):
     @work(group="task-detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self) -> None:
         try:
-            detail = await asyncio.to_thread(self.board.task_detail, self.task_id)
+            detail = await asyncio.to_thread(self.engine.task_detail, self.task_id)
         except (LanesError, OSError) as exc:
             detail = {"error": str(exc)}
         self.detail = detail

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Log, Static
 
 from lanes_tui.core.sanitize import clean, one_line
-from lanes_tui.engine.board import TaskRow, TranscriptLine
+from lanes_tui.engine.service import TaskRow, TranscriptLine
 from lanes_tui.ui import formatting as fmt
 
 PROMPT_LINES = 4
@@ -89,7 +89,7 @@ def _append_run(text: Text, metadata: dict[str, Any]) -> None:
 
 
 def transcript_lines(lines: list[TranscriptLine]) -> list[str]:
-    """One plain line per transcript entry (already sanitised by the board)."""
+    """One plain line per transcript entry (already sanitised by the engine)."""
     marks = {"activity": "\u2022", "usage": "\u00a4", "status": "\u25b8", "error": "!"}
     return [f"{marks.get(line.kind, '-')} {line.text}" for line in lines]
 

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.engine.board import Totals
+from lanes_tui.engine.service import Totals
 from lanes_tui.ui import formatting as fmt
 
 

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from lanes_tui.engine.board import THROUGHPUT_WINDOW, LaneRow
+from lanes_tui.engine.service import THROUGHPUT_WINDOW, LaneRow
 from lanes_tui.ui import formatting as fmt
 
 

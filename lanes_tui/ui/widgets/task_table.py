@@ -5,7 +5,7 @@ and re-adding 10,000 rows on every change is too slow, so this is a ScrollView
 using the Line API: only the visible lines are rendered. The order is kept in a
 plain list (running, queued oldest first, then failed and completed newest
 first); the cursor is a task id, not a row number, so rows can move under it
-(as htop does). All text in a row was sanitised by the board; it is drawn as
+(as htop does). All text in a row was sanitised by the engine; it is drawn as
 plain `Text`, never parsed as markup.
 """
 
@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
-from lanes_tui.engine.board import TaskRow
+from lanes_tui.engine.service import TaskRow
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
 

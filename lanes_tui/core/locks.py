@@ -1,34 +1,19 @@
-"""Advisory locks on workspace paths and named resources, stored beside the queue.
+"""Advisory locks on workspace paths and named resources: the rules, over any backend's records.
 
 Agents sharing one repository take a lock before editing a file; lanes-tui
 never enforces it on the filesystem (the Claude Code hook does, at edit time).
-
-On disk, under `<store>/locks/` (never inside `tasks/`, which agent-lanes scans):
-
-    <sha256(key)[:40]>.json   one file per held lock (LockRecord as JSON)
-    events.jsonl              append-only: acquired, renewed, released, taken_over, broken
-    fence                     the last fencing token handed out (an integer)
-
-Every change happens under an exclusive flock on the `locks/` folder itself: a
-folder cannot be swapped under a holder the way a lock file can be deleted or
-replaced, so exactly one process wins any race. Reads take no lock: records
-are replaced atomically (rename).
-
-Nothing here is fsynced, deliberately. A crashed *process* loses nothing (the
-page cache outlives it and every change is one rename); only a crash of the
-*machine* can lose recent changes, and that kills every local agent holding a
-lock anyway. The fence may then roll back: a reissued token equals one held by
-an agent that no longer exists, and a resource that saw a higher token refuses
-the new holder, the safe way round. That makes a lock a few system calls
-instead of five disk flushes.
+A backend keeps the records (`core/records.Records`: one per held lock, an audit
+trail of acquired, renewed, released, taken_over and broken, and the fence
+counter) and makes each change one exclusive transaction, so exactly one caller
+wins any race; the file store's layout is in `storage/files/records.py`.
 
 A record holds owner, a fencing token (strictly increasing across all locks, so
 a resource can refuse an older holder), reason, acquired/expires timestamps,
 host, and pid + process start time when the owner gave a pid. A lock is stale
 when its TTL passed or its owner is provably dead (a pid on this host that no
-longer runs with that start time); a stale lock may be taken over, and the
-takeover is recorded. Renew and release need the current token: a holder
-whose lock was broken or taken over is fenced out.
+longer runs with that start time, or a registered agent gone offline); a stale
+lock may be taken over, and the takeover is recorded. Renew and release need the
+current token: a holder whose lock was broken or taken over is fenced out.
 
 Keys: `path:<path relative to the repository root>` for files, so one file has
 one key whatever form its path takes (relative, absolute, through a symlink,
@@ -39,8 +24,6 @@ anything else.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 import socket
@@ -49,16 +32,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lanes_tui.core import fsio, procinfo
+from lanes_tui.core import procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
-from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound, StoreError
+from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.paths import expand_user
+from lanes_tui.core.presence import Presence
+from lanes_tui.core.records import Records, RecordTxn
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.storage.files.folders import locked_store_folder, read_json_record, read_store_folder
 
-LOCKS_DIR = "locks"
-EVENTS = "events.jsonl"
-FENCE = "fence"
 MAX_TTL_SECONDS = 7 * 86400.0
 MAX_REASON = 500
 MAX_OWNER = 200
@@ -186,36 +167,25 @@ def _common_dir(git_file: Path) -> Path | None:
     return None
 
 
-def _file_name(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40] + ".json"
-
-
 class LockTable:
-    def __init__(self, store_root: Path, *, clock: Clock = system_clock, host: str | None = None) -> None:
-        from lanes_tui.storage.files.presence import Presence
-
-        self.store_root = Path(store_root)
-        self.folder = self.store_root / LOCKS_DIR
+    def __init__(self, records: Records, presence: Presence, *, clock: Clock = system_clock,
+                 host: str | None = None) -> None:
+        self.records = records
+        self.presence = presence
         self.clock = clock
         self.host = host or socket.gethostname()
-        self.presence = Presence(self.store_root, clock=clock, host=self.host)
 
     # -- reading (lock-free) ----------------------------------------------------------
 
     def get(self, key: str) -> LockRecord | None:
-        with self._dir() as fd:
-            return None if fd is None else self._read(fd, key)
+        return _record(self.records.get(key), key)
 
     def states(self) -> list[LockState]:
-        """Every held lock, with liveness and staleness as of now (corrupt files skipped)."""
+        """Every held lock, with liveness and staleness as of now (unreadable records skipped)."""
         found = []
-        with self._dir() as fd:
-            for name in sorted(os.listdir(fd)) if fd is not None else ():
-                if not name.endswith(".json") or len(name) != 45:
-                    continue
-                with contextlib.suppress(OSError, ValueError, StoreError):
-                    record = LockRecord.from_json(json.loads(fsio.read_file(name, dir_fd=fd, max_bytes=64 << 10)))
-                    found.append(self.state_of(record))
+        for raw in self.records.values():
+            with contextlib.suppress(ValueError):
+                found.append(self.state_of(LockRecord.from_json(raw)))
         return found
 
     def state_of(self, record: LockRecord) -> LockState:
@@ -231,13 +201,12 @@ class LockTable:
         Raises LockHeld when another owner holds it and it is not stale."""
         owner, reason = _owner(owner), _reason(reason)
         ttl = _ttl(ttl_seconds)
-        with self._locked() as fd:
-            current = self._read(fd, key)
+        with self.records.exclusive() as txn:
+            current = _record(txn.get(key), key)
             now = self.clock()
             if current is not None and current.owner == owner and not self._stale_reason(current, self._owner_alive(current)):
                 record = self._with_expiry(current, now, ttl, reason or current.reason)
-                self._write(fd, record)
-                self._event(fd, "renewed", record, {})
+                self._write(txn, record, "renewed", {})
                 return record
             if current is not None:
                 stale = self._stale_reason(current, self._owner_alive(current))
@@ -246,32 +215,29 @@ class LockTable:
                                    f"until {current.expires_at}" + (f" ({one_line(current.reason, 120)})" if current.reason else ""),
                                    current)
             record = LockRecord(
-                key=key, owner=owner, token=self._next_token(fd), reason=reason,
+                key=key, owner=owner, token=self._next_token(txn), reason=reason,
                 acquired_at=format_ts(now), expires_at=format_ts(now + timedelta(seconds=ttl)),
                 host=self.host, pid=pid, pid_start=procinfo.start_time(pid) if pid else None,
             )
-            self._write(fd, record)
             if current is not None:
-                self._event(fd, "taken_over", record, {"previous": current.to_json(), "why": stale})
+                self._write(txn, record, "taken_over", {"previous": current.to_json(), "why": stale})
             else:
-                self._event(fd, "acquired", record, {})
+                self._write(txn, record, "acquired", {})
             return record
 
     def renew(self, key: str, *, owner: str, token: int | None, ttl_seconds: float) -> LockRecord:
         ttl = _ttl(ttl_seconds)
-        with self._locked() as fd:
-            current = self._holder(fd, key, owner, token, "renew")
+        with self.records.exclusive() as txn:
+            current = self._holder(txn, key, owner, token, "renew")
             record = self._with_expiry(current, self.clock(), ttl, current.reason)
-            self._write(fd, record)
-            self._event(fd, "renewed", record, {})
+            self._write(txn, record, "renewed", {})
             return record
 
     def release(self, key: str, *, owner: str, token: int | None) -> LockRecord:
         """Only the holder releases; with `token`, only that very grant (fencing)."""
-        with self._locked() as fd:
-            current = self._holder(fd, key, owner, token, "release")
-            self._remove(fd, key)
-            self._event(fd, "released", current, {})
+        with self.records.exclusive() as txn:
+            current = self._holder(txn, key, owner, token, "release")
+            self._remove(txn, current, "released", {})
             return current
 
     def break_lock(self, key: str, *, by: str, reason: str) -> LockRecord:
@@ -279,18 +245,17 @@ class LockTable:
         by, reason = _owner(by), _reason(reason)
         if not reason:
             raise InvalidInput("breaking a lock needs a reason")
-        with self._locked() as fd:
-            current = self._read(fd, key)
+        with self.records.exclusive() as txn:
+            current = _record(txn.get(key), key)
             if current is None:
                 raise NotFound(f"{_show_key(key)} is not locked")
-            self._remove(fd, key)
-            self._event(fd, "broken", current, {"by": by, "reason": reason})
+            self._remove(txn, current, "broken", {"by": by, "reason": reason})
             return current
 
     # -- inside -----------------------------------------------------------------------------
 
-    def _holder(self, fd: int, key: str, owner: str, token: int | None, verb: str) -> LockRecord:
-        current = self._read(fd, key)
+    def _holder(self, txn: RecordTxn, key: str, owner: str, token: int | None, verb: str) -> LockRecord:
+        current = _record(txn.get(key), key)
         if current is None or current.owner != owner or (token is not None and current.token != token):
             with_token = f" with token {token}" if token is not None else ""
             raise LockLost(f"cannot {verb} {_show_key(key)}: not held by {one_line(owner, 80)}{with_token}")
@@ -322,52 +287,33 @@ class LockTable:
                 return f"owner agent {one_line(record.owner, 80)} is offline"
         return None
 
-    def _next_token(self, fd: int) -> int:
-        try:
-            last = int(fsio.read_file(FENCE, dir_fd=fd, max_bytes=64).decode("ascii").strip() or 0)
-        except FileNotFoundError:
-            last = 0
-        except (ValueError, UnicodeDecodeError):
-            # A damaged counter must never hand out an old token again: start above every held one.
-            last = max((s.record.token for s in self.states()), default=0) + 1_000_000
-        token = last + 1
-        # Rewritten in place, not renamed: only ever read under the folder lock, and a torn
-        # write reads as damaged, which jumps ahead (above): a rename cost more than the rest.
-        out = os.open(FENCE, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, fsio.FILE_MODE, dir_fd=fd)
-        try:
-            data = f"{token}\n".encode("ascii")
-            os.pwrite(out, data, 0)
-            os.ftruncate(out, len(data))
-        finally:
-            os.close(out)
-        return token
+    def _next_token(self, txn: RecordTxn) -> int:
+        # A damaged counter must never hand out an old token again: start above every held one.
+        return txn.next_number(lambda: max((s.record.token for s in self.states()), default=0) + 1_000_000)
 
-    def _read(self, fd: int, key: str) -> LockRecord | None:
-        raw = read_json_record(fd, _file_name(key), f"the lock file for {_show_key(key)}")
-        try:
-            record = LockRecord.from_json(raw)
-        except ValueError:
-            return None  # unreadable: as good as free (nobody can prove they hold it)
-        return record if record.key == key else None
+    def _write(self, txn: RecordTxn, record: LockRecord, kind: str, data: dict[str, Any]) -> None:
+        txn.put(record.key, record.to_json())
+        self._event(txn, kind, record, data)
 
-    def _write(self, fd: int, record: LockRecord) -> None:
-        fsio.write_atomic(_file_name(record.key), fsio.dumps_json(record.to_json()), dir_fd=fd, durable=False)
+    def _remove(self, txn: RecordTxn, record: LockRecord, kind: str, data: dict[str, Any]) -> None:
+        txn.remove(record.key)
+        self._event(txn, kind, record, data)
 
-    def _remove(self, fd: int, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(_file_name(key), dir_fd=fd)
+    def _event(self, txn: RecordTxn, kind: str, record: LockRecord, data: dict[str, Any]) -> None:
+        txn.log({"at": format_ts(self.clock()), "type": kind, "key": record.key, "owner": record.owner,
+                 "token": record.token, **data})
 
-    def _event(self, fd: int, kind: str, record: LockRecord, data: dict[str, Any]) -> None:
-        line = json.dumps({"at": format_ts(self.clock()), "type": kind, "key": record.key, "owner": record.owner,
-                           "token": record.token, **data}, sort_keys=True) + "\n"
-        fsio.append_line(EVENTS, line, dir_fd=fd, durable=False)  # see the module docstring
 
-    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
-        """For reading: None while the folder does not exist (nothing recorded yet)."""
-        return read_store_folder(self.store_root, LOCKS_DIR)
-
-    def _locked(self) -> "contextlib.AbstractContextManager[int]":
-        return locked_store_folder(self.store_root, LOCKS_DIR)
+def _record(raw: Any, key: str) -> LockRecord | None:
+    """The lock stored under `key`; None when unreadable (as good as free: nobody can prove they
+    hold it) or when it names another key (a record copied in is not trusted)."""
+    if raw is None:
+        return None
+    try:
+        record = LockRecord.from_json(raw)
+    except ValueError:
+        return None
+    return record if record.key == key else None
 
 
 def _owner(owner: str) -> str:

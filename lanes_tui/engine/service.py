@@ -1,13 +1,14 @@
-"""The dashboard's model: queue state, worker transcripts and operator actions, without Textual.
+"""The engine service: one queue, optionally supervised, as the dashboard and `--no-ui` see it.
 
-A `Board` runs the same `Supervisor` as `--no-ui` (or, watch-only, just the
-index and its change feed) and keeps what a screen needs: one row per task,
-per-lane figures, totals, and a capped, sanitised transcript per worker. It
-tells its listeners *that* something changed (`BoardChanged`: which task ids,
-and the supervisor event if one caused it); the UI pulls the rows it shows.
-The UI never writes queue files: it calls the actions here (submit, cancel,
-break, retry, pause, cap), each of which goes through the store's verbs and so
-leaves the events agent-lanes clients read.
+An `Engine` is built by `lanes_tui.wiring` (config -> backend -> engine -> app) for the
+dashboard, `--no-ui`, `demo`, the snapshot scenes and the screenshots alike. It runs the
+`Supervisor` (or, watch-only, just the index and its change feed: the same load-then-follow
+path, `feed.load_and_arm`) and keeps the read models a screen needs: one row per task,
+per-lane figures, totals, and a capped, sanitised transcript per worker. It tells its
+subscribers *that* something changed (`EngineChanged`: which task ids, and the supervisor
+event if one caused it); they pull the rows they show. Nothing above it writes the queue:
+the actions here (submit, cancel, break, retry, pause, cap, locks, messages) take the acting
+identity, go through the backend's verbs and so leave the events agent-lanes clients read.
 
 Agent-written text enters here and is sanitised here (core.sanitize), once:
 transcripts, activity, reasons and owners are plain, safe strings afterwards.
@@ -25,23 +26,23 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.handoff import RuntimeConfig
+from lanes_tui.core.locks import LockRecord, LockState, LockTable
+from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.feed import follow
+from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings
-from lanes_tui.storage.base import Backend, TaskChanges
-from lanes_tui.storage.files.locks import LockRecord, LockState, LockTable
-from lanes_tui.storage.files.messages import Message, MessageBox
-from lanes_tui.storage.files.presence import STATUSES, AgentState, Presence
+from lanes_tui.storage.base import Backend, RecordChanges, TaskChanges
 from lanes_tui.vendors.runcheck import check_run_metadata
 
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
@@ -50,7 +51,7 @@ DEPENDENCY_WAIT = "waiting for dependency"  # the supervisor's TaskWaiting reaso
 
 
 @dataclass(frozen=True)
-class BoardChanged:
+class EngineChanged:
     """Something changed: these task ids (empty: only totals/lanes), and why if a supervisor event."""
 
     task_ids: frozenset[str] = frozenset()
@@ -89,7 +90,7 @@ class TaskRow:
 @dataclass(frozen=True)
 class LaneRow:
     name: str
-    mode: str  # internal | external | hybrid | watch (watch-only board)
+    mode: str  # internal | external | hybrid | watch (watch-only engine)
     queued: int
     running: int
     oldest_queued_at: datetime | None
@@ -129,7 +130,7 @@ class _Worker:
         self.transcript.append(TranscriptLine(kind, one_line(text, 2000), time.time(), self.seq))
 
 
-class Board:
+class Engine:
     def __init__(
         self,
         store: Backend,
@@ -137,6 +138,8 @@ class Board:
         *,
         config: RuntimeConfig | None = None,
         watch_only: bool = False,
+        drain: bool = False,
+        claim: bool = True,
         operator: str | None = None,
     ) -> None:
         self.store = store
@@ -144,11 +147,17 @@ class Board:
         self.config = config
         self.watch_only = watch_only
         self.operator = operator or default_operator()
-        self.listeners: list[Callable[[BoardChanged], None]] = []
-        self.supervisor: Supervisor | None = None if watch_only else Supervisor(store, settings, emit=self._on_event)
+        self._subscribers: list[Callable[[EngineChanged], None]] = []
+        self._observers: list[Callable[[ev.SupervisorEvent], None]] = []
+        self.supervisor: Supervisor | None = None if watch_only else Supervisor(store, settings, emit=self._on_event,
+                                                                               drain=drain)
         self.index: TaskIndex = self.supervisor.index if self.supervisor else TaskIndex(store)
         if self.supervisor:
             self.supervisor.index_listeners.append(self._on_index_change)
+        # claim=False: a supervising engine whose supervisor is never started (it claims nothing);
+        # what its screens show comes from `replay`. The snapshot scenes and screenshots use it.
+        self._claim = claim
+        self._ours: set[str] = set()  # tasks our workers run: WorkerStarted .. WorkerFinished
         self._workers: dict[str, _Worker] = {}
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
@@ -158,20 +167,43 @@ class Board:
         self._background: set[asyncio.Task[None]] = set()
         self._active_lanes: set[str] = set()
 
+    # -- subscribing -------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[EngineChanged], None]) -> Callable[[], None]:
+        """Call `listener` on every change; returns the function that unsubscribes it."""
+        self._subscribers.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._subscribers:
+                self._subscribers.remove(listener)
+
+        return unsubscribe
+
+    def subscribed(self, listener: Callable[[EngineChanged], None]) -> bool:
+        return listener in self._subscribers
+
+    def replay(self, events: Iterable[ev.SupervisorEvent]) -> None:
+        """Take in supervisor events as if this engine's supervisor had emitted them (a recorded
+        run, shown by an engine built with claim=False)."""
+        if self.supervisor is None:
+            raise LanesError("watch-only: this engine has no supervisor to replay")
+        for event in events:
+            self.supervisor.emit(event)
+
+    def observe(self, observer: Callable[[ev.SupervisorEvent], None]) -> None:
+        """Also hand every supervisor event to `observer`, as it happens (`--no-ui` prints them)."""
+        self._observers.append(observer)
+
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self, on_loaded: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Take the store (one supervisor per store) and load the index; raises ConflictError.
+        """Take the queue (one supervisor per queue) and load the index; raises ConflictError.
 
-        `on_loaded` runs as soon as the index holds the store (see Supervisor.start)."""
-        if self.supervisor is not None:
+        `on_loaded` runs as soon as the index holds the queue (see feed.load_and_arm)."""
+        if self.supervisor is not None and self._claim:
             await self.supervisor.start(on_loaded)
         else:
-            # As in Supervisor.start: scan, show, then arm the watcher; follow() rescans once armed.
-            await asyncio.to_thread(self.index.rescan)
-            if on_loaded is not None:
-                await on_loaded()
-            self._feed = await asyncio.to_thread(self.store.task_feed)
+            self._feed = await load_and_arm(self.index, self.store, on_loaded)
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
         self._drained()  # remember which lanes have work, so the first drain is noticed
@@ -179,7 +211,7 @@ class Board:
     async def run(self) -> None:
         """Until stopped. The supervisor's run winds its workers down before returning."""
         try:
-            if self.supervisor is not None:
+            if self.supervisor is not None and self._claim:
                 await self.supervisor.run()
             else:
                 await self._stopped.wait()
@@ -202,12 +234,52 @@ class Board:
         self._stopped.set()
         if self._feed is not None:
             self._feed.close()
-        if self.supervisor is not None:
+        if self.supervisor is not None and self._claim:
             self.supervisor.close_feed()
 
     def stop_workers_now(self) -> None:
         if self.supervisor is not None:
             self.supervisor.stop_workers_now()
+
+    def abandon_now(self, reason: str) -> list[str]:
+        """When the event loop is gone or going (the UI crashed, the terminal closed) and the
+        supervisor did not wind down: kill our worker groups now and release their claims with
+        `reason`, synchronously. Returns the task ids whose workers were killed."""
+        if self.supervisor is not None and self.supervisor.registry.holds_lock:
+            return self.supervisor.abandon_now(reason)
+        return []
+
+    # -- the supervisor's state, for screens and summaries -------------------------------
+
+    @property
+    def supervising(self) -> bool:
+        return self.supervisor is not None
+
+    @property
+    def global_cap(self) -> int | None:
+        """How many workers may run at once (None: watch-only)."""
+        return self.supervisor.global_cap if self.supervisor else None
+
+    @property
+    def paused_lanes(self) -> frozenset[str]:
+        return self.supervisor.paused_lanes if self.supervisor else frozenset()
+
+    def exit_code(self, *, interrupted: bool) -> int:
+        """What `--no-ui` exits with after this run (engine/headless.py)."""
+        from lanes_tui.engine.headless import exit_code
+
+        return exit_code(self._require_supervisor(), interrupted)
+
+    def summary(self, code: int) -> dict[str, Any]:
+        """The run's summary: every task it ran, what waits and why, totals (`--summary`)."""
+        from lanes_tui.engine.headless import summary_of
+
+        return summary_of(self._require_supervisor(), code)
+
+    def _require_supervisor(self) -> Supervisor:
+        if self.supervisor is None:
+            raise LanesError("watch-only: this engine runs no workers")
+        return self.supervisor
 
     # -- reading ---------------------------------------------------------------------
 
@@ -226,7 +298,7 @@ class Board:
         return list(worker.transcript) if worker else []
 
     def running_ids(self) -> list[str]:
-        return sorted(self.supervisor.running) if self.supervisor else []
+        return sorted(self._ours)
 
     def lanes(self) -> list[LaneRow]:
         now = self.store.now()
@@ -266,7 +338,7 @@ class Board:
             if record.cost_usd is not None:
                 costs.append(record.cost_usd)
         for task_id, worker in self._workers.items():  # what running attempts used so far
-            if self.supervisor and task_id in self.supervisor.running:
+            if task_id in self._ours:
                 tokens_in += worker.tokens_in
                 tokens_out += worker.tokens_out
                 if worker.cost_usd is not None:
@@ -274,7 +346,7 @@ class Board:
         attention = sum(1 for s in self.index.summaries() if self._needs_attention(s)) + len(self.index.corrupt)
         return Totals(
             counts=counts,
-            workers=len(self.supervisor.running) if self.supervisor else counts.get(CLAIMED, 0),
+            workers=len(self._ours) if self.supervisor else counts.get(CLAIMED, 0),
             cap=self.supervisor.global_cap if self.supervisor else None,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
@@ -304,10 +376,10 @@ class Board:
 
     # -- operator actions ---------------------------------------------------------------
 
-    async def submit(self, form: SubmitForm) -> dict[str, Any]:
+    async def submit(self, form: SubmitForm, *, by: str | None = None) -> dict[str, Any]:
         if self.config is None:
             raise ConfigError("submitting needs the queue's handoff.yaml (--config)")
-        task = await asyncio.to_thread(submit_form, self.store, self.config, form, source_agent=self.operator,
+        task = await asyncio.to_thread(submit_form, self.store, self.config, form, source_agent=by or self.operator,
                                        check=self._check_runnable)
         self._refresh([task["id"]])
         return task
@@ -316,31 +388,34 @@ class Board:
         check_run_metadata(self.settings.vendors, lane=lane, lane_preset=self.settings.lane(lane).permissions,
                            metadata=metadata, default_vendor=self.settings.default_vendor)
 
-    async def cancel(self, task_id: str, reason: str = "cancelled from the dashboard") -> None:
+    async def cancel(self, task_id: str, reason: str = "cancelled from the dashboard", *, by: str | None = None) -> None:
+        by = by or self.operator
         if self.supervisor is not None:
-            await self.supervisor.stop_worker(task_id, f"cancelled by {self.operator}")
+            await self.supervisor.stop_worker(task_id, f"cancelled by {by}")
         try:
-            await asyncio.to_thread(self.store.cancel, task_id, by=self.operator, reason=reason)
+            await asyncio.to_thread(self.store.cancel, task_id, by=by, reason=reason)
         finally:
             self._refresh([task_id])
 
-    async def break_claim(self, task_id: str, reason: str) -> bool:
+    async def break_claim(self, task_id: str, reason: str, *, by: str | None = None) -> bool:
         """Kill our worker first (if it is ours), then force-release; True if a worker was stopped."""
+        by = by or self.operator
         stopped = False
         if self.supervisor is not None:
-            stopped = await self.supervisor.stop_worker(task_id, f"claim broken by {self.operator}: {reason}")
+            stopped = await self.supervisor.stop_worker(task_id, f"claim broken by {by}: {reason}")
         try:
-            await asyncio.to_thread(self.store.break_claim, task_id, by=self.operator, reason=reason)
+            await asyncio.to_thread(self.store.break_claim, task_id, by=by, reason=reason)
         finally:
             self._refresh([task_id])
         return stopped
 
-    async def retry(self, task_id: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    async def retry(self, task_id: str, overrides: dict[str, str] | None = None, *,
+                    by: str | None = None) -> dict[str, Any]:
         """A failed task submitted again (requeue), optionally with another vendor/model/effort."""
         def requeue() -> dict[str, Any]:
             original = self.store.read_task(task_id)
             self._check_runnable(str(original.get("lane") or ""), {**(original.get("metadata") or {}), **(overrides or {})})
-            return self.store.requeue(task_id, by=self.operator, metadata_overrides=overrides or {})
+            return self.store.requeue(task_id, by=by or self.operator, metadata_overrides=overrides or {})
 
         new = await asyncio.to_thread(requeue)
         self._refresh([task_id, new["id"]])
@@ -356,14 +431,14 @@ class Board:
         else:
             self.supervisor.pause_lane(lane)
             paused = True
-        self._notify(BoardChanged())
+        self._notify(EngineChanged())
         return paused
 
     def set_cap(self, cap: int) -> int:
         if self.supervisor is None:
             raise LanesError("watch-only: this dashboard runs no workers")
         cap = self.supervisor.set_global_cap(cap)
-        self._notify(BoardChanged())
+        self._notify(EngineChanged())
         return cap
 
     # -- advisory file locks ------------------------------------------------------------------
@@ -374,14 +449,18 @@ class Board:
     async def lock_states(self) -> list[LockState]:
         return sorted(await asyncio.to_thread(self.lock_table().states), key=lambda s: s.record.key)
 
-    async def break_file_lock(self, key: str, reason: str) -> LockRecord:
+    async def break_file_lock(self, key: str, reason: str, *, by: str | None = None) -> LockRecord:
         """An operator removes an agent's lock; the `broken` event records who and why."""
-        return await asyncio.to_thread(self.lock_table().break_lock, key, by=self.operator, reason=reason)
+        return await asyncio.to_thread(self.lock_table().break_lock, key, by=by or self.operator, reason=reason)
 
     # -- agents and messages ----------------------------------------------------------------
 
     def presence(self) -> Presence:
         return self.store.presence()
+
+    def record_feed(self, kind: str) -> RecordChanges:
+        """A feed of changes to the locks, agents or messages (blocking to arm: call in a thread)."""
+        return self.store.record_feed(kind)
 
     def message_box(self) -> MessageBox:
         return self.store.messages()
@@ -395,17 +474,17 @@ class Board:
         """The last `limit` messages to anyone, newest last; marks nothing read."""
         return await asyncio.to_thread(self.message_box().recent, limit)
 
-    async def send_message(self, to: str, body: str) -> Message:
+    async def send_message(self, to: str, body: str, *, by: str | None = None) -> Message:
         """Send as the operator (`operator:...`). Core accepts that sender; only the CLI keeps
         agents from taking the prefix, so a person's words cannot be forged by an agent there.
         Bad addresses and bodies raise InvalidInput (a LanesError)."""
-        return await asyncio.to_thread(self.message_box().send, self.operator, to, body)
+        return await asyncio.to_thread(self.message_box().send, by or self.operator, to, body)
 
     # -- inside ------------------------------------------------------------------------
 
     def _row(self, s: TaskSummary) -> TaskRow:
         worker = self._workers.get(s.id)
-        ours = bool(self.supervisor and s.id in self.supervisor.running)
+        ours = s.id in self._ours
         record = self.supervisor.records.get(s.id) if self.supervisor else None
         reason = s.failure_reason or self._waiting.get(s.id) or (worker.attention if worker else "") or ""
         if s.needs_repair:
@@ -448,12 +527,19 @@ class Board:
         return False
 
     def _on_event(self, event: ev.SupervisorEvent) -> None:
+        for observer in self._observers:
+            observer(event)
         ids: frozenset[str] = frozenset()
         task_id = getattr(event, "task_id", None)
         if task_id is not None:
             ids = frozenset({task_id})
             worker = self._workers.setdefault(task_id, _Worker())
-            if isinstance(event, ev.WorkerStarted):
+            if isinstance(event, ev.WorkerFinished):
+                self._ours.discard(task_id)
+                if not worker.transcript:
+                    self._workers.pop(task_id, None)  # it never started: keep no empty transcript
+            elif isinstance(event, ev.WorkerStarted):
+                self._ours.add(task_id)
                 worker.vendor, worker.model, worker.effort = event.vendor, event.model, event.effort or ""
                 worker.attempt, worker.activity, worker.permissions = event.attempt, "starting", event.permissions
                 worker.tokens_in = worker.tokens_out = 0
@@ -499,7 +585,7 @@ class Board:
             elif isinstance(event, ev.WorkerAbandoned):
                 worker.add("status", f"stopped: {event.reason}")
                 worker.activity = ""
-        self._notify(BoardChanged(ids, event))
+        self._notify(EngineChanged(ids, event))
 
     def _on_index_change(self, change: IndexChange) -> None:
         for task_id in change.changed | change.removed:
@@ -507,7 +593,7 @@ class Board:
             if summary is None or summary.state != QUEUED:
                 self._waiting.pop(task_id, None)  # claimed, finished or gone: no longer waiting
         self._count_attempts_later(change.changed)
-        self._notify(BoardChanged(change.changed | change.removed | change.corrupt, drained_lanes=self._drained()))
+        self._notify(EngineChanged(change.changed | change.removed | change.corrupt, drained_lanes=self._drained()))
 
     def _drained(self) -> frozenset[str]:
         """Lanes that had queued or claimed tasks at the last look and have none now."""
@@ -535,7 +621,7 @@ class Board:
             changed = {i for i, n in counts.items() if self._attempts.get(i) != n}
             self._attempts.update(counts)
             if changed:
-                self._notify(BoardChanged(frozenset(changed)))
+                self._notify(EngineChanged(frozenset(changed)))
 
     def _attempt_counts(self, task_ids: list[str]) -> dict[str, int]:
         counts = {}
@@ -546,10 +632,10 @@ class Board:
 
     def _refresh(self, task_ids: list[str]) -> None:
         change = self.supervisor.refresh(task_ids) if self.supervisor else self.index.refresh(task_ids)
-        self._notify(BoardChanged(frozenset(task_ids) | change.changed | change.removed))
+        self._notify(EngineChanged(frozenset(task_ids) | change.changed | change.removed))
 
-    def _notify(self, change: BoardChanged) -> None:
-        for listener in list(self.listeners):
+    def _notify(self, change: EngineChanged) -> None:
+        for listener in list(self._subscribers):
             listener(change)
 
 

@@ -1,14 +1,11 @@
 """Who is working in this repository: one presence record per agent, kept fresh by heartbeats.
 
-On disk, under `<store>/agents/` (beside `locks/`, never inside `tasks/`):
+A backend keeps the records (`core/records.Records`, keyed by agent id, with an audit
+trail of registrations; heartbeats are not logged: too many) and makes each change one
+exclusive transaction; reads take no lock. The file store's layout is in
+`storage/files/records.py`.
 
-    <sha256(id)[:40]>.json   one file per agent (AgentRecord as JSON)
-    events.jsonl             append-only: registered (heartbeats are not logged: too many)
-
-Changes happen under an exclusive flock on the `agents/` folder (storage/files/folders.py), as for locks;
-reads take no lock because records are replaced atomically.
-
-Status is derived when read, never stored, so it cannot go stale on disk:
+Status is derived when read, never stored, so it cannot go stale:
 `active` when the last heartbeat is at most ACTIVE_SECONDS old, `idle` up to
 OFFLINE_SECONDS, `offline` after that. An agent registered with a pid on this
 host is `offline` as soon as that process (pid plus start time: pids are
@@ -17,30 +14,24 @@ reused) is gone, whatever its last heartbeat says.
 Agent ids are what agents call themselves (`--as NAME`, `LANES_AGENT_ID`);
 they are shown everywhere, so they refuse control characters, bidi controls
 and the other code points `sanitize.clean` would escape. `all`, `name:...`
-and `role:...` are message addresses (messages.py), so they cannot be ids.
+and `role:...` are message addresses (core/messages.py), so they cannot be ids.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import os
 import re
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from lanes_tui.core import fsio, procinfo
+from lanes_tui.core import procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
-from lanes_tui.core.errors import InvalidInput, StoreError
-from lanes_tui.core.sanitize import is_clean, one_line
-from lanes_tui.storage.files.folders import locked_store_folder, read_json_record, read_store_folder
+from lanes_tui.core.errors import InvalidInput
+from lanes_tui.core.records import Records, RecordTxn
+from lanes_tui.core.sanitize import is_clean
 
-AGENTS_DIR = "agents"
-EVENTS = "events.jsonl"
 ACTIVE_SECONDS = 120.0
 OFFLINE_SECONDS = 900.0
 MAX_ID = 200
@@ -127,15 +118,10 @@ def validate_role(role: object) -> str:
     return role
 
 
-def _file_name(agent_id: str) -> str:
-    return hashlib.sha256(agent_id.encode("utf-8")).hexdigest()[:40] + ".json"
-
-
 class Presence:
-    def __init__(self, store_root: Path, *, clock: Clock = system_clock, host: str | None = None,
+    def __init__(self, records: Records, *, clock: Clock = system_clock, host: str | None = None,
                  active_seconds: float = ACTIVE_SECONDS, offline_seconds: float = OFFLINE_SECONDS) -> None:
-        self.store_root = Path(store_root)
-        self.folder = self.store_root / AGENTS_DIR
+        self.records = records
         self.clock = clock
         self.host = host or socket.gethostname()
         self.active_seconds = active_seconds
@@ -144,22 +130,15 @@ class Presence:
     # -- reading (lock-free) ----------------------------------------------------------
 
     def get(self, agent_id: str) -> AgentRecord | None:
-        with self._dir() as fd:
-            return None if fd is None else self._read(fd, agent_id)
+        return _record(self.records.get(agent_id), agent_id)
 
     def agents(self, now: datetime | None = None) -> list[AgentState]:
-        """Every registered agent with its status as of `now`, sorted by id (corrupt files skipped)."""
+        """Every registered agent with its status as of `now`, sorted by id (unreadable records skipped)."""
         now = now or self.clock()
         found = []
-        with self._dir() as fd:
-            for name in sorted(os.listdir(fd)) if fd is not None else ():
-                if not name.endswith(".json") or len(name) != 45:
-                    continue
-                with contextlib.suppress(OSError, ValueError, StoreError):
-                    record = AgentRecord.from_json(json.loads(fsio.read_file(name, dir_fd=fd,
-                                                                             max_bytes=MAX_RECORD_BYTES)))
-                    if name == _file_name(record.id):  # a record copied under another agent's name is not trusted
-                        found.append(self.state_of(record, now))
+        for raw in self.records.values():
+            with contextlib.suppress(ValueError):
+                found.append(self.state_of(AgentRecord.from_json(raw), now))
         return sorted(found, key=lambda state: state.record.id)
 
     def state_of(self, record: AgentRecord, now: datetime | None = None) -> AgentState:
@@ -205,8 +184,8 @@ class Presence:
         if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0):
             raise InvalidInput("a pid is a positive whole number")
         task_id = _task(task_id)
-        with self._locked() as fd:
-            return self._register_at(fd, agent_id, name, role, pid, task_id or None)
+        with self.records.exclusive() as txn:
+            return self._register_at(txn, agent_id, name, role, pid, task_id or None)
 
     def heartbeat(self, agent_id: str, task_id: str | None = None, note: str | None = None) -> AgentRecord:
         """Mark the agent seen now. None keeps the current task/note; "" clears it.
@@ -217,10 +196,10 @@ class Presence:
         task_id = _task(task_id)
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
             raise InvalidInput(f"a note is text of at most {MAX_NOTE} characters")
-        with self._locked() as fd:
-            current = self._read(fd, agent_id)
+        with self.records.exclusive() as txn:
+            current = _record(txn.get(agent_id), agent_id)
             if current is None:
-                current = self._register_at(fd, agent_id, agent_id, None, None, task_id or None)
+                current = self._register_at(txn, agent_id, agent_id, None, None, task_id or None)
             data = current.to_json()
             data["last_seen"] = format_ts(self.clock())
             if task_id is not None:
@@ -228,40 +207,32 @@ class Presence:
             if note is not None:
                 data["note"] = note
             record = AgentRecord(**data)
-            self._write(fd, record)
+            txn.put(agent_id, record.to_json())
             return record
 
     # -- inside -----------------------------------------------------------------------------
 
-    def _register_at(self, fd: int, agent_id: str, name: str, role: str | None, pid: int | None,
+    def _register_at(self, txn: RecordTxn, agent_id: str, name: str, role: str | None, pid: int | None,
                      task_id: str | None) -> AgentRecord:
         stamp = format_ts(self.clock())
         record = AgentRecord(id=agent_id, name=name, role=role, host=self.host, registered_at=stamp,
                              last_seen=stamp, pid=pid, pid_start=procinfo.start_time(pid) if pid else None,
                              task_id=task_id)
-        self._write(fd, record)
-        line = json.dumps({"at": stamp, "type": "registered", **record.to_json()}, sort_keys=True) + "\n"
-        fsio.append_line(EVENTS, line, dir_fd=fd, durable=False)  # an audit trail; the record is durable
+        txn.put(agent_id, record.to_json())
+        txn.log({"at": stamp, "type": "registered", **record.to_json()})  # an audit trail
         return record
 
-    def _read(self, fd: int, agent_id: str) -> AgentRecord | None:
-        raw = read_json_record(fd, _file_name(agent_id), f"the presence file for {one_line(agent_id, 80)}",
-                               MAX_RECORD_BYTES)
-        try:
-            record = AgentRecord.from_json(raw)
-        except ValueError:
-            return None  # unreadable: as good as unregistered (the next register replaces it)
-        return record if record.id == agent_id else None
 
-    def _write(self, fd: int, record: AgentRecord) -> None:
-        fsio.write_atomic(_file_name(record.id), fsio.dumps_json(record.to_json()), dir_fd=fd)
-
-    def _dir(self) -> "contextlib.AbstractContextManager[int | None]":
-        """For reading: None while the folder does not exist (nothing recorded yet)."""
-        return read_store_folder(self.store_root, AGENTS_DIR)
-
-    def _locked(self) -> "contextlib.AbstractContextManager[int]":
-        return locked_store_folder(self.store_root, AGENTS_DIR)
+def _record(raw: Any, agent_id: str) -> AgentRecord | None:
+    """The agent's record; None when missing or unreadable (as good as unregistered: the next
+    register replaces it) or when it is another agent's (a record copied in is not trusted)."""
+    if raw is None:
+        return None
+    try:
+        record = AgentRecord.from_json(raw)
+    except ValueError:
+        return None
+    return record if record.id == agent_id else None
 
 
 def addresses_of(agent_id: str, record: AgentRecord | None) -> frozenset[str]:

@@ -10,11 +10,11 @@ from helpers.supervisor import events_of, make_settings, until
 from lanes_tui.core.handoff import load_config
 from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.board import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Board, BoardChanged
+from lanes_tui.engine.service import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Engine, EngineChanged
 
 
-def _board(workspace, **kwargs) -> Board:
-    return Board(workspace.store(), make_settings(workspace), config=load_config(workspace.config),
+def _board(workspace, **kwargs) -> Engine:
+    return Engine(workspace.store(), make_settings(workspace), config=load_config(workspace.config),
                  operator="operator:test", **kwargs)
 
 
@@ -25,92 +25,92 @@ async def test_watch_only_rows_lanes_and_attention_follow_the_disk(workspace):
     store.claim(claimed, owner="someone", lease_seconds=0.2)  # expires soon: needs attention then
     failed = workspace.submit(lane="beta", name="c")["id"]
     store.cancel(failed, by="op")
-    board = _board(workspace, watch_only=True)
-    changes: list[BoardChanged] = []
-    board.listeners.append(changes.append)
-    await board.start()
+    engine = _board(workspace, watch_only=True)
+    changes: list[EngineChanged] = []
+    engine.subscribe(changes.append)
+    await engine.start()
     try:
-        rows = {r.id: r for r in board.rows()}
+        rows = {r.id: r for r in engine.rows()}
         assert (rows[queued].state, rows[claimed].state, rows[failed].state) == (QUEUED, CLAIMED, FAILED)
         assert rows[claimed].owner == "someone" and rows[failed].reason == "cancelled"
-        await until(lambda: board.row(claimed).attempts == 1 and board.row(failed).attempts == 0)
-        lanes = {lane.name: lane for lane in board.lanes()}
+        await until(lambda: engine.row(claimed).attempts == 1 and engine.row(failed).attempts == 0)
+        lanes = {lane.name: lane for lane in engine.lanes()}
         assert (lanes["alpha"].queued, lanes["alpha"].running, lanes["beta"].queued) == (1, 1, 0)
         assert lanes["alpha"].oldest_queued_at is not None and lanes["alpha"].mode == "watch"
-        await until(lambda: board.row(claimed).attention, what="expired lease needs attention")
-        assert board.totals().attention == 2 and board.totals().cap is None  # failed + expired
-        # Another client's change reaches the board through the change feed.
+        await until(lambda: engine.row(claimed).attention, what="expired lease needs attention")
+        assert engine.totals().attention == 2 and engine.totals().cap is None  # failed + expired
+        # Another client's change reaches the engine through the change feed.
         new = workspace.submit(lane="alpha", name="d")["id"]
         await until(lambda: any(new in c.task_ids for c in changes), what="feed reported the new task")
-        assert board.row(new).state == QUEUED
+        assert engine.row(new).state == QUEUED
     finally:
-        board.request_stop("test over")
-        await asyncio.wait_for(board.run(), 10)
+        engine.request_stop("test over")
+        await asyncio.wait_for(engine.run(), 10)
 
 
 async def test_a_hostile_lane_name_and_owner_are_sanitised(workspace):
     store = workspace.store()
     task_id = workspace.submit(lane="x\x1b]0;pwned\x07\u202e")["id"]
     store.claim(task_id, owner="evil\x1b[2J", lease_seconds=60)
-    board = _board(workspace, watch_only=True)
-    await board.start()
+    engine = _board(workspace, watch_only=True)
+    await engine.start()
     try:
-        row = board.row(task_id)
+        row = engine.row(task_id)
         assert row.lane == "x\\x1b]0;pwned\\x07\\u202e" and row.owner == "evil\\x1b[2J"
-        assert all("\x1b" not in lane.name for lane in board.lanes())
+        assert all("\x1b" not in lane.name for lane in engine.lanes())
     finally:
-        board.request_stop("test over")
-        await board.run()
+        engine.request_stop("test over")
+        await engine.run()
 
 
 async def test_transcripts_are_capped_sanitised_and_numbered(workspace):
-    board = _board(workspace, watch_only=True)
+    engine = _board(workspace, watch_only=True)
     task_id = workspace.submit()["id"]
     for i in range(TRANSCRIPT_LINES + 5):
-        board._on_event(ev.WorkerActivity(task_id, f"line {i}\x1b[31m\nmore"))
-    lines = board.transcript(task_id)
+        engine._on_event(ev.WorkerActivity(task_id, f"line {i}\x1b[31m\nmore"))
+    lines = engine.transcript(task_id)
     assert len(lines) == TRANSCRIPT_LINES and lines[-1].seq == TRANSCRIPT_LINES + 5
     assert lines[-1].text == f"line {TRANSCRIPT_LINES + 4}\\x1b[31m more"
 
 
 async def test_waiting_for_a_dependency_is_not_a_problem_but_a_missing_vendor_is(workspace):
-    board = _board(workspace, watch_only=True)
+    engine = _board(workspace, watch_only=True)
     first = workspace.submit(name="a")["id"]
     second = workspace.submit(name="b")["id"]
-    await board.start()
+    await engine.start()
     try:
-        board._on_event(ev.TaskWaiting(first, "default", f"{DEPENDENCY_WAIT} {second} (queued)"))
-        board._on_event(ev.TaskWaiting(second, "default", "no vendor available: claude is not on PATH"))
-        assert not board.row(first).attention and board.row(second).attention
-        assert board.row(second).reason.startswith("no vendor available")
+        engine._on_event(ev.TaskWaiting(first, "default", f"{DEPENDENCY_WAIT} {second} (queued)"))
+        engine._on_event(ev.TaskWaiting(second, "default", "no vendor available: claude is not on PATH"))
+        assert not engine.row(first).attention and engine.row(second).attention
+        assert engine.row(second).reason.startswith("no vendor available")
     finally:
-        board.request_stop("test over")
-        await board.run()
+        engine.request_stop("test over")
+        await engine.run()
 
 
 async def test_actions_go_through_the_store_verbs_as_the_operator(workspace, standins, monkeypatch):
     monkeypatch.setenv("STANDIN_MODE", "hang")
     store = workspace.store()
-    board = _board(workspace)
-    await board.start()
-    job = asyncio.create_task(board.run())
+    engine = _board(workspace)
+    await engine.start()
+    job = asyncio.create_task(engine.run())
     try:
         from lanes_tui.engine.submitting import SubmitForm
 
-        task = await board.submit(SubmitForm(lane="default", prompt="hello"))
-        await until(lambda: task["id"] in board.running_ids(), what="our worker runs it")
-        board.pause_lane("default")
-        assert await board.break_claim(task["id"], "wrong branch") is True
+        task = await engine.submit(SubmitForm(lane="default", prompt="hello"))
+        await until(lambda: task["id"] in engine.running_ids(), what="our worker runs it")
+        engine.pause_lane("default")
+        assert await engine.break_claim(task["id"], "wrong branch") is True
         released = events_of(store, task["id"], "released")[-1]
         assert released["data"]["by"] == "operator:test" and released["data"]["reason"] == "wrong branch"
         assert store.read_task(task["id"])["state"] == QUEUED
-        await board.cancel(task["id"])
+        await engine.cancel(task["id"])
         assert store.read_task(task["id"])["state"] == FAILED
-        new = await board.retry(task["id"], {"required_vendor": "codex"})
+        new = await engine.retry(task["id"], {"required_vendor": "codex"})
         assert new["metadata"]["requeued_from"] == task["id"] and new["metadata"]["required_vendor"] == "codex"
-        assert board.set_cap(3) == 3 and board.totals().cap == 3
+        assert engine.set_cap(3) == 3 and engine.totals().cap == 3
     finally:
-        board.request_stop("test over", grace=0)
-        board.stop_workers_now()
+        engine.request_stop("test over", grace=0)
+        engine.stop_workers_now()
         await asyncio.wait_for(job, 20)
     assert json.loads((workspace.store_root / ".lanes-tui" / "supervisor.json").read_text())["workers"] == {}
