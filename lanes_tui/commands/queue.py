@@ -10,14 +10,14 @@ from typing import Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
 from lanes_tui.core import views
+from lanes_tui.core.batched_output import joined, write_batches
 from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.model import FAILED, QUEUED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
 from lanes_tui.storage import open_store
-from lanes_tui.storage.base import Backend
-from lanes_tui.storage.files import listing
+from lanes_tui.storage.base import Backend, ListingOutput
 
 MAX_BODY_BYTES = 32 << 20
 MAX_METADATA_ITEMS = 200
@@ -315,8 +315,7 @@ def cmd_status(args: argparse.Namespace, store: Backend, config: RuntimeConfig |
         note("[deprecated] --rack is renamed to --all; --rack will be removed in v0.2.")
         args.all = True
     if args.all:
-        collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-        _emit_listing(listing.render_status_all_batches(collected), collected)
+        _emit_listing(store.listing_output(status=True, lane=args.lane, include_terminal=not args.active_only))
         return 0
     if args.task_id is None:  # an explicit "" is an invalid id (exit 5), as for every other verb
         raise UsageError("status requires a task id or --all")
@@ -332,12 +331,11 @@ def cmd_status(args: argparse.Namespace, store: Backend, config: RuntimeConfig |
 
 
 def cmd_list(args: argparse.Namespace, store: Backend, config: RuntimeConfig | None) -> int:
-    collected = listing.collect(store, lane=args.lane, include_terminal=not args.active_only)
-    _emit_listing(listing.render_list_batches(collected), collected)
+    _emit_listing(store.listing_output(status=False, lane=args.lane, include_terminal=not args.active_only))
     return 0
 
 
-def _emit_listing(batches: listing.Batches, collected: listing.Collected) -> None:
+def _emit_listing(output: ListingOutput) -> None:
     """Always JSON, as agent-lanes prints it; corrupt tasks are reported beside the rest.
 
     The output is UTF-8 (in fact ASCII: json escapes the rest) and 20 MB or more
@@ -346,7 +344,7 @@ def _emit_listing(batches: listing.Batches, collected: listing.Collected) -> Non
     """
     import codecs
 
-    for _, reason in collected.corrupt:
+    for _, reason in output.corrupt:
         warn(reason)
     out = sys.stdout
     try:
@@ -356,10 +354,10 @@ def _emit_listing(batches: listing.Batches, collected: listing.Collected) -> Non
         fd = -1
     if fd >= 0:
         out.flush()  # anything already written as text goes first
-        listing.write_batches(fd, batches)
-        listing.write_batches(fd, iter([[b"\n"]]))
+        write_batches(fd, output.batches)
+        write_batches(fd, iter([[b"\n"]]))
     else:
-        out.write(listing.joined(batches).decode("utf-8") + "\n")
+        out.write(joined(output.batches).decode("utf-8") + "\n")
 
 
 # -- operator verbs ------------------------------------------------------------------------

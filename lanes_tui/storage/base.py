@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Iterator, Mapping, Protocol
 
+from lanes_tui.core.batched_output import Batches
 from lanes_tui.core.clock import Clock
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.locks import LockTable
@@ -46,6 +47,15 @@ class Listing:
     """Tasks (after roll-forward), oldest first, with the ones that could not be read apart."""
 
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ListingOutput:
+    """`list --json` or `status --all --json` exactly as agent-lanes prints them (no final
+    newline), as UTF-8 pieces in batches (core/batched_output.py), and what could not be read."""
+
+    batches: Batches
     corrupt: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -185,6 +195,10 @@ class Backend(Protocol):
         """Queued and claimed tasks (of `lane`), oldest first."""
 
     def all_tasks(self, *, lane: str | None = None, include_terminal: bool = True) -> Listing: ...
+
+    def listing_output(self, *, status: bool, lane: str | None = None,
+                       include_terminal: bool = True) -> ListingOutput:
+        """What `list --json` (`status`: `status --all --json`) prints."""
 
     def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
         """Ids that may be live in `lane` (all lanes for None), in id order; cheap at any history size."""

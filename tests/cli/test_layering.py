@@ -36,7 +36,6 @@ FILE_BACKEND = "lanes_tui.storage.files"
 # the test fails when an entry is no longer needed, so the list can only shrink.
 STILL_IMPORT_FILE_BACKEND = {
     "commands/hooks.py",  # Claude Code's edit hook runs before every edit: the lock folder alone, not the store
-    "commands/queue.py",  # list/status --all: the file store's listing cache renders them (docs/architecture.md)
 }
 NEVER_BELOW_UI = ("textual", "rich")
 

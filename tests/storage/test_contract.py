@@ -502,3 +502,24 @@ def test_attempt_logs_have_a_place_per_task_and_attempt(store, workspace):
     assert one != two and one.parent == two.parent
     with pytest.raises(InvalidInput):
         store.attempt_log_path("../escape", 1)
+
+
+def test_listings_print_what_agent_lanes_prints(store, workspace, clock):
+    import json
+
+    from lanes_tui.core.batched_output import joined
+
+    done = submit(store, workspace, correlation_id="a")
+    token = store.claim(done["id"], owner="w", lease_seconds=60)["claim_token"]
+    store.respond(done["id"], body="ok", reviewer="w", claim_token=token)
+    clock.advance(5)
+    queued = submit(store, workspace, correlation_id="b", lane="other")
+    listed = json.loads(joined(store.listing_output(status=False).batches))
+    assert (listed["status"], listed["count"]) == ("ok", 2)
+    assert [t["id"] for t in listed["tasks"]] == [done["id"], queued["id"]]
+    assert listed["tasks"][0]["missing_response"] is False  # its answer is recorded
+    assert listed["tasks"][0]["last_event_age_seconds"] == 5
+    status = json.loads(joined(store.listing_output(status=True, lane="other").batches))
+    assert status["summary"]["queued"] == 1 and status["count"] == 1 and "next_action" in status
+    live = json.loads(joined(store.listing_output(status=False, include_terminal=False).batches))
+    assert [t["id"] for t in live["tasks"]] == [queued["id"]]

@@ -392,36 +392,14 @@ def test_output_goes_straight_to_the_descriptor_or_through_text(busy_store, capf
     collected = listing.collect(store)
     expected = listing.render_list(collected) + "\n"
     print("before", end="")  # text already buffered goes first
-    queue._emit_listing(listing.render_list_batches(collected), collected)
+    queue._emit_listing(store.listing_output(status=False))
     assert capfd.readouterr().out == "before" + expected
     for encoding in ("utf-8", "utf-16"):  # a stream with no descriptor, or another encoding
         raw = io.BytesIO()
         monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding=encoding))
-        queue._emit_listing(listing.render_list_batches(collected), collected)
+        queue._emit_listing(store.listing_output(status=False))
         sys.stdout.flush()
         assert raw.getvalue().decode(encoding) == expected
-
-
-def test_writes_survive_short_and_non_blocking_writes(monkeypatch):
-    written = []
-    calls = iter([3, BlockingIOError(), 2])
-
-    def fake_writev(fd, pieces):
-        written.append(b"".join(pieces)[:3])
-        return 3
-
-    def fake_write(fd, data):
-        step = next(calls)
-        if isinstance(step, BaseException):
-            raise step
-        written.append(bytes(data[:step]))
-        return step
-
-    monkeypatch.setattr(listing.os, "writev", fake_writev)
-    monkeypatch.setattr(listing.os, "write", fake_write)
-    monkeypatch.setattr(listing.select, "select", lambda r, w, x: (r, w, x))
-    listing.write_batches(99, iter([[b"abc", memoryview(b"defgh")], ]))
-    assert b"".join(written) == b"abcdefgh"
 
 
 def test_a_process_that_loaded_the_cache_before_another_compacted_it(busy_store, workspace):

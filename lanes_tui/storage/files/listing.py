@@ -58,7 +58,6 @@ import contextlib
 import marshal
 import os
 import secrets
-import select
 import stat
 import sys
 import zlib
@@ -66,9 +65,10 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import le
-from typing import Any, Iterator
+from typing import Any
 
 from lanes_tui.core import fsio, jsonout
+from lanes_tui.core.batched_output import Batches, joined
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.ids import is_valid_task_id
@@ -89,7 +89,6 @@ _AGE_MARK = _AGE_KEY + b"%d" % _AGE_SLOT
 _ITEM_INDENT = "    "  # views sit at depth 2: {"tasks": [ {...} ]}
 _SEP = b",\n" + _ITEM_INDENT.encode()
 _BATCH_ITEMS = 250  # views per batch of output: at most 4 pieces each, under IOV_MAX (1024)
-_PIPE_SIZE = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _NO_EVENT = -(1 << 63)  # in the header's event column: no age to splice
@@ -103,7 +102,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FRESH, SETTLED, FULL = 0, 1, 2
 
 Item = int  # a row of Collected.table
-Batches = Iterator[list[bytes | memoryview]]  # the output: pieces, in batches for os.writev
 
 
 class Table:
@@ -357,35 +355,6 @@ def summary_of(collected: Collected) -> dict[str, int]:
 def _add_corrupt(head: dict[str, Any], collected: Collected) -> None:
     if collected.corrupt:
         head["corrupt"] = [{"task_id": tid, "reason": reason} for tid, reason in collected.corrupt]
-
-
-def joined(batches: Batches) -> bytes:
-    return b"".join(piece for batch in batches for piece in batch)
-
-
-def write_batches(fd: int, batches: Batches) -> None:
-    """Write the pieces to fd in order, one writev per batch: the output is never copied in memory.
-
-    A pipe is first grown to 1 MB (from 64 KB) when the system allows: 20 MB
-    then go through in a few dozen wake-ups of the reader instead of hundreds.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
-            import fcntl
-
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-    for batch in batches:
-        try:
-            written = os.writev(fd, batch)
-        except BlockingIOError:  # a non-blocking descriptor (shared with another process)
-            written = 0
-        if written < sum(map(len, batch)):  # interrupted, or non-blocking: finish piece by piece
-            rest = memoryview(b"".join(batch))[written:]
-            while rest:
-                try:
-                    rest = rest[os.write(fd, rest):]
-                except BlockingIOError:
-                    select.select([], [fd], [])
 
 
 def _splice(head: dict[str, Any], collected: Collected) -> Batches:

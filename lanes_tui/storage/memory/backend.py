@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Iterator, Mapping
 
-from lanes_tui.core import fsio, lifecycle
+from lanes_tui.core import fsio, jsonout, lifecycle, views
 from lanes_tui.core.clock import Clock, after, id_stamp, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.ids import new_task_id, validate_task_id
@@ -37,8 +37,9 @@ from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
-from lanes_tui.storage.base import Listing, Loaded, NextResult
+from lanes_tui.storage.base import Listing, ListingOutput, Loaded, NextResult
 from lanes_tui.storage.memory.coordination import (
     KindFeeds,
     MemoryLogs,
@@ -406,6 +407,18 @@ class MemoryBackend:
                  and (include_terminal or t["state"] not in TERMINAL_STATES)]
         tasks.sort(key=lambda t: t["created_at"])
         return Listing(tasks)
+
+    def listing_output(self, *, status: bool, lane: str | None = None,
+                       include_terminal: bool = True) -> ListingOutput:
+        now = self.now()
+        shown = [task_view(task, response_exists=self.response_exists(task["id"]),
+                           last_event=self.last_event(task["id"]), now=now)
+                 for task in self.all_tasks(lane=lane, include_terminal=include_terminal).tasks]
+        head: dict[str, Any] = {"status": "ok", "count": len(shown)}
+        if status:
+            counts = views.summary(shown)
+            head.update(summary=counts, next_action=views.queue_next_action(counts))
+        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]))
 
     def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
         return sorted(t["id"] for t in self.live_tasks(lane=lane).tasks)
