@@ -40,9 +40,12 @@ NO_CACHE = """
 import sys
 from lanes_tui.core import jsonout
 from lanes_tui.storage.files.backend import FileBackend
-from lanes_tui.storage.files.scan import all_tasks, snapshot_views
+from lanes_tui.core.views import task_view
+from lanes_tui.storage.files.scan import all_tasks
 store = FileBackend(sys.argv[1], create=False)
-views = snapshot_views(store, all_tasks(store))
+now = store.now()
+views = [task_view(t, response_exists=store.response_exists(t["id"]), last_event=store.last_event(t["id"]), now=now)
+         for t in all_tasks(store).tasks]
 sys.stdout.write(jsonout.dumps({"count": len(views), "status": "ok", "tasks": views}) + "\\n")
 """
 AGE = re.compile(rb'"last_event_age_seconds": -?\d+')

@@ -164,11 +164,6 @@ class Presence:
         record = self.get(agent_id)
         return None if record is None else self.state_of(record).status
 
-    def is_online(self, agent_id: str) -> bool:
-        """Active or idle. An unknown agent is not online: callers that must tell "unknown"
-        from "offline" (an unregistered lock owner, say) use status_of."""
-        return self.status_of(agent_id) in ("active", "idle")
-
     def matching(self, address: str) -> list[AgentRecord]:
         """Registered agents a message address reaches (`all`, `name:N`, `role:R` or an id)."""
         return [state.record for state in self.agents() if address in addresses_of(state.record.id, state.record)]

@@ -179,9 +179,6 @@ class Engine:
 
         return unsubscribe
 
-    def subscribed(self, listener: Callable[[EngineChanged], None]) -> bool:
-        return listener in self._subscribers
-
     def replay(self, events: Iterable[ev.SupervisorEvent]) -> None:
         """Take in supervisor events as if this engine's supervisor had emitted them (a recorded
         run, shown by an engine built with claim=False)."""

@@ -9,12 +9,24 @@ import pytest
 from helpers.clock import ManualClock
 
 from lanes_tui.core import jsonout
-from lanes_tui.core.views import queue_next_action, summary
+from lanes_tui.core.batched_output import joined
+from lanes_tui.core.views import queue_next_action, summary, task_view
 from lanes_tui.storage.files import listing
 from lanes_tui.storage.files.backend import FileBackend
-from lanes_tui.storage.files.scan import all_tasks, snapshot_views
+from lanes_tui.storage.files.scan import all_tasks, last_event_of
 
 from .test_store import submit
+
+
+def snapshot_views(store, listing):
+    """The views the plain way: every task read and viewed (what the cache must reproduce)."""
+    now = store.now()
+    return [task_view(task, response_exists=store.response_exists(task["id"]),
+                      last_event=last_event_of(store, task["id"]), now=now) for task in listing.tasks]
+
+
+def rendered(batches) -> str:
+    return joined(batches).decode("utf-8")
 
 
 def reference_list(store, **kw):
@@ -54,7 +66,7 @@ def busy_store(workspace):
 
 def render(store, kind, **kw):
     collected = listing.collect(store, **kw)
-    return (listing.render_list if kind == "list" else listing.render_status_all)(collected)
+    return rendered((listing.render_list_batches if kind == "list" else listing.render_status_all_batches)(collected))
 
 
 @pytest.mark.parametrize("kind", ["list", "status"])
@@ -390,7 +402,7 @@ def test_output_goes_straight_to_the_descriptor_or_through_text(busy_store, capf
 
     store, _, _ = busy_store
     collected = listing.collect(store)
-    expected = listing.render_list(collected) + "\n"
+    expected = rendered(listing.render_list_batches(collected)) + "\n"
     print("before", end="")  # text already buffered goes first
     queue._emit_listing(store.listing_output(status=False))
     assert capfd.readouterr().out == "before" + expected
@@ -412,7 +424,7 @@ def test_a_process_that_loaded_the_cache_before_another_compacted_it(busy_store,
     submit(store, workspace, correlation_id="late", lane="b")
     clock.advance(1)
     late = listing._collect_all(store, None, loaded_earlier)  # appends? not to the other's blob
-    assert listing.render_list(late) == reference_list(store)[0]
+    assert rendered(listing.render_list_batches(late)) == reference_list(store)[0]
     assert cache_rows(store) == all_ids(store) - {t["id"] for t in all_tasks(store).tasks if t["state"] == "claimed"}
     clock.advance(1)
     assert render(store, "list") == reference_list(store)[0]

@@ -52,7 +52,7 @@ async def test_enter_opens_the_full_task_and_escape_closes_it(workspace, ui_sett
         await pilot.press("escape")
         await shown(app, pilot, lambda: not isinstance(app.screen, TaskScreen), "TaskScreen closed")
         assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1
-        assert not app.engine.subscribed(screen._on_engine_changed)  # unsubscribed on the way out
+        assert screen._on_engine_changed not in app.engine._subscribers  # unsubscribed on the way out
 
 
 async def test_task_screen_reloads_when_the_task_changes(workspace, ui_settings):
@@ -118,7 +118,7 @@ async def test_log_screen_follows_a_running_worker_then_searches(workspace, ui_s
         # ... then closes the screen.
         await pilot.press("escape")
         await shown(app, pilot, lambda: len(app.screen_stack) == 1, "LogScreen closed")
-        assert not app.engine.subscribed(screen._on_engine_changed)
+        assert screen._on_engine_changed not in app.engine._subscribers
 
 
 async def test_log_search_keeps_filtering_new_lines(workspace, ui_settings):

@@ -68,7 +68,7 @@ from operator import le
 from typing import Any
 
 from lanes_tui.core import fsio, jsonout
-from lanes_tui.core.batched_output import Batches, joined
+from lanes_tui.core.batched_output import Batches
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.ids import is_valid_task_id
@@ -313,14 +313,6 @@ def _collect_live(store: TaskStore, lane: str | None) -> Collected:
         position = end
     out.fresh = memoryview(b"".join(fragments))
     return out
-
-
-def render_list(collected: Collected) -> str:
-    return joined(render_list_batches(collected)).decode("utf-8")
-
-
-def render_status_all(collected: Collected) -> str:
-    return joined(render_status_all_batches(collected)).decode("utf-8")
 
 
 def render_list_batches(collected: Collected) -> Batches:

@@ -230,18 +230,3 @@ def last_event_of(store: TaskStore, task_id: str) -> dict[str, Any] | None:
         return store.last_event(task_id)
     except (NotFound, CorruptTask, OSError):
         return None
-
-
-def snapshot_views(store: TaskStore, listing: Listing) -> list[dict[str, Any]]:
-    from lanes_tui.core.views import task_view
-
-    now = store.now()
-    return [
-        task_view(
-            task,
-            response_exists=store.response_exists(task["id"]),
-            last_event=last_event_of(store, task["id"]),
-            now=now,
-        )
-        for task in listing.tasks
-    ]
