@@ -25,7 +25,8 @@ from typing import Any
 
 from lanes_tui.core.clock import after, format_ts, parse_ts
 from lanes_tui.core.errors import ConflictError, InvalidInput
-from lanes_tui.core.model import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, TERMINAL_STATES
+from lanes_tui.core.model import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, TERMINAL_STATES, attempts_of
+from lanes_tui.core.request_files import request_problem
 
 MAX_LEASE_SECONDS = 10 * 365 * 86400
 
@@ -166,6 +167,18 @@ def apply_claim(task: dict[str, Any], *, owner: str, lease_seconds: float, now: 
     return Event("claimed", "task claimed", {"owner": owner, "attempt": attempt})
 
 
+def claim(task: dict[str, Any], *, owner: str, lease_seconds: float, now: datetime,
+          events: list[dict[str, Any]]) -> Event:
+    """The whole claim step: refused if the task cannot be claimed or its request changed;
+    `events` are the task's events so far (the attempt number counts their claims)."""
+    check_claim(task, now)
+    problem = request_problem(task)
+    if problem is not None:
+        raise ConflictError(problem)
+    return apply_claim(task, owner=owner, lease_seconds=lease_seconds, now=now,
+                       attempt=1 + attempts_of(events).claims)
+
+
 def require_holder(task: dict[str, Any], claim_token: str | None, verb: str) -> None:
     """G7: only the current claim's token may act on it."""
     if task["state"] != CLAIMED:
@@ -243,6 +256,39 @@ def check_respond(task: dict[str, Any], *, claim_token: str | None, expect_sha25
         raise ConflictError(
             f"reviewed request hash does not match task: expected {task['request_sha256']}, got {expect_sha256}"
         )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a `respond` says, checked on its own before the task is even read."""
+
+    body: str
+    reviewer: str
+    status: str = COMPLETED
+    follow_up_required: bool = False
+    verdict: str | None = None
+    blocking_count: int | None = None
+    nonblocking_count: int | None = None
+    expect_sha256: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_respond_input(status=self.status, verdict=self.verdict, blocking_count=self.blocking_count)
+
+
+def answer(task: dict[str, Any], reply: Reply, *, claim_token: str | None, now: datetime) -> dict[str, Any]:
+    """The whole respond step's decision: the response to record (G4: at most once, by the
+    holder; a changed request fails only a success, and is noted on a failure)."""
+    check_respond(task, claim_token=claim_token, expect_sha256=reply.expect_sha256)
+    problem = request_problem(task)
+    if problem is not None and reply.status == COMPLETED:
+        raise ConflictError(problem)
+    return new_response(
+        task, now=now, body=reply.body, reviewer=reply.reviewer, status=reply.status,
+        request_changed=problem is not None, follow_up_required=reply.follow_up_required,
+        verdict=reply.verdict, blocking_count=reply.blocking_count, nonblocking_count=reply.nonblocking_count,
+        expect_sha256=reply.expect_sha256, metadata=reply.metadata,
+    )
 
 
 def new_response(

@@ -14,6 +14,8 @@ from lanes_tui.core.errors import ConflictError, InvalidInput
 from lanes_tui.core.wire import TASK_KEYS
 from lanes_tui.storage.files.backend import FileBackend
 
+from .test_contract import events, submit
+
 
 @pytest.fixture
 def clock():
@@ -23,24 +25,6 @@ def clock():
 @pytest.fixture
 def store(workspace, clock):
     return FileBackend(workspace.store_root, clock=clock)
-
-
-def submit(store, workspace, **kw):
-    return store.create_task(
-        workspace_id="ws",
-        correlation_id=kw.pop("correlation_id", "c"),
-        source_agent="t",
-        lane=kw.pop("lane", "default"),
-        workspace_root=workspace.root,
-        request_path=workspace.request,
-        response_path=workspace.root / "out.md",
-        prompt=kw.pop("prompt", "p"),
-        metadata=kw.pop("metadata", {}),
-    )
-
-
-def events(store, task_id):
-    return [e["type"] for e in store.read_events(task_id).events]
 
 
 def test_submit_writes_the_agent_lanes_layout(store, workspace, clock):

@@ -37,7 +37,7 @@ from lanes_tui.core.errors import (
 )
 from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
 from lanes_tui.core.jsonvalue import json_value
-from lanes_tui.core.lifecycle import Event, apply_response, claimable, vendor_matches
+from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import check_task_files, request_problem
@@ -49,6 +49,7 @@ from lanes_tui.core.wire import (
     parse_event_lines,
     parse_task_bytes,
 )
+from lanes_tui.storage import verbs
 from lanes_tui.storage.base import NextResult
 from lanes_tui.storage.files.storecheck import check_store_root
 
@@ -343,60 +344,17 @@ class TaskStore:
     def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
         with self._update(f"claim {task_id}", task_id) as (fd, task):
-            now = self.now()
-            lifecycle.check_claim(task, now)
-            problem = request_problem(task)
-            if problem is not None:
-                raise ConflictError(problem)
-            attempt = 1 + attempts_of(parse_event_lines(_read_events_bytes(fd)).events).claims
-            self._write(fd, task, lifecycle.apply_claim(task, owner=owner, lease_seconds=lease_seconds,
-                                                        now=now, attempt=attempt))
+            events = parse_event_lines(_read_events_bytes(fd)).events
+            self._write(fd, task, lifecycle.claim(task, owner=owner, lease_seconds=lease_seconds, now=self.now(),
+                                                  events=events))
             return task
 
-    def next_task(
-        self,
-        lane: str,
-        *,
-        candidates: Iterable[str],
-        vendor: str | None = None,
-        claim_owner: str | None = None,
-        lease_seconds: float | None = None,
-    ) -> NextResult:
-        """First claimable task of `lane` among `candidates` (ids in queue order).
-
-        With `claim_owner`, claims it atomically. Tasks for another vendor and
-        tasks that can never be claimed as they stand are skipped and reported,
-        never returned (no head-of-line blocking). Candidates come from an index
-        or a lock-free scan; each is re-checked from disk, under the lock when
-        claiming, so a stale index only costs a retry.
-        """
-        stale: list[tuple[str, str]] = []
-        skipped: list[str] = []
-        for task_id in candidates:
-            try:
-                task = self.effective_task(task_id)
-            except NotFound:
-                continue
-            except CorruptTask as exc:
-                stale.append((task_id, str(exc)))
-                continue
-            if task["lane"] != lane or not claimable(task, self.now()):
-                continue
-            if not vendor_matches(task, vendor):
-                skipped.append(task_id)
-                continue
-            problem = request_problem(task)
-            if problem is not None:
-                stale.append((task_id, problem))
-                continue
-            if claim_owner is None:
-                return NextResult(task, None, tuple(stale), tuple(skipped))
-            try:
-                claimed = self.claim(task_id, owner=claim_owner, lease_seconds=lease_seconds or 0)
-            except (ConflictError, NotFound):
-                continue  # someone else won the race for this one: try the next
-            return NextResult(claimed, claimed["claim_token"], tuple(stale), tuple(skipped))
-        return NextResult(None, None, tuple(stale), tuple(skipped))
+    def next_task(self, lane: str, *, candidates: Iterable[str], vendor: str | None = None,
+                  claim_owner: str | None = None, lease_seconds: float | None = None) -> NextResult:
+        """First claimable task of `lane` among `candidates` (storage/verbs.py): each is re-read
+        from disk, under the lock when claiming, so a stale index only costs a retry."""
+        return verbs.next_task(self, lane, candidates=candidates, vendor=vendor, claim_owner=claim_owner,
+                               lease_seconds=lease_seconds)
 
     def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
@@ -443,18 +401,10 @@ class TaskStore:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record the answer, at most once and only by the current holder (G4)."""
-        lifecycle.check_respond_input(status=status, verdict=verdict, blocking_count=blocking_count)
+        reply = lifecycle.Reply(body, reviewer, status, follow_up_required, verdict, blocking_count,
+                                nonblocking_count, expect_sha256, metadata)
         with self._update(f"respond to {task_id}", task_id) as (fd, task):
-            lifecycle.check_respond(task, claim_token=claim_token, expect_sha256=expect_sha256)
-            problem = request_problem(task)
-            if problem is not None and status == COMPLETED:
-                raise ConflictError(problem)
-            response = lifecycle.new_response(
-                task, now=self.now(), body=body, reviewer=reviewer, status=status,
-                request_changed=problem is not None, follow_up_required=follow_up_required, verdict=verdict,
-                blocking_count=blocking_count, nonblocking_count=nonblocking_count,
-                expect_sha256=expect_sha256, metadata=metadata,
-            )
+            response = lifecycle.answer(task, reply, claim_token=claim_token, now=self.now())
             text = fsio.dumps_json(response)
             if len(text) > MAX_RESPONSE_BYTES:
                 raise InvalidInput(f"response is too large ({len(text)} bytes, limit {MAX_RESPONSE_BYTES})")
@@ -478,22 +428,10 @@ class TaskStore:
             self._write(fd, task, lifecycle.apply_break(task, now=self.now(), by=by, reason=reason))
             return task
 
-    def requeue(
-        self,
-        task_id: str,
-        *,
-        by: str,
-        metadata_overrides: dict[str, Any] | None = None,
-        source_agent: str | None = None,
-    ) -> dict[str, Any]:
+    def requeue(self, task_id: str, *, by: str, metadata_overrides: dict[str, Any] | None = None,
+                source_agent: str | None = None) -> dict[str, Any]:
         """A failed task's definition submitted again as a new task linked to the old."""
-        old = self.effective_task(task_id)
-        lifecycle.check_requeue(old)
-        new = self.create_task(**lifecycle.requeue_definition(
-            old, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent))
-        event = lifecycle.requeued_event(new["id"], by)
-        self.append_event(task_id, event.type, event.message, event.data)
-        return new
+        return verbs.requeue(self, task_id, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent)
 
     def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
         """Move terminal tasks finished more than N days ago to <store>/archive/.

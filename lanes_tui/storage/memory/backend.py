@@ -31,7 +31,7 @@ from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.ids import new_task_id, validate_task_id
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
-from lanes_tui.core.lifecycle import Event, apply_response, claimable, vendor_matches
+from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
@@ -39,6 +39,7 @@ from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import check_task_files, request_problem
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
+from lanes_tui.storage import verbs
 from lanes_tui.storage.base import Listing, ListingOutput, Loaded, NextResult
 from lanes_tui.storage.memory.coordination import (
     KindFeeds,
@@ -255,48 +256,14 @@ class MemoryBackend:
         lifecycle.check_lease(lease_seconds)
         with self._update(task_id) as record:
             now = self.now()
-            lifecycle.check_claim(record.task, now)
-            problem = request_problem(record.task)
-            if problem is not None:
-                raise ConflictError(problem)
-            attempt = 1 + attempts_of(record.events).claims
-            self._apply(record, lambda task: lifecycle.apply_claim(
-                task, owner=owner, lease_seconds=lease_seconds, now=now, attempt=attempt))
+            self._apply(record, lambda task: lifecycle.claim(task, owner=owner, lease_seconds=lease_seconds, now=now,
+                                                             events=record.events))
             return copy.deepcopy(record.task)
 
-    def next_task(
-        self,
-        lane: str,
-        *,
-        candidates: Iterable[str],
-        vendor: str | None = None,
-        claim_owner: str | None = None,
-        lease_seconds: float | None = None,
-    ) -> NextResult:
-        stale: list[tuple[str, str]] = []
-        skipped: list[str] = []
-        for task_id in candidates:
-            try:
-                task = self.effective_task(task_id)
-            except NotFound:
-                continue
-            if task["lane"] != lane or not claimable(task, self.now()):
-                continue
-            if not vendor_matches(task, vendor):
-                skipped.append(task_id)
-                continue
-            problem = request_problem(task)
-            if problem is not None:
-                stale.append((task_id, problem))
-                continue
-            if claim_owner is None:
-                return NextResult(task, None, tuple(stale), tuple(skipped))
-            try:
-                claimed = self.claim(task_id, owner=claim_owner, lease_seconds=lease_seconds or 0)
-            except (ConflictError, NotFound):
-                continue
-            return NextResult(claimed, claimed["claim_token"], tuple(stale), tuple(skipped))
-        return NextResult(None, None, tuple(stale), tuple(skipped))
+    def next_task(self, lane: str, *, candidates: Iterable[str], vendor: str | None = None,
+                  claim_owner: str | None = None, lease_seconds: float | None = None) -> NextResult:
+        return verbs.next_task(self, lane, candidates=candidates, vendor=vendor, claim_owner=claim_owner,
+                               lease_seconds=lease_seconds)
 
     def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
@@ -335,25 +302,17 @@ class MemoryBackend:
         expect_sha256: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        lifecycle.check_respond_input(status=status, verdict=verdict, blocking_count=blocking_count)
+        reply = lifecycle.Reply(body, reviewer, status, follow_up_required, verdict, blocking_count,
+                                nonblocking_count, expect_sha256, metadata)
         with self._update(task_id) as record:
-            lifecycle.check_respond(record.task, claim_token=claim_token, expect_sha256=expect_sha256)
-            problem = request_problem(record.task)
-            if problem is not None and status == COMPLETED:
-                raise ConflictError(problem)
-            response = lifecycle.new_response(
-                record.task, now=self.now(), body=body, reviewer=reviewer, status=status,
-                request_changed=problem is not None, follow_up_required=follow_up_required, verdict=verdict,
-                blocking_count=blocking_count, nonblocking_count=nonblocking_count,
-                expect_sha256=expect_sha256, metadata=metadata,
-            )
+            response = lifecycle.answer(record.task, reply, claim_token=claim_token, now=self.now())
             _check_size(response, MAX_RESPONSE_BYTES, "response")
 
-            def answer(task: dict[str, Any]) -> Event:
+            def answered(task: dict[str, Any]) -> Event:
                 apply_response(task, response)
                 return lifecycle.response_event(reviewer)
 
-            self._apply(record, answer)
+            self._apply(record, answered)
             record.response = response
             return copy.deepcopy(response)
 
@@ -371,13 +330,7 @@ class MemoryBackend:
 
     def requeue(self, task_id: str, *, by: str, metadata_overrides: dict[str, Any] | None = None,
                 source_agent: str | None = None) -> dict[str, Any]:
-        old = self.effective_task(task_id)
-        lifecycle.check_requeue(old)
-        new = self.create_task(**lifecycle.requeue_definition(
-            old, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent))
-        event = lifecycle.requeued_event(new["id"], by)
-        self.append_event(task_id, event.type, event.message, event.data)
-        return new
+        return verbs.requeue(self, task_id, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent)
 
     def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
         lifecycle.check_archive_age(older_than_days)
