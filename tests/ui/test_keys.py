@@ -55,11 +55,11 @@ async def test_every_binding_is_reachable_from_the_command_palette(workspace, ui
 
 async def test_palette_commands_run_their_actions(workspace, ui_settings):
     async with dashboard(workspace, ui_settings) as (app, pilot):
-        cap = app.engine.supervisor.global_cap
+        cap = app.engine.global_cap
         await run_from_palette(app, pilot, "More workers")
-        await shown(app, pilot, lambda: app.engine.supervisor.global_cap == cap + 1, "cap raised by one")
+        await shown(app, pilot, lambda: app.engine.global_cap == cap + 1, "cap raised by one")
         await run_from_palette(app, pilot, "Fewer workers")
-        await shown(app, pilot, lambda: app.engine.supervisor.global_cap == cap, "cap back")
+        await shown(app, pilot, lambda: app.engine.global_cap == cap, "cap back")
         await run_from_palette(app, pilot, "Help")
         await shown(app, pilot, lambda: isinstance(app.screen, HelpScreen), "help opened from the palette")
         await pilot.press("escape")
@@ -89,7 +89,7 @@ async def test_p_pauses_and_resumes_the_selected_tasks_lane(workspace, ui_settin
         await shown(app, pilot, lambda: table.row(first) and table.row(first).state == "completed", "a1 completed")
         assert table.selected_id == first
         await pilot.press("p")
-        assert app.engine.supervisor.paused_lanes == frozenset({"alpha"})
+        assert app.engine.paused_lanes == frozenset({"alpha"})
         await shown(app, pilot, lambda: [lane.paused for lane in app.engine.lanes() if lane.name == "alpha"] == [True],
                     "lane shown paused")
         held = workspace.submit(lane="alpha", prompt="held back", name="a2")["id"]
@@ -100,7 +100,7 @@ async def test_p_pauses_and_resumes_the_selected_tasks_lane(workspace, ui_settin
         assert table.row(held).state == "queued"
         assert table.selected_id == first  # still on lane alpha
         await pilot.press("p")
-        assert app.engine.supervisor.paused_lanes == frozenset()
+        assert app.engine.paused_lanes == frozenset()
         await shown(app, pilot, lambda: table.row(held) and table.row(held).state == "completed",
                     "the held task ran after resuming")
     assert store.read_task(held)["state"] == "completed"

@@ -82,7 +82,7 @@ async def test_break_our_own_workers_claim_stops_it_and_requeues(workspace, ui_s
         pid = await running(app, pilot, task_id)
         assert pid_alive(pid)
         await pilot.press("p")  # pause the lane: the broken task must stay queued, not be re-claimed
-        await shown(app, pilot, lambda: "default" in app.engine.supervisor.paused_lanes, "lane paused")
+        await shown(app, pilot, lambda: "default" in app.engine.paused_lanes, "lane paused")
         await pilot.press("b")
         modal = await opened(app, pilot, BreakModal)
         info = text_of(modal, ".info")

@@ -15,7 +15,6 @@ submit and claim check them as the file store does.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import tempfile
@@ -41,13 +40,8 @@ from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
 from lanes_tui.storage.base import Listing, ListingOutput, Loaded, NextResult
-from lanes_tui.storage.memory.coordination import (
-    KindFeeds,
-    MemoryLogs,
-    MemoryMessageLog,
-    MemoryRecordFeed,
-    MemoryRecords,
-)
+from lanes_tui.storage.memory.coordination import MemoryLogs, MemoryMessageLog, MemoryRecords
+from lanes_tui.storage.memory.feeds import KindFeeds, MemoryFeed, MemoryRecordFeed, MemoryWatch, TaskHub
 from lanes_tui.storage.memory.registry import MemorySupervisorLock, MemorySupervisorRegistry
 
 
@@ -57,85 +51,6 @@ class _Record:
     response: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
-
-
-class _Subscription:
-    """Ids changed since the last wait, for one watcher; woken by every write."""
-
-    def __init__(self, hub: "_Hub", task_ids: Iterable[str] | None, new_tasks: bool) -> None:
-        self._hub = hub
-        self._only = None if task_ids is None else set(task_ids)
-        self._new_tasks = new_tasks
-        self._pending: set[str] = set()
-        self._closed = False
-
-    def offer(self, task_id: str, new: bool) -> None:  # called with the hub's condition held
-        if self._only is None or (new and self._new_tasks) or task_id in self._only:
-            self._pending.add(task_id)
-
-    def wait(self, timeout: float) -> set[str] | None:
-        with self._hub.condition:
-            self._hub.condition.wait_for(lambda: self._pending or self._closed, timeout=max(0.0, timeout))
-            if self._closed:
-                return None
-            found, self._pending = self._pending, set()
-            return found
-
-    def close(self) -> None:
-        with self._hub.condition:
-            self._closed = True
-            self._hub.subscriptions.discard(self)
-            self._hub.condition.notify_all()
-
-
-class _Hub:
-    def __init__(self) -> None:
-        self.condition = threading.Condition(threading.Lock())
-        self.subscriptions: set[_Subscription] = set()
-
-    def subscribe(self, task_ids: Iterable[str] | None, new_tasks: bool = True) -> _Subscription:
-        subscription = _Subscription(self, task_ids, new_tasks)
-        with self.condition:
-            self.subscriptions.add(subscription)
-        return subscription
-
-    def changed(self, task_id: str, *, new: bool = False) -> None:
-        with self.condition:
-            for subscription in self.subscriptions:
-                subscription.offer(task_id, new)
-            self.condition.notify_all()
-
-
-class MemoryFeed:
-    """`TaskChanges` for the memory backend: every write is announced, none is ever missed."""
-
-    def __init__(self, hub: _Hub) -> None:
-        self._subscription = hub.subscribe(None)
-
-    async def changes(self, timeout: float) -> set[str] | None:
-        return await asyncio.to_thread(self._subscription.wait, timeout)
-
-    def close(self) -> None:
-        self._subscription.close()
-
-
-class MemoryWatch:
-    """`TaskWatch` for the memory backend."""
-
-    def __init__(self, hub: _Hub, task_ids: Iterable[str], new_tasks: bool) -> None:
-        self._subscription = hub.subscribe(task_ids, new_tasks)
-
-    def wait(self, timeout: float) -> set[str]:
-        return self._subscription.wait(timeout) or set()
-
-    def close(self) -> None:
-        self._subscription.close()
-
-    def __enter__(self) -> "MemoryWatch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class MemoryBackend:
@@ -152,7 +67,7 @@ class MemoryBackend:
         self._lock = threading.RLock()
         self._tasks: dict[str, _Record] = {}
         self._archived: dict[str, _Record] = {}
-        self._hub = _Hub()
+        self._hub = TaskHub()
 
     @property
     def location(self) -> str:

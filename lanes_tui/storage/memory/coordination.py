@@ -1,65 +1,22 @@
 """The memory backend's coordination records: `core/records` shapes as dicts behind one mutex.
 
-Every change to a kind is announced to that kind's feeds (the dashboard's screens).
+Every change to a kind is announced to that kind's feeds (feeds.py: the dashboard's screens).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import json
 import threading
 from typing import Any, Callable, Iterator
 
+from lanes_tui.storage.memory.feeds import KindFeeds
+
 
 def _plain(value: Any) -> Any:
     """A JSON round trip: what a file backend would read back, and never a shared object."""
     return json.loads(json.dumps(value))
-
-
-class KindFeeds:
-    """Who wants to hear of changes to one kind (locks, agents, messages)."""
-
-    def __init__(self) -> None:
-        self.condition = threading.Condition(threading.Lock())
-        self.feeds: set[MemoryRecordFeed] = set()
-
-    def changed(self) -> None:
-        with self.condition:
-            for feed in self.feeds:
-                feed.pending = True
-            self.condition.notify_all()
-
-
-class MemoryRecordFeed:
-    def __init__(self, kind: KindFeeds) -> None:
-        self._kind = kind
-        self.pending = False
-        self._closed = False
-        with kind.condition:
-            kind.feeds.add(self)
-
-    def _wait(self, timeout: float) -> bool | None:
-        with self._kind.condition:
-            self._kind.condition.wait_for(lambda: self.pending or self._closed, timeout=max(0.0, timeout))
-            if self._closed:
-                return None
-            seen, self.pending = self.pending, False
-            return seen
-
-    async def changed(self, timeout: float) -> bool | None:
-        return await asyncio.to_thread(self._wait, timeout)
-
-    def wait(self, timeout: float) -> bool:
-        """For blocking code."""
-        return bool(self._wait(timeout))
-
-    def close(self) -> None:
-        with self._kind.condition:
-            self._closed = True
-            self._kind.feeds.discard(self)
-            self._kind.condition.notify_all()
 
 
 class MemoryRecords:
