@@ -235,12 +235,11 @@ class AsyncClient:
         for ever (submitted, claimed, answered..., by anyone). Changes that land together are
         reported together: what you get is the task as it stands when it is read. Kept current by
         the in-memory index the supervisor uses, with its periodic rescan as the safety net."""
-        from lanes_tui.engine.feed import follow
+        from lanes_tui.engine.feed import follow, load_and_arm
         from lanes_tui.engine.index import IndexChange, TaskIndex
 
         index = TaskIndex(self.store)
-        feed = await asyncio.to_thread(self.store.task_feed)  # armed before the first look
-        await asyncio.to_thread(index.rescan)
+        feed = await load_and_arm(index, self.store)  # the supervisor's start-up: scan, then arm
         changes: asyncio.Queue[IndexChange] = asyncio.Queue()
         # follow() starts with a scan of its own: it reports only what changed since ours.
         runner = asyncio.create_task(follow(index, feed, changes.put_nowait))
