@@ -17,16 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, Protocol
 
-from lanes_tui.core.batched_output import Batches
 from lanes_tui.core.clock import Clock
-from lanes_tui.core.journal import Journal
-from lanes_tui.core.locks import LockTable
-from lanes_tui.core.messages import MessageBox
-from lanes_tui.core.presence import Presence
-from lanes_tui.core.supervisors import SupervisorRegistry
-from lanes_tui.core.wire import EventLog
+
+if TYPE_CHECKING:  # annotations only: the one-shot CLI imports this module and must start fast
+    from lanes_tui.core.batched_output import Batches
+    from lanes_tui.core.journal import Journal
+    from lanes_tui.core.locks import LockTable
+    from lanes_tui.core.messages import MessageBox
+    from lanes_tui.core.presence import Presence
+    from lanes_tui.core.supervisors import SupervisorRegistry
+    from lanes_tui.core.wire import EventLog
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping
 
 from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.ids import validate_task_id
-from lanes_tui.core.journal import Journal
-from lanes_tui.core.locks import LockTable
-from lanes_tui.core.messages import MessageBox
-from lanes_tui.core.presence import Presence
 from lanes_tui.storage.base import Listing, ListingOutput, Loaded
-from lanes_tui.storage.files import coordination, scan
+from lanes_tui.storage.files import scan
 from lanes_tui.storage.files.store import TaskStore
 from lanes_tui.storage.files.sweep import sweep_temp_files
 
-if TYPE_CHECKING:  # watchfiles is imported only by the processes that watch
+if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs when it runs it
+    from lanes_tui.core.journal import Journal
+    from lanes_tui.core.locks import LockTable
+    from lanes_tui.core.messages import MessageBox
+    from lanes_tui.core.presence import Presence
     from lanes_tui.storage.files.registry import FileSupervisorRegistry
     from lanes_tui.storage.files.watch import FolderFeed, TaskFeed
 
@@ -107,28 +107,40 @@ class FileBackend(TaskStore):
     # -- coordination: advisory locks, presence, messages, the journal ---------------------------
     # The store's clock for all of them, so a status and an age agree with the queue's `now`.
 
-    def locks(self) -> LockTable:
-        return coordination.file_locks(self.root, clock=self.clock)
+    def locks(self) -> "LockTable":
+        from lanes_tui.storage.files.coordination import file_locks
 
-    def presence(self) -> Presence:
-        return coordination.file_presence(self.root, clock=self.clock)
+        return file_locks(self.root, clock=self.clock)
 
-    def messages(self) -> MessageBox:
-        return coordination.file_messages(self.root, clock=self.clock)
+    def presence(self) -> "Presence":
+        from lanes_tui.storage.files.coordination import file_presence
 
-    def journal(self) -> Journal:
-        return coordination.file_journal(self.root, clock=self.clock)
+        return file_presence(self.root, clock=self.clock)
+
+    def messages(self) -> "MessageBox":
+        from lanes_tui.storage.files.coordination import file_messages
+
+        return file_messages(self.root, clock=self.clock)
+
+    def journal(self) -> "Journal":
+        from lanes_tui.storage.files.coordination import file_journal
+
+        return file_journal(self.root, clock=self.clock)
 
     def record_feed(self, kind: str) -> "FolderFeed":
         """The folder of `kind` (locks, agents, messages) watched; made first, so it can be."""
         from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
 
-        folder = self.root / coordination.FOLDERS[kind]
+        from lanes_tui.storage.files.coordination import FOLDERS
+
+        folder = self.root / FOLDERS[kind]
         folder.mkdir(mode=0o700, exist_ok=True)
         return FolderFeed(folder)
 
     def record_watch(self, kind: str) -> "FolderWatch":
-        return FolderWatch(self.root / coordination.FOLDERS[kind])
+        from lanes_tui.storage.files.coordination import FOLDERS
+
+        return FolderWatch(self.root / FOLDERS[kind])
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 
