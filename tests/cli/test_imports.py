@@ -81,7 +81,7 @@ def test_one_shot_commands_do_not_import_textual_or_rich(workspace, name):
 def test_core_engine_storage_and_vendor_modules_do_not_import_textual_or_rich(tmp_path):
     package_dir = Path(lanes_tui.__file__).parent
     modules = ["lanes_tui", "lanes_tui.cli", "lanes_tui.core.handoff", "lanes_tui.commands"]
-    for sub in ("core", "engine", "storage", "storage/files", "vendors"):
+    for sub in ("core", "engine", "storage", "storage/files", "storage/memory", "vendors", "gitwork"):
         modules.append("lanes_tui." + sub.replace("/", "."))
         modules += ["lanes_tui." + sub.replace("/", ".") + "." + path.stem
                     for path in sorted((package_dir / sub).glob("*.py")) if path.stem != "__init__"]

@@ -2,9 +2,10 @@
 
     core      pure: imports only lanes_tui.core (and no Textual, Rich or asyncio-bound engine)
     storage   where the queue lives: core and itself; storage/files is the agent-lanes file store
+    gitwork   git for task isolation (worktrees, branches, results): core and itself
     vendors   the vendor-CLI subsystem (argv, permissions, streams, prompting, process, guard,
               demo agent, the built-in vendor tables): core and itself
-    engine    core, vendors, engine and the supervisor settings
+    engine    core, vendors, storage, gitwork, engine and the supervisor settings
     ui        anything but the CLI's commands
     commands  anything (they are the CLI)
 
@@ -25,11 +26,12 @@ PACKAGE = Path(lanes_tui.__file__).parent
 ALLOWED = {
     "core": ("lanes_tui.core",),
     "storage": ("lanes_tui.core", "lanes_tui.storage"),
+    "gitwork": ("lanes_tui.core", "lanes_tui.gitwork"),
     "vendors": ("lanes_tui.core", "lanes_tui.vendors"),
     "engine": ("lanes_tui.core", "lanes_tui.vendors", "lanes_tui.engine", "lanes_tui.settings",
-               "lanes_tui.storage"),
+               "lanes_tui.storage", "lanes_tui.gitwork"),
     "ui": ("lanes_tui.core", "lanes_tui.vendors", "lanes_tui.engine", "lanes_tui.ui", "lanes_tui.settings",
-           "lanes_tui.builtin_themes", "lanes_tui.storage"),
+           "lanes_tui.builtin_themes", "lanes_tui.storage", "lanes_tui.gitwork"),
 }
 FILE_BACKEND = "lanes_tui.storage.files"
 # Modules outside the file backend that still import it directly, each for a reason of its own;

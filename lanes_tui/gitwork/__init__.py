@@ -1,0 +1,1 @@
+"""Git for task isolation: a worktree and a branch per task, results as commits, nothing lost."""

@@ -1,0 +1,94 @@
+"""One git worktree and branch per task, in a folder lanes-tui owns.
+
+A task's worktree lives in `<root>/<repository name>-<8 hex>/<short id>`: outside the
+repository's working tree (an agent in one worktree never sees another's files, and
+`git status` in the main tree stays clean), and not under `.claude/worktrees/`, which Claude
+Code manages (and cleans) itself. `<root>` is the settings' `worktrees_dir`, by default
+`$XDG_DATA_HOME/lanes-tui/worktrees` (`~/.local/share/...`).
+
+`prepare` is idempotent: a supervisor that died mid-run left the worktree registered with git
+and on the task's branch, and the next one simply reuses it, with whatever the agent had done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanes_tui.core.errors import InvalidInput
+from lanes_tui.gitwork.git import GitError, run
+from lanes_tui.gitwork.refs import short_id, task_branch
+from lanes_tui.gitwork.repository import Repository, ref_exists
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    branch: str  # without refs/heads/
+    base: str  # the commit the branch was made from
+
+
+@dataclass(frozen=True)
+class ListedWorktree:
+    path: Path
+    head: str | None
+    branch: str | None  # without refs/heads/; None when detached
+    locked: bool
+    prunable: bool
+
+
+def default_root() -> Path:
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "lanes-tui" / "worktrees"
+
+
+def folder_for(root: Path, repo: Repository, task_id: str) -> Path:
+    """Where the task's worktree goes: one folder per repository (by name and identity)."""
+    identity = hashlib.sha256(str(repo.common_dir).encode("utf-8")).hexdigest()[:8]
+    return Path(root) / f"{repo.top.name}-{identity}" / short_id(task_id)
+
+
+def prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktree:
+    """The task's worktree on its branch: made from `base` (a commit id) the first time,
+    the same one again after a crash."""
+    root = Path(root).resolve()
+    if root == repo.top or repo.top in root.parents:
+        raise InvalidInput(f"worktrees_dir {root} is inside the repository's working tree {repo.top}")
+    path = folder_for(root, repo, task_id)
+    branch = task_branch(task_id)
+    for listed in list_worktrees(repo):
+        if listed.path == path and not listed.prunable:
+            if listed.branch != branch:
+                raise GitError(f"{path} is a worktree of another branch ({listed.branch or 'detached'})")
+            return Worktree(path, branch, base)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and any(path.iterdir()):
+        raise GitError(f"{path} exists and is not a worktree of {repo.top}: move it away first")
+    run(repo.top, "worktree", "prune")  # a folder deleted by hand leaves a stale entry behind
+    if ref_exists(repo, f"refs/heads/{branch}"):
+        run(repo.top, "worktree", "add", "--quiet", str(path), branch)
+    else:
+        run(repo.top, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+    return Worktree(path, branch, base)
+
+
+def list_worktrees(repo: Repository) -> list[ListedWorktree]:
+    """Every worktree git knows of for this repository, the main one included."""
+    out = run(repo.top, "worktree", "list", "--porcelain", "-z").stdout
+    found: list[ListedWorktree] = []
+    fields: dict[str, str] = {}
+    for item in out.split(b"\0") + [b""]:
+        if not item:
+            if "worktree" in fields:
+                branch = fields.get("branch")
+                found.append(ListedWorktree(
+                    Path(fields["worktree"]).resolve(), fields.get("HEAD"),
+                    branch.removeprefix("refs/heads/") if branch else None,
+                    "locked" in fields, "prunable" in fields))
+            fields = {}
+            continue
+        key, _, value = item.decode("utf-8", "surrogateescape").partition(" ")
+        fields[key] = value
+    return found
