@@ -22,12 +22,17 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from lanes_tui.core.errors import ConfigError, NotFound
+from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 from lanes_tui.vendors.builtin import builtin_vendors
-from lanes_tui.vendors.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, TRUSTED
+from lanes_tui.vendors.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, READ_ONLY, TRUSTED
 from lanes_tui.vendors.pricing import Price
 
 SETTINGS_FILE_NAME = "lanes-tui.yaml"
+AUTO, WORKTREE, NO_ISOLATION = "auto", "worktree", "none"
+ISOLATION = (AUTO, WORKTREE, NO_ISOLATION)
+RETRY_FROM = ("base", "previous")
+MAX_COMMANDS = 32
 # {model} and {effort} may sit inside an item; {permissions} is always a whole item (argv
 # items spliced in); {workdir} (the task's working tree) may appear in a permissions entry.
 PLACEHOLDERS = ("{model}", "{effort}", "{permissions}", "{workdir}")
@@ -89,6 +94,19 @@ class LaneSettings:
     backoff_max_seconds: float = 900.0
     permissions: str = DEFAULT_PRESET  # what its workers may do (vendors/permissions.py)
     on_denial: str = FLAG  # a run with denied tool calls: flag (complete, needs attention) or fail
+    # Where its agents work: `worktree` (a git worktree and branch per task), `none` (the
+    # workspace itself), or `auto`: a worktree when the preset lets the agent edit and the
+    # workspace is a git repository, else none.
+    isolation: str = AUTO
+    setup: tuple[tuple[str, ...], ...] = ()  # argv lists run in a fresh worktree before the agent
+    setup_timeout_seconds: float = 600.0
+    retry_from: str = "base"  # where a new attempt's worktree starts: the base, or the previous attempt's tip
+
+    def isolated(self, in_a_repository: bool) -> bool:
+        """Whether its tasks get a worktree of their own."""
+        if self.isolation == AUTO:
+            return in_a_repository and self.permissions != READ_ONLY
+        return self.isolation == WORKTREE
 
     def backoff(self, failed_attempts: int) -> float:
         """Delay before the next attempt: base * 2^(n-1), capped."""
@@ -131,6 +149,7 @@ class Settings:
     log_max_bytes: int = 16 * MIB
     output_line_max_bytes: int = 8 * MIB
     notify_command: tuple[str, ...] | None = None
+    worktrees_dir: Path | None = None  # None: $XDG_DATA_HOME/lanes-tui/worktrees (gitwork/worktrees.py)
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # dashboard binding id -> keys
 
     def lane(self, name: str) -> LaneSettings:
@@ -144,7 +163,7 @@ BUILTIN_CONCURRENCY = {"claude": 2, "codex": 2, "demo": 4}
 _TOP_KEYS = {
     "vendors", "default_vendor", "environment", "concurrency", "lane_defaults", "lanes",
     "rate_limit_cooldown_seconds", "drain_give_up_seconds", "shutdown_grace_seconds", "kill_grace_seconds",
-    "log_max_bytes", "output_line_max_bytes", "notify_command", "keys",
+    "log_max_bytes", "output_line_max_bytes", "notify_command", "keys", "worktrees_dir",
 }
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 _KEY_LIST = re.compile(r"^[A-Za-z0-9_+,.\-]{1,64}$")
@@ -258,6 +277,7 @@ class _Parser:
             log_max_bytes=self.integer(data, "log_max_bytes", 16 * MIB, "", 4096, 1 << 40),
             output_line_max_bytes=self.integer(data, "output_line_max_bytes", 8 * MIB, "", 1024, 1 << 30),
             notify_command=None if notify is None else self.strings(notify, "notify_command", non_empty=True),
+            worktrees_dir=self.folder(data.get("worktrees_dir"), "worktrees_dir"),
             keys=MappingProxyType(self.keys(data.get("keys"))),
         )
 
@@ -472,6 +492,10 @@ class _Parser:
             backoff_max_seconds=self.seconds(raw, "backoff_max_seconds", base.backoff_max_seconds, key, zero=True),
             permissions=self.choice(raw, "permissions", base.permissions, key, PRESETS),
             on_denial=self.choice(raw, "on_denial", base.on_denial, key, ON_DENIAL),
+            isolation=self.choice(raw, "isolation", base.isolation, key, ISOLATION),
+            setup=self.commands(raw, "setup", base.setup, key),
+            setup_timeout_seconds=self.seconds(raw, "setup_timeout_seconds", base.setup_timeout_seconds, key),
+            retry_from=self.choice(raw, "retry_from", base.retry_from, key, RETRY_FROM),
         )
         # Renewing no more often than the lease lasts would let the lease lapse under a live worker.
         if lane.renew_seconds >= lane.lease_seconds:
@@ -545,6 +569,23 @@ class _Parser:
         if not isinstance(raw, list) or (non_empty and not raw):
             raise self.fail(key, "must be a non-empty list of strings" if non_empty else "must be a list of strings")
         return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(raw))
+
+    def commands(self, data: dict[str, Any], name: str, default: tuple[tuple[str, ...], ...],
+                 key: str) -> tuple[tuple[str, ...], ...]:
+        """A list of argv lists (never shell strings): `[[npm, ci], [make, build]]`."""
+        if name not in data:
+            return default
+        raw, path = data[name], f"{key}.{name}"
+        if not isinstance(raw, list) or len(raw) > MAX_COMMANDS:
+            raise self.fail(path, f"must be a list of at most {MAX_COMMANDS} commands, each a list of strings "
+                                  "(argv, no shell): [[npm, ci]]")
+        return tuple(self.strings(item, f"{path}[{i}]", non_empty=True) for i, item in enumerate(raw))
+
+    def folder(self, raw: Any, key: str) -> Path | None:
+        if raw is None:
+            return None
+        path = expand_user(self.text(raw, key), key)
+        return path if path.is_absolute() else (self.base / path).absolute()
 
     def choice(self, data: dict[str, Any], name: str, default: str, key: str, allowed: tuple[str, ...]) -> str:
         value = data.get(name, default)

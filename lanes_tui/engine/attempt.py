@@ -24,6 +24,7 @@ from typing import Any, Callable
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.isolation import SetupFailed, run_setup
 from lanes_tui.settings import LaneSettings, Settings
 from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.argv import Command
@@ -88,6 +89,12 @@ class AttemptSpec:
     # break): the worker stops at once instead of at its next renewal.
     abandon: asyncio.Event = field(default_factory=asyncio.Event)
     abandon_reason: str = "claim lost"
+    # Worktree isolation (engine/isolation.py): where the agent works, what runs there first,
+    # and, once settled, what the branch holds (the response metadata's `git`).
+    workdir: Path | None = None
+    setup: tuple[tuple[str, ...], ...] = ()
+    isolation: Any = None
+    git: dict[str, Any] | None = None
     # Set with abandon when an operator stops our worker before breaking or cancelling
     # its claim: the claim is left for the operator's verb instead of being released.
     keep_claim: bool = False
@@ -153,8 +160,19 @@ async def run_attempt(
             if isinstance(item, Denied):
                 emit(ev.WorkerDenied(task_id, item.tool, item.target))
 
+    cwd = spec.workdir or working_dir(task)
+    if spec.setup:
+        try:
+            log.open()
+            await asyncio.to_thread(run_setup, spec.setup, cwd, spec.lane.setup_timeout_seconds, log.write)
+        except (SetupFailed, OSError) as exc:
+            log.close()
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+            reason = str(exc) if isinstance(exc, SetupFailed) else f"set-up could not write its log: {exc}"
+            return AttemptResult(FAILED, reason, RunSummary(spec.command.vendor), None,
+                                 int((time.monotonic() - started) * 1000), log.path)
     worker = WorkerProcess(
-        argv, env={**spec.env, "TMPDIR": str(scratch)}, cwd=working_dir(task), log=log,
+        argv, env={**spec.env, "TMPDIR": str(scratch)}, cwd=cwd, log=log,
         line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
         on_stderr_line=on_stderr,
     )

@@ -48,6 +48,7 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
+from lanes_tui.engine.isolation import PREPARED_EVENT, copy_included, prepare_attempt, recorded_base, settle_attempt
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 from lanes_tui.storage.base import Backend, TaskChanges
@@ -576,6 +577,8 @@ class Supervisor:
             extra={**plan.command.env, "LANES_TASK_ID": task_id, "LANES_AGENT_ID": self.agent_id(task_id)},
         )
         spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env)
+        if not await self._isolate(spec, plan.vendor, record):
+            return
         await self._event(task_id, spec.claim_token, "dispatcher_started",
                           "dispatcher claimed task and is preparing headless agent",
                           {"owner": self.owner, "vendor": plan.vendor.name, "model_class":
@@ -583,6 +586,46 @@ class Supervisor:
                            "permissions": plan.command.permissions})
         job = asyncio.create_task(self._run_one(spec))
         self._running[task_id] = Running(task_id, task["lane"], plan.vendor.name, spec, job)
+
+    async def _isolate(self, spec: AttemptSpec, vendor: VendorSettings, record: TaskRecord) -> bool:
+        """The attempt's own worktree when its lane isolates (engine/isolation.py): the agent's
+        working directory and permission scope become that worktree. False when the attempt
+        cannot start (then it is failed here: for good when no retry can help)."""
+        task, task_id = spec.task, spec.task["id"]
+        try:
+            events = await self._events(task_id)
+            isolation = await asyncio.to_thread(prepare_attempt, task, spec.lane, self.settings, spec.attempt, events)
+            if isolation is None:
+                return True
+            if isolation.fresh:
+                await asyncio.to_thread(copy_included, isolation.repo, isolation.tree.path)
+            metadata = task.get("metadata") or {}
+            spec.command = build_command(vendor, metadata.get("model_class"), metadata.get("effort"),
+                                         permissions=spec.command.permissions, workdir=isolation.tree.path)
+        except InvalidInput as exc:  # not a repository, no commits, a bad base: no retry helps
+            record.attempts = spec.attempt
+            await self._fail(spec, f"worktree isolation: {exc}", record)
+            return False
+        except (LanesError, OSError) as exc:
+            await self._after_failure(spec, f"worktree could not be prepared: {exc}", 0)
+            return False
+        spec.workdir, spec.isolation = isolation.tree.path, isolation
+        spec.setup = spec.lane.setup if isolation.fresh else ()
+        if recorded_base(events) is None:
+            await self._event(task_id, spec.claim_token, PREPARED_EVENT, "worktree prepared for the task",
+                              {"branch": isolation.tree.branch, "base": isolation.tree.base,
+                               "worktree": str(isolation.tree.path)})
+        return True
+
+    async def _settle_worktree(self, spec: AttemptSpec) -> None:
+        """Whatever the outcome: commit what the agent left and keep the attempt's tip."""
+        if spec.isolation is None:
+            return
+        try:
+            spec.git = await asyncio.to_thread(settle_attempt, spec.isolation, spec.task, spec.attempt)
+        except (LanesError, OSError) as exc:
+            await self._event(spec.task["id"], spec.claim_token, "worktree_not_settled",
+                              f"the worktree was left as it is: {exc}", {"attempt": spec.attempt})
 
     async def _run_one(self, spec: AttemptSpec) -> None:
         task_id = spec.task["id"]
@@ -595,6 +638,7 @@ class Supervisor:
             except Exception as exc:  # a bug around the attempt (the worker is stopped): retry, count it
                 result = None
                 await self._after_failure(spec, f"supervisor error: {type(exc).__name__}: {exc}", 0)
+            await self._settle_worktree(spec)
             if result is not None:
                 await self._settle(spec, result)
         finally:
@@ -685,6 +729,8 @@ class Supervisor:
         if denials:
             metadata["permission_denials"] = denials
             metadata["attention"] = attention
+        if spec.git is not None:
+            metadata["git"] = spec.git
         await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
                           {"attempt": spec.attempt, "duration_ms": result.duration_ms})
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.gitwork.git import run
@@ -34,16 +35,23 @@ class Diffstat:
                 "paths": list(self.paths)}
 
 
-def is_dirty(worktree: Path) -> bool:
-    """Anything uncommitted: changes, staged or not, and untracked files not ignored."""
-    return bool(run(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout)
+def _pathspec(keep_out: Iterable[str]) -> list[str]:
+    return ["--", ".", *(f":(exclude,literal){path}" for path in keep_out)]
 
 
-def commit_leftovers(worktree: Path, message: str) -> str | None:
-    """Commit everything the agent left (ignored files excepted); the new commit, or None."""
-    if not is_dirty(worktree):
+def is_dirty(worktree: Path, keep_out: Iterable[str] = ()) -> bool:
+    """Anything uncommitted: changes, staged or not, and untracked files not ignored (the paths
+    in `keep_out` aside)."""
+    return bool(run(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", *_pathspec(keep_out)).stdout)
+
+
+def commit_leftovers(worktree: Path, message: str, *, keep_out: Iterable[str] = ()) -> str | None:
+    """Commit everything the agent left (ignored files, and the paths in `keep_out`, excepted);
+    the new commit, or None when there was nothing."""
+    keep_out = list(keep_out)
+    if not is_dirty(worktree, keep_out):
         return None
-    run(worktree, "add", "--all")
+    run(worktree, "add", "--all", *_pathspec(keep_out))
     run(worktree, *identity(worktree), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
         "--allow-empty-message", "-F", "-", input=message.encode("utf-8"))
     return head_of(worktree)

@@ -42,6 +42,8 @@ class OutputLog:
     _handle: object = field(default=None, repr=False)
 
     def open(self) -> None:
+        if self._handle is not None:
+            return  # already open: what was written first (a worktree's set-up) stays
         # Every folder down to the log 0700 (mkdir's mode= applies to the last one only): attempt
         # logs hold the agents' output, prompts included.
         for folder in reversed([self.path.parent, *self.path.parent.parents]):

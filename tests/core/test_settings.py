@@ -133,6 +133,20 @@ concurrency: {lanes: {batch: 1}, vendors: {codex: 1}}
     assert s.concurrency.vendor("claude") == 2
 
 
+def test_isolation_settings_and_who_gets_a_worktree(tmp_path):
+    s = load_settings(write(tmp_path, "worktrees_dir: wt\nlanes:\n  dev: {permissions: edit, setup: [[npm, ci]]}\n"
+                                      "  docs: {isolation: worktree}\n  solo: {permissions: edit, isolation: none}\n"),
+                      config_dir=None)
+    assert s.worktrees_dir == tmp_path / "wt"  # relative to the settings file
+    dev, docs, solo, other = s.lane("dev"), s.lane("docs"), s.lane("solo"), s.lane("other")
+    assert dev.setup == (("npm", "ci"),) and dev.retry_from == "base" and dev.setup_timeout_seconds == 600
+    assert dev.isolated(True) and not dev.isolated(False)  # auto: edit lanes in a repository
+    assert not other.isolated(True)  # auto, read-only
+    assert docs.isolated(True) and docs.isolated(False)  # asked for: the supervisor says why it cannot
+    assert not solo.isolated(True)
+    assert load_settings(None, config_dir=None).worktrees_dir is None
+
+
 def test_backoff_is_exponential_and_capped():
     lane = LaneSettings(backoff_seconds=30, backoff_max_seconds=900)
     assert [lane.backoff(n) for n in (0, 1, 2, 3, 5, 6, 10_000)] == [0, 30, 60, 120, 480, 900, 900]
@@ -200,6 +214,12 @@ BAD = [
     ("vendors: {gemini: {executable: gemini}}\n", "vendors.gemini.models is required for a vendor that is not built in"),
     ("vendors: {any: {executable: x, models: {any: y}}}\n", "vendors.any is reserved"),
     ("vendors: {codex: 1}\n", "vendors.codex must be a mapping"),
+    ("lanes: {dev: {isolation: branch}}\n", "lanes.dev.isolation must be one of auto, worktree, none"),
+    ("lanes: {dev: {setup: 'npm ci'}}\n", "lanes.dev.setup must be a list of at most 32 commands"),
+    ("lanes: {dev: {setup: [npm ci]}}\n", r"lanes.dev.setup\[0\] must be a non-empty list of strings"),
+    ("lanes: {dev: {setup: [[]]}}\n", r"lanes.dev.setup\[0\] must be a non-empty list of strings"),
+    ("lanes: {dev: {retry_from: last}}\n", "lanes.dev.retry_from must be one of base, previous"),
+    ("worktrees_dir: [a]\n", "worktrees_dir must be a non-empty string"),
 ]
 
 

@@ -261,6 +261,11 @@ class RealAgents:
                 data[key] = {**data[key], **value}
             else:
                 data[key] = value
+        # These tests check what each preset lets the real CLI do in the workspace itself (a
+        # repository without commits); worktree isolation has its own tests (tests/engine).
+        for lane in (data.get("lanes") or {}).values():
+            if isinstance(lane, dict):
+                lane.setdefault("isolation", "none")
         path = self.workspace.config.parent / "lanes-tui.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return path

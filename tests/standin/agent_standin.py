@@ -342,6 +342,16 @@ def write_dump(vendor: str, args: list[str], prompt: bytes) -> None:
     os.replace(tmp, path)  # readers never see half a dump
 
 
+def edit_working_tree() -> None:
+    """STANDIN_WRITE=NAME=TEXT: edit a file where the agent runs (its cwd), as an Edit tool would;
+    the text gets the task id appended, so parallel agents write different contents."""
+    spec = os.environ.get("STANDIN_WRITE")
+    if spec:
+        name, _, text = spec.partition("=")
+        with open(name, "w", encoding="utf-8") as handle:
+            handle.write(f"{text} {os.environ.get('LANES_TASK_ID', '')}\n")
+
+
 def main(argv: list[str]) -> int:
     mode = os.environ.get("STANDIN_MODE", "ok")
     if mode == "ignore_sigterm":
@@ -364,6 +374,7 @@ def main(argv: list[str]) -> int:
     except Usage as exc:
         sys.stderr.write(f"{exc}\n")
         return exc.status
+    edit_working_tree()
     run = Run(vendor, args, prompt)
     events, status = (claude_stream if vendor == "claude" else codex_stream)(run, mode)
     lines = render(vendor, fmt, run, events)
@@ -375,6 +386,10 @@ def main(argv: list[str]) -> int:
                 handle.write(run.answer)
     if status == 0 and "STANDIN_EXIT" in os.environ:
         status = int(os.environ["STANDIN_EXIT"])
+    once = os.environ.get("STANDIN_FAIL_ONCE")  # a marker file: the first run makes it and exits 1
+    if status == 0 and once and not os.path.exists(once):
+        open(once, "x").close()
+        status = 1
     return status
 
 

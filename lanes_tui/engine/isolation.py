@@ -1,0 +1,170 @@
+"""A task's own worktree, attempt by attempt: prepared after the claim, settled after the worker.
+
+Which lanes get one is the lane's `isolation` (settings.py). The first attempt records its
+base commit in a `worktree_prepared` event (an ordinary event: agent-lanes shows it), so every
+later attempt, on any supervisor, starts from the same base. What an attempt leaves is
+committed by the supervisor and kept under `refs/lanes/attempts/<short id>/<n>`; a retry
+that starts over from the base (`retry_from: base`) first snapshots whatever is there under
+`refs/lanes/wip/...`, so no attempt's work is ever lost (G17).
+
+Everything here blocks (it runs git): the supervisor calls it in a thread.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from lanes_tui.core.errors import InvalidInput, LanesError
+from lanes_tui.core.sanitize import one_line
+from lanes_tui.gitwork import refs, results
+from lanes_tui.gitwork.git import run
+from lanes_tui.gitwork.repository import Repository, find_repository, resolve_commit
+from lanes_tui.gitwork.worktrees import Worktree, default_root, prepare
+from lanes_tui.settings import LaneSettings, Settings
+
+PREPARED_EVENT = "worktree_prepared"
+INCLUDE_FILE = ".worktreeinclude"
+MAX_INCLUDED_FILES = 1000
+SETUP_OUTPUT_SHOWN = 500  # characters of a failed set-up's output kept in the reason
+
+
+class SetupFailed(LanesError):
+    """The lane's set-up did not succeed in the task's worktree: the attempt fails with this."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    repo: Repository
+    tree: Worktree
+    fresh: bool  # made (or started over) for this attempt: set-up runs
+
+
+def recorded_base(events: list[dict[str, Any]]) -> str | None:
+    for event in events:
+        data = event.get("data") if isinstance(event, dict) else None
+        if event.get("type") == PREPARED_EVENT and isinstance(data, dict) and refs.is_commit_id(data.get("base")):
+            return str(data["base"])
+    return None
+
+
+def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings, attempt: int,
+                    events: list[dict[str, Any]]) -> Isolation | None:
+    """The attempt's worktree, or None when the lane runs its agents in the workspace itself.
+
+    InvalidInput for what no retry can fix (not a repository under `isolation: worktree`, no
+    commits, a bad base): the supervisor fails the task with it."""
+    workspace = Path(task["workspace_root"])
+    repo = find_repository(workspace) if shutil.which("git") else None
+    if not lane.isolated(repo is not None):
+        return None
+    if repo is None:  # isolation: worktree asked for explicitly
+        raise InvalidInput(f"lane {one_line(task['lane'], 64)!r} has isolation: worktree, but "
+                           f"{workspace} is not in a git repository")
+    base = recorded_base(events)
+    if base is None:
+        metadata = task.get("metadata") or {}
+        named = metadata.get("base") or task.get("expected_branch")
+        base = resolve_commit(repo, named or None, what="metadata.base" if metadata.get("base") else "expected_branch")
+    root = settings.worktrees_dir or default_root()
+    existed = _registered(repo, task["id"], root)
+    tree = prepare(repo, task_id=task["id"], base=base, root=root)
+    fresh = not existed
+    if existed and attempt > 1 and lane.retry_from == "base" and results.head_of(tree.path) != base:
+        start_over(repo, tree, task["id"])
+        fresh = True
+    return Isolation(repo, tree, fresh)
+
+
+def _registered(repo: Repository, task_id: str, root: Path) -> bool:
+    from lanes_tui.gitwork.worktrees import folder_for, list_worktrees
+
+    folder = folder_for(Path(root).resolve(), repo, task_id)
+    return any(listed.path == folder and not listed.prunable for listed in list_worktrees(repo))
+
+
+def start_over(repo: Repository, tree: Worktree, task_id: str) -> str:
+    """Back to the base for a new attempt; what was there is kept under a wip ref first."""
+    keep_out = included_files(repo)
+    if results.is_dirty(tree.path, keep_out):
+        results.commit_leftovers(tree.path, results.commit_message(task_id, "work left by an attempt cut short"),
+                                 keep_out=keep_out)
+    kept = results.head_of(tree.path)
+    ref = refs.wip_ref(task_id, time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{kept[:8]}")
+    results.keep_attempt(tree.path, ref, kept)
+    run(tree.path, "reset", "--quiet", "--hard", tree.base)
+    return ref
+
+
+def included_files(repo: Repository) -> list[str]:
+    """The files of the main tree that the repository's `.worktreeinclude` names (`.env`, local
+    config), relative to its top: regular files only, never `.git/`, never through a symlink.
+    Patterns are fnmatch globs, one a line, matched against the path or the file name."""
+    listing = repo.top / INCLUDE_FILE
+    if not listing.is_file():
+        return []
+    patterns = [line.strip() for line in listing.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    found: list[str] = []
+    for path in sorted(repo.top.rglob("*")):
+        if len(found) >= MAX_INCLUDED_FILES:
+            break
+        relative = path.relative_to(repo.top).as_posix()
+        if relative.startswith(".git/") or path.is_symlink() or not path.is_file():
+            continue
+        if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(path.name, p) for p in patterns):
+            found.append(relative)
+    return found
+
+
+def copy_included(repo: Repository, tree: Path) -> list[str]:
+    """The included files copied into a fresh worktree, never over a file already there.
+    They are the user's local files (secrets, often): `settle_attempt` never commits them."""
+    copied: list[str] = []
+    for relative in included_files(repo):
+        target = tree / relative
+        if target.exists() or target.is_symlink():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo.top / relative, target, follow_symlinks=False)
+        copied.append(relative)
+    return copied
+
+
+def run_setup(commands: tuple[tuple[str, ...], ...], cwd: Path, timeout: float,
+              log: Callable[[bytes], None]) -> None:
+    """The lane's `setup` commands, in order, in the worktree (argv lists, no shell); their
+    output goes to the attempt log. SetupFailed names the first that failed."""
+    for argv in commands:
+        log(b"[lanes-tui: set-up: " + " ".join(argv).encode("utf-8", "replace") + b"]\n")
+        try:
+            proc = subprocess.run(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            log(exc.output or b"")
+            raise SetupFailed(f"set-up {one_line(argv[0], 80)} took longer than {timeout:g} s") from None
+        except OSError as exc:
+            raise SetupFailed(f"set-up {one_line(argv[0], 80)} could not start: {exc.strerror or exc}") from None
+        log(proc.stdout)
+        if proc.returncode != 0:
+            tail = one_line(proc.stdout.decode("utf-8", "replace")[-SETUP_OUTPUT_SHOWN:], SETUP_OUTPUT_SHOWN)
+            raise SetupFailed(f"set-up {one_line(' '.join(argv), 120)} exited {proc.returncode}: {tail}")
+
+
+def settle_attempt(isolation: Isolation, task: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """Commit what the agent left, keep the attempt's tip, and say what the branch holds now
+    (the response metadata's `git`)."""
+    tree = isolation.tree
+    results.commit_leftovers(tree.path, results.commit_message(task["id"], str(task.get("prompt") or "")),
+                             keep_out=included_files(isolation.repo))
+    head = results.head_of(tree.path)
+    attempt_ref = refs.attempt_ref(task["id"], attempt)
+    results.keep_attempt(tree.path, attempt_ref, head)
+    commits, diffstat = results.summary(tree.path, tree.base, head)
+    return {"branch": tree.branch, "base": tree.base, "head": head, "commits": commits,
+            "diffstat": diffstat.to_json(), "worktree": str(tree.path), "attempt_ref": attempt_ref}
