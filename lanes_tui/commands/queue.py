@@ -13,9 +13,9 @@ from lanes_tui.core import views
 from lanes_tui.core.batched_output import joined, write_batches
 from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
-from lanes_tui.core.model import FAILED, QUEUED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
+from lanes_tui.core.states import FAILED, QUEUED
 from lanes_tui.storage import open_store
 from lanes_tui.storage.base import Backend, ListingOutput
 

@@ -19,28 +19,26 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from lanes_tui.core.clock import after, format_ts, parse_ts
 from lanes_tui.core.errors import ConflictError, InvalidInput
-from lanes_tui.core.model import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.request_files import request_problem
+from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, TERMINAL_STATES, attempts_of
 
 MAX_LEASE_SECONDS = 10 * 365 * 86400
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):  # a NamedTuple, not a dataclass: the one-shot CLI defines it on every run
     """One line of events.jsonl, before the backend stamps its time."""
 
     type: str
     message: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
 
     def to_wire(self, now: datetime) -> dict[str, Any]:
-        return {"created_at": format_ts(now), "type": self.type, "message": self.message, "data": self.data}
+        return {"created_at": format_ts(now), "type": self.type, "message": self.message, "data": self.data or {}}
 
 
 # -- questions ---------------------------------------------------------------------------
@@ -258,22 +256,20 @@ def check_respond(task: dict[str, Any], *, claim_token: str | None, expect_sha25
         )
 
 
-@dataclass(frozen=True)
 class Reply:
-    """What a `respond` says, checked on its own before the task is even read."""
+    """What a `respond` says, checked on its own (InvalidInput) before the task is even read."""
 
-    body: str
-    reviewer: str
-    status: str = COMPLETED
-    follow_up_required: bool = False
-    verdict: str | None = None
-    blocking_count: int | None = None
-    nonblocking_count: int | None = None
-    expect_sha256: str | None = None
-    metadata: dict[str, Any] | None = None
+    __slots__ = ("body", "reviewer", "status", "follow_up_required", "verdict", "blocking_count",
+                 "nonblocking_count", "expect_sha256", "metadata")
 
-    def __post_init__(self) -> None:
-        check_respond_input(status=self.status, verdict=self.verdict, blocking_count=self.blocking_count)
+    def __init__(self, body: str, reviewer: str, status: str = COMPLETED, follow_up_required: bool = False,
+                 verdict: str | None = None, blocking_count: int | None = None, nonblocking_count: int | None = None,
+                 expect_sha256: str | None = None, metadata: dict[str, Any] | None = None) -> None:
+        check_respond_input(status=status, verdict=verdict, blocking_count=blocking_count)
+        self.body, self.reviewer, self.status = body, reviewer, status
+        self.follow_up_required, self.verdict = follow_up_required, verdict
+        self.blocking_count, self.nonblocking_count = blocking_count, nonblocking_count
+        self.expect_sha256, self.metadata = expect_sha256, metadata
 
 
 def answer(task: dict[str, Any], reply: Reply, *, claim_token: str | None, now: datetime) -> dict[str, Any]:

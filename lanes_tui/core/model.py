@@ -5,48 +5,37 @@ response.json; these classes are what programs get instead of those raw dicts
 (`lanes_tui.client`). `Task.from_wire` / `to_wire` convert both ways without
 losing anything: keys another tool added survive in `extra`.
 
-`attempts_of` is the one place that counts attempts from a task's events: every
-`claimed` event is an attempt (whoever claimed), every `attempt_failed` a failed
-one with its reason (the supervisor writes them, G3).
+The states themselves, the wire keys and the attempts counter are `core/states.py`, light
+enough for the one-shot CLI (a frozen dataclass of 24 fields costs milliseconds to define).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from lanes_tui.core.clock import parse_ts
-
-ATTEMPT_FAILED = "attempt_failed"
-
-
-class TaskState(StrEnum):
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-    @property
-    def finished(self) -> bool:
-        return self in (TaskState.COMPLETED, TaskState.FAILED)
-
-
-# The states as the wire dicts hold them (TaskState members are equal to these strings).
-QUEUED, CLAIMED, COMPLETED, FAILED = (str(state) for state in TaskState)
-STATES = (QUEUED, CLAIMED, COMPLETED, FAILED)
-TERMINAL_STATES = frozenset({COMPLETED, FAILED})
-CANCELLED = "cancelled"  # the failure_reason of a cancelled task
-
-
-WIRE_KEYS = (
-    "id", "workspace_id", "correlation_id", "source_agent", "lane", "workspace_root", "worktree_path",
-    "expected_branch", "request_path", "request_sha256", "supporting_paths", "response_path", "prompt",
-    "metadata", "state", "created_at", "updated_at", "claim_owner", "claim_token", "lease_expires_at",
-    "claimed_at", "completed_at", "failed_at", "failure_reason",
+from lanes_tui.core.states import (  # the vocabulary, re-exported with the values
+    ATTEMPT_FAILED,
+    CANCELLED,
+    CLAIMED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    STATES,
+    TERMINAL_STATES,
+    WIRE_KEYS,
+    Attempts,
+    TaskState,
+    attempts_of,
 )
+
+__all__ = [
+    "ATTEMPT_FAILED", "CANCELLED", "CLAIMED", "COMPLETED", "FAILED", "QUEUED", "STATES", "TERMINAL_STATES",
+    "WIRE_KEYS", "Answer", "Attempts", "Claim", "Task", "TaskState", "attempts_of",
+]
 
 
 @dataclass(frozen=True)
@@ -111,6 +100,7 @@ class Task:
         return parse_ts(self.lease_expires_at) if self.lease_expires_at else None
 
 
+
 @dataclass(frozen=True)
 class Answer:
     """A task's response.json: its result (or, when not `success`, the error)."""
@@ -144,23 +134,3 @@ class Claim:
 
     task: Task
     token: str
-
-
-@dataclass(frozen=True)
-class Attempts:
-    claims: int = 0  # every claim is an attempt, whoever claimed
-    failures: int = 0
-    reasons: tuple[str, ...] = ()  # of the failed ones, oldest first
-
-
-def attempts_of(events: Iterable[Mapping[str, Any]]) -> Attempts:
-    claims = failures = 0
-    reasons: list[str] = []
-    for event in events:
-        kind = event.get("type")
-        if kind == "claimed":
-            claims += 1
-        elif kind == ATTEMPT_FAILED:
-            failures += 1
-            reasons.append(str(event.get("message") or ""))
-    return Attempts(claims, failures, tuple(reasons))

@@ -8,9 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.paths import expand_user
@@ -37,8 +36,7 @@ def require_inside(root: Path, candidate: Path, label: str) -> Path:
     return candidate
 
 
-@dataclass(frozen=True)
-class TaskFiles:
+class TaskFiles(NamedTuple):  # a NamedTuple, not a dataclass: the one-shot CLI defines it on every run
     """A new task's paths, resolved and checked, with the hashes agent-lanes records."""
 
     workspace_root: str

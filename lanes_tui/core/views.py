@@ -11,7 +11,7 @@ from typing import Any
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.lifecycle import lease_expired
-from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 
 REVIEW_SCOPE = (
     "Review request_path as the primary artifact. Use worktree_path only as implementation "

@@ -7,12 +7,11 @@ fails `normalise_task` is corrupt, and reported as such for that task alone.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, InvalidInput
-from lanes_tui.core.model import STATES, WIRE_KEYS
+from lanes_tui.core.states import STATES, WIRE_KEYS
 
 TASK_KEYS = WIRE_KEYS
 # Prompts live inside task.json, and users do send megabytes of context.
@@ -21,10 +20,20 @@ MAX_RESPONSE_BYTES = 64 << 20
 MAX_EVENT_LINE_BYTES = 1 << 20
 
 
-@dataclass
 class EventLog:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    bad_lines: int = 0
+    """A task's events as read, and how many lines were torn or foreign (skipped)."""
+
+    __slots__ = ("events", "bad_lines")  # a plain class: the one-shot CLI defines it on every run
+
+    def __init__(self, events: list[dict[str, Any]] | None = None, bad_lines: int = 0) -> None:
+        self.events = [] if events is None else events
+        self.bad_lines = bad_lines
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventLog) and (self.events, self.bad_lines) == (other.events, other.bad_lines)
+
+    def __repr__(self) -> str:
+        return f"EventLog({len(self.events)} events, {self.bad_lines} bad lines)"
 
 
 def normalise_task(raw: Any, folder_name: str) -> dict[str, Any]:

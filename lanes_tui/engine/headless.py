@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import LanesError
-from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.states import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 

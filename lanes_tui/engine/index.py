@@ -14,7 +14,7 @@ from typing import Any, Hashable, Iterable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.lifecycle import lease_expired
-from lanes_tui.core.model import CLAIMED, QUEUED, TERMINAL_STATES
+from lanes_tui.core.states import CLAIMED, QUEUED, TERMINAL_STATES
 from lanes_tui.storage.base import Backend, Loaded, NextResult
 
 

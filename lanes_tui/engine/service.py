@@ -33,9 +33,9 @@ from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
-from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary

@@ -27,7 +27,7 @@ from typing import Any, Awaitable, Callable
 from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.lifecycle import lease_expired
-from lanes_tui.core.model import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
+from lanes_tui.core.states import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
 from lanes_tui.core.supervisors import (
     SupervisorRecord,
     SupervisorRegistry,

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
-from lanes_tui.core.model import CLAIMED, TERMINAL_STATES
+from lanes_tui.core.states import CLAIMED, TERMINAL_STATES
 from lanes_tui.storage.base import Backend, NextResult, TaskWatch
 
 RESCAN_SECONDS = 30.0

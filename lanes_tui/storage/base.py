@@ -14,10 +14,9 @@ contract suite (`tests/storage/test_contract.py`) runs the same checks against b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 
 from lanes_tui.core.clock import Clock
 
@@ -31,8 +30,11 @@ if TYPE_CHECKING:  # annotations only: the one-shot CLI imports this module and 
     from lanes_tui.core.wire import EventLog
 
 
-@dataclass(frozen=True)
-class NextResult:
+# The values below are NamedTuples and plain classes, not dataclasses: every one-shot command
+# imports this module, and defining a dataclass costs about a millisecond.
+
+
+class NextResult(NamedTuple):
     """Outcome of looking for (or claiming) the next task of a lane."""
 
     task: dict[str, Any] | None
@@ -44,25 +46,26 @@ class NextResult:
     skipped_vendor: tuple[str, ...] = ()
 
 
-@dataclass
 class Listing:
     """Tasks (after roll-forward), oldest first, with the ones that could not be read apart."""
 
-    tasks: list[dict[str, Any]] = field(default_factory=list)
-    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("tasks", "corrupt")
+
+    def __init__(self, tasks: list[dict[str, Any]] | None = None,
+                 corrupt: list[tuple[str, str]] | None = None) -> None:
+        self.tasks = [] if tasks is None else tasks
+        self.corrupt = [] if corrupt is None else corrupt
 
 
-@dataclass
-class ListingOutput:
+class ListingOutput(NamedTuple):
     """`list --json` or `status --all --json` exactly as agent-lanes prints them (no final
     newline), as UTF-8 pieces in batches (core/batched_output.py), and what could not be read."""
 
     batches: Batches
-    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = []  # never mutated: a listing's own list is passed in
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """One task as `Backend.load` found it, for an in-memory index.
 
     `version` changes whenever the task may have changed (a stat for files, a counter in

@@ -30,8 +30,8 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from lanes_tui.core.errors import LanesError
-from lanes_tui.core.model import CLAIMED, FAILED
 from lanes_tui.core.sanitize import one_line
+from lanes_tui.core.states import CLAIMED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.service import DEPENDENCY_WAIT, Engine, EngineChanged, LaneRow, Totals
 from lanes_tui.ui import formatting as fmt

@@ -72,7 +72,7 @@ from lanes_tui.core.batched_output import Batches
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.ids import is_valid_task_id
-from lanes_tui.core.model import CLAIMED, STATES, TERMINAL_STATES
+from lanes_tui.core.states import CLAIMED, STATES, TERMINAL_STATES
 from lanes_tui.core.views import age_seconds, queue_next_action, task_view
 from lanes_tui.storage.files.scan import CACHE_DIR, last_event_of, live_tasks
 from lanes_tui.storage.files.store import TaskStore

@@ -23,7 +23,7 @@ from typing import Any
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
-from lanes_tui.core.model import TERMINAL_STATES
+from lanes_tui.core.states import TERMINAL_STATES
 from lanes_tui.storage.base import Listing
 from lanes_tui.storage.files.store import TaskStore
 

@@ -38,9 +38,9 @@ from lanes_tui.core.errors import (
 from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
 from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.lifecycle import Event, apply_response
-from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.wire import (
     MAX_RESPONSE_BYTES,
     MAX_TASK_BYTES,

@@ -33,9 +33,9 @@ from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
-from lanes_tui.core.model import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
@@ -286,7 +286,7 @@ class MemoryBackend:
         if status:
             counts = views.summary(shown)
             head.update(summary=counts, next_action=views.queue_next_action(counts))
-        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]))
+        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]), [])
 
     def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
         return sorted(t["id"] for t in self.live_tasks(lane=lane).tasks)

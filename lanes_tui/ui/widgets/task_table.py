@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lanes_tui.core.model import CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine.service import TaskRow
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
