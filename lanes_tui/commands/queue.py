@@ -10,7 +10,6 @@ from typing import Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
 from lanes_tui.core import views
-from lanes_tui.core.batched_output import joined, write_batches
 from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
@@ -343,6 +342,8 @@ def _emit_listing(output: ListingOutput) -> None:
     bytes, its pieces go to the descriptor as they are, never joined or re-encoded.
     """
     import codecs
+
+    from lanes_tui.core.batched_output import joined, write_batches  # list and status --all only
 
     for _, reason in output.corrupt:
         warn(reason)

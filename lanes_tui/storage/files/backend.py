@@ -15,7 +15,6 @@ from lanes_tui.core.ids import validate_task_id
 from lanes_tui.storage.base import Listing, ListingOutput, Loaded
 from lanes_tui.storage.files import scan
 from lanes_tui.storage.files.store import TaskStore
-from lanes_tui.storage.files.sweep import sweep_temp_files
 
 if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs when it runs it
     from lanes_tui.core.journal import Journal
@@ -156,6 +155,8 @@ class FileBackend(TaskStore):
     # -- upkeep --------------------------------------------------------------------------------
 
     def sweep_temp_files(self) -> int:
+        from lanes_tui.storage.files.sweep import sweep_temp_files  # the supervisor's start-up only
+
         return len(sweep_temp_files(self.root))
 
 
