@@ -24,7 +24,6 @@ from typing import Any, Callable
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.isolation import SetupFailed, run_setup
 from lanes_tui.settings import LaneSettings, Settings
 from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.argv import Command
@@ -162,6 +161,8 @@ async def run_attempt(
 
     cwd = spec.workdir or working_dir(task)
     if spec.setup:
+        from lanes_tui.engine.isolation import SetupFailed, run_setup  # isolated lanes only
+
         try:
             log.open()
             await asyncio.to_thread(run_setup, spec.setup, cwd, spec.lane.setup_timeout_seconds, log.write)

@@ -48,7 +48,6 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.engine.isolation import PREPARED_EVENT, copy_included, prepare_attempt, recorded_base, settle_attempt
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 from lanes_tui.storage.base import Backend, TaskChanges
@@ -591,6 +590,9 @@ class Supervisor:
         """The attempt's own worktree when its lane isolates (engine/isolation.py): the agent's
         working directory and permission scope become that worktree. False when the attempt
         cannot start (then it is failed here: for good when no retry can help)."""
+        # Loaded on the first claim, not at start-up: git support is not on the first frame's path.
+        from lanes_tui.engine.isolation import PREPARED_EVENT, copy_included, prepare_attempt, recorded_base
+
         task, task_id = spec.task, spec.task["id"]
         try:
             events = await self._events(task_id)
@@ -621,6 +623,8 @@ class Supervisor:
         """Whatever the outcome: commit what the agent left and keep the attempt's tip."""
         if spec.isolation is None:
             return
+        from lanes_tui.engine.isolation import settle_attempt
+
         try:
             spec.git = await asyncio.to_thread(settle_attempt, spec.isolation, spec.task, spec.attempt)
         except (LanesError, OSError) as exc:
