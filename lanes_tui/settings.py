@@ -102,6 +102,10 @@ class LaneSettings:
     setup_timeout_seconds: float = 600.0
     retry_from: str = "base"  # where a new attempt's worktree starts: the base, or the previous attempt's tip
 
+    def may_isolate(self) -> bool:
+        """Whether its tasks can get a worktree at all (if not, no need to ask git)."""
+        return self.isolation == WORKTREE or (self.isolation == AUTO and self.permissions != READ_ONLY)
+
     def isolated(self, in_a_repository: bool) -> bool:
         """Whether its tasks get a worktree of their own."""
         if self.isolation == AUTO:

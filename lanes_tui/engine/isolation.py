@@ -59,6 +59,8 @@ def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings
 
     InvalidInput for what no retry can fix (not a repository under `isolation: worktree`, no
     commits, a bad base): the supervisor fails the task with it."""
+    if not lane.may_isolate():
+        return None  # read-only or `none`: no git call for every task of such a lane
     workspace = Path(task["workspace_root"])
     repo = find_repository(workspace) if shutil.which("git") else None
     if not lane.isolated(repo is not None):

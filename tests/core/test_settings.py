@@ -144,6 +144,7 @@ def test_isolation_settings_and_who_gets_a_worktree(tmp_path):
     assert not other.isolated(True)  # auto, read-only
     assert docs.isolated(True) and docs.isolated(False)  # asked for: the supervisor says why it cannot
     assert not solo.isolated(True)
+    assert dev.may_isolate() and docs.may_isolate() and not solo.may_isolate() and not other.may_isolate()
     assert load_settings(None, config_dir=None).worktrees_dir is None
 
 
