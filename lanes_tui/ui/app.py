@@ -25,6 +25,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
@@ -302,7 +303,9 @@ class LanesApp(App[int]):
                 self._redraw_summary(recompute=False)
         row = self._selected_row()
         if row is not None and row.lease_expires_at is not None:
-            self._show_detail()  # its lease countdown
+            # A tick can land while the app shuts down and its widgets are already gone.
+            with contextlib.suppress(NoMatches):
+                self._show_detail()  # its lease countdown
 
     def _redraw_summary(self, *, recompute: bool = True) -> None:
         if recompute or self._summary is None:
