@@ -499,7 +499,12 @@ def test_ctrl_c_during_wait_is_exit_130_without_traceback(workspace):
         first = read_stderr_line(proc, timeout=20)  # a heartbeat: the waiter is blocked now
         assert b"waiting" in first, first
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # say where it stood, for whoever looks next
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"no exit 20 s after SIGINT; its stderr: {(first + err)[-3000:]!r}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
