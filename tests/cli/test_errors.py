@@ -494,6 +494,9 @@ def test_ctrl_c_during_wait_is_exit_130_without_traceback(workspace):
         [*LANES_TUI, "--config", str(workspace.config), "--json", "wait", "--lane", "default",
          "--timeout", "60", "--heartbeat-seconds", "0.05"],
         cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Ctrl-C as on a terminal, even when this suite runs as a background job (whose children
+        # inherit SIGINT ignored, and Python then installs no KeyboardInterrupt handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = read_stderr_line(proc, timeout=20)  # a heartbeat: the waiter is blocked now
