@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_hook_parsers(sub, [out])
 
+    from lanes_tui.commands.merge import add_parser as add_merge_parser
+    from lanes_tui.commands.worktrees import add_parser as add_worktrees_parser
+
+    add_merge_parser(sub, [out])
+    add_worktrees_parser(sub, [out])
+
     sub.add_parser("doctor", parents=[out],
                    help="check each vendor (executable, version, flags, credentials) and each lane; no network")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 
 from lanes_tui.core.errors import ConfigError, InvalidInput, NotFound
 from lanes_tui.core.handoff import RuntimeConfig, load_config
@@ -30,8 +30,10 @@ from lanes_tui.core.model import FAILED, Answer, Claim, Task, TaskState
 from lanes_tui.core.paths import expand_user
 from lanes_tui.engine.submitting import Submission, submit
 from lanes_tui.storage import open_store
-from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.runcheck import check_run_metadata
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 DEFAULT_CONFIG = "handoff/handoff.yaml"
 DEFAULT_LEASE_SECONDS = 900.0

@@ -101,6 +101,8 @@ class LaneSettings:
     setup: tuple[tuple[str, ...], ...] = ()  # argv lists run in a fresh worktree before the agent
     setup_timeout_seconds: float = 600.0
     retry_from: str = "base"  # where a new attempt's worktree starts: the base, or the previous attempt's tip
+    verify: tuple[tuple[str, ...], ...] = ()  # argv lists `merge` runs on the merged result first (tests)
+    verify_timeout_seconds: float = 1800.0
 
     def may_isolate(self) -> bool:
         """Whether its tasks can get a worktree at all (if not, no need to ask git)."""
@@ -500,6 +502,8 @@ class _Parser:
             setup=self.commands(raw, "setup", base.setup, key),
             setup_timeout_seconds=self.seconds(raw, "setup_timeout_seconds", base.setup_timeout_seconds, key),
             retry_from=self.choice(raw, "retry_from", base.retry_from, key, RETRY_FROM),
+            verify=self.commands(raw, "verify", base.verify, key),
+            verify_timeout_seconds=self.seconds(raw, "verify_timeout_seconds", base.verify_timeout_seconds, key),
         )
         # Renewing no more often than the lease lasts would let the lease lapse under a live worker.
         if lane.renew_seconds >= lane.lease_seconds:

@@ -23,12 +23,12 @@ from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
 from lanes_tui.settings import Settings, load_settings
 from lanes_tui.storage import open_store
-from lanes_tui.storage.base import Backend
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from lanes_tui.engine.service import Engine
+    from lanes_tui.storage.base import Backend
     from lanes_tui.ui.app import LanesApp
 
 PathLike = str | os.PathLike[str]

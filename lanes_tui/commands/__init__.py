@@ -23,6 +23,14 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import agents
 
         return agents.run(args)
+    if command == "merge":
+        from lanes_tui.commands import merge
+
+        return merge.run(args)
+    if command == "worktrees":
+        from lanes_tui.commands import worktrees
+
+        return worktrees.run(args)
     if command == "doctor":
         from lanes_tui.commands import doctor
 

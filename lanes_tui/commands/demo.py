@@ -20,15 +20,17 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
 from lanes_tui.engine.headless import EventPrinter
 from lanes_tui.examples import example_task_files
-from lanes_tui.storage.base import Backend
 from lanes_tui.wiring import Queue, build_engine, open_queue
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanes_tui.commands.lock_args import AGENT_ENV
 from lanes_tui.commands.output import emit_json
@@ -33,7 +33,9 @@ from lanes_tui.core.locks import (
 )
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.storage import open_store
-from lanes_tui.storage.base import Backend
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces itself by no file event
 

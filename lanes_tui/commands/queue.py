@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
 from lanes_tui.core import views
@@ -16,7 +16,10 @@ from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
 from lanes_tui.core.states import FAILED, QUEUED
 from lanes_tui.storage import open_store
-from lanes_tui.storage.base import Backend, ListingOutput
+from lanes_tui.storage.results import ListingOutput
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 MAX_BODY_BYTES = 32 << 20
 MAX_METADATA_ITEMS = 200

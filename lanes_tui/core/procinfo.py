@@ -113,3 +113,23 @@ def become_subreaper() -> bool:
 
 
 SIGTERM, SIGKILL = signal.SIGTERM, signal.SIGKILL
+
+
+def processes_inside(folders: list[str]) -> dict[str, list[int]]:
+    """For each folder, the live processes whose working directory is in it (Linux /proc; the
+    processes of other users are seen only by root). A folder nobody works in maps to []."""
+    found: dict[str, list[int]] = {folder: [] for folder in folders}
+    prefixes = [(folder, folder.rstrip("/") + "/") for folder in folders]
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{name}/cwd")
+        except OSError:
+            continue  # gone, or not ours to look at
+        for folder, prefix in prefixes:
+            if cwd == folder or cwd.startswith(prefix):
+                fields = _stat_fields(int(name))
+                if fields and fields[0] not in (b"Z", b"X"):
+                    found[folder].append(int(name))
+    return found

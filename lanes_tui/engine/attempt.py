@@ -19,13 +19,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
 from lanes_tui.settings import LaneSettings, Settings
-from lanes_tui.storage.base import Backend
 from lanes_tui.vendors.argv import Command
 from lanes_tui.vendors.guard import GUARD_PATH, PYTHON_FLAGS
 from lanes_tui.vendors.pricing import TokenCounts, estimate, price_for
@@ -41,6 +40,9 @@ from lanes_tui.vendors.streams import (
     make_parser,
     mentions_rate_limit,
 )
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED = (
     "answered", "failed", "rate_limited", "timed_out", "over_budget", "lost_claim", "stopped",

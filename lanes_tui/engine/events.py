@@ -22,7 +22,11 @@ class SupervisorStarted(SupervisorEvent):
     store: str
     recovered_tasks: tuple[str, ...] = ()
     killed_leftover_workers: tuple[str, ...] = ()
-    swept_temp_files: int = 0  # leftovers of writers killed mid-write, removed at start
+
+
+@dataclass(frozen=True)
+class TempFilesSwept(SupervisorEvent):
+    count: int  # leftovers of writers killed mid-write, removed after the start (only when some were)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ class SupervisorStopped(SupervisorEvent):
 EVENT_NAMES = {
     cls: "".join("_" + ch.lower() if ch.isupper() else ch for ch in cls.__name__).lstrip("_")
     for cls in (
-        SupervisorStarted, TaskWaiting, WorkerStarted, WorkerActivity, WorkerUsage, WorkerApiRetry,
+        SupervisorStarted, TempFilesSwept, TaskWaiting, WorkerStarted, WorkerActivity, WorkerUsage, WorkerApiRetry,
         WorkerDenied, LeaseRenewed,
         AttemptFailed, VendorPaused, TaskCompleted, TaskFailed, WorkerAbandoned, WorkerFinished, SupervisorStopped,
     )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from lanes_tui.engine.index import IndexChange, TaskIndex
-from lanes_tui.storage.base import Backend, TaskChanges
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend, TaskChanges
 
 DEFAULT_RESCAN_SECONDS = 30.0
 

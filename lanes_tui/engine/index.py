@@ -10,12 +10,15 @@ that lags behind the queue costs a retry, never a wrong claim.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Hashable, Iterable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.states import CLAIMED, QUEUED, TERMINAL_STATES
-from lanes_tui.storage.base import Backend, Loaded, NextResult
+from lanes_tui.storage.results import Loaded, NextResult
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from lanes_tui.core.errors import InvalidInput, LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.gitwork import refs, results
 from lanes_tui.gitwork.git import run
-from lanes_tui.gitwork.repository import Repository, find_repository, resolve_commit
+from lanes_tui.gitwork.repository import Repository, current_branch, find_repository, ref_exists, resolve_commit
 from lanes_tui.gitwork.worktrees import Worktree, default_root, prepare
 from lanes_tui.settings import LaneSettings, Settings
 
 PREPARED_EVENT = "worktree_prepared"
 INCLUDE_FILE = ".worktreeinclude"
 MAX_INCLUDED_FILES = 1000
-SETUP_OUTPUT_SHOWN = 500  # characters of a failed set-up's output kept in the reason
+SETUP_OUTPUT_SHOWN = 500  # characters of a failed set-up's (or verification's) output kept in the reason
 
 
 class SetupFailed(LanesError):
@@ -43,14 +43,40 @@ class Isolation:
     repo: Repository
     tree: Worktree
     fresh: bool  # made (or started over) for this attempt: set-up runs
+    base_branch: str | None  # the branch the base was taken from (what `merge` merges into); None: a commit
 
 
-def recorded_base(events: list[dict[str, Any]]) -> str | None:
+@dataclass(frozen=True)
+class Base:
+    commit: str
+    branch: str | None
+
+
+def recorded_base(events: list[dict[str, Any]]) -> Base | None:
+    """The base the task's first attempt recorded (`worktree_prepared`), if any."""
     for event in events:
         data = event.get("data") if isinstance(event, dict) else None
         if event.get("type") == PREPARED_EVENT and isinstance(data, dict) and refs.is_commit_id(data.get("base")):
-            return str(data["base"])
+            branch = data.get("base_branch")
+            return Base(str(data["base"]), branch if isinstance(branch, str) and branch else None)
     return None
+
+
+def choose_base(repo: Repository, task: dict[str, Any]) -> Base:
+    """Where a task's branch starts, in this order: `metadata.base` (a branch or a commit id),
+    `expected_branch`, the parent's branch for a child task (`metadata.parent_task_id`, when the
+    parent has one: a lead's sub-tasks build on the lead's work), else the workspace's HEAD."""
+    metadata = task.get("metadata") or {}
+    for named, what in ((metadata.get("base"), "metadata.base"), (task.get("expected_branch"), "expected_branch")):
+        if named:
+            commit = resolve_commit(repo, named, what=what)
+            return Base(commit, None if refs.is_commit_id(named) else str(named))
+    parent = metadata.get("parent_task_id")
+    if isinstance(parent, str) and parent:
+        parent_branch = refs.task_branch(parent)  # a hash of the id: safe whatever the id holds
+        if ref_exists(repo, f"refs/heads/{parent_branch}"):
+            return Base(resolve_commit(repo, parent_branch, what="the parent's branch"), parent_branch)
+    return Base(resolve_commit(repo, None), current_branch(repo))
 
 
 def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings, attempt: int,
@@ -68,19 +94,21 @@ def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings
     if repo is None:  # isolation: worktree asked for explicitly
         raise InvalidInput(f"lane {one_line(task['lane'], 64)!r} has isolation: worktree, but "
                            f"{workspace} is not in a git repository")
-    base = recorded_base(events)
-    if base is None:
-        metadata = task.get("metadata") or {}
-        named = metadata.get("base") or task.get("expected_branch")
-        base = resolve_commit(repo, named or None, what="metadata.base" if metadata.get("base") else "expected_branch")
+    base = recorded_base(events) or choose_base(repo, task)
     root = settings.worktrees_dir or default_root()
     existed = _registered(repo, task["id"], root)
-    tree = prepare(repo, task_id=task["id"], base=base, root=root)
+    tree = prepare(repo, task_id=task["id"], base=base.commit, root=root)
     fresh = not existed
-    if existed and attempt > 1 and lane.retry_from == "base" and results.head_of(tree.path) != base:
+    if existed and attempt > 1 and lane.retry_from == "base" and _moved_on(repo, tree, base.commit):
         start_over(repo, tree, task["id"])
         fresh = True
-    return Isolation(repo, tree, fresh)
+    return Isolation(repo, tree, fresh, base.branch)
+
+
+def _moved_on(repo: Repository, tree: Worktree, base: str) -> bool:
+    """Whether the tree holds anything beyond its base: commits, or changes an attempt cut
+    short (its supervisor killed) never got to commit."""
+    return results.head_of(tree.path) != base or results.is_dirty(tree.path, included_files(repo))
 
 
 def _registered(repo: Repository, task_id: str, root: Path) -> bool:
@@ -142,20 +170,27 @@ def run_setup(commands: tuple[tuple[str, ...], ...], cwd: Path, timeout: float,
               log: Callable[[bytes], None]) -> None:
     """The lane's `setup` commands, in order, in the worktree (argv lists, no shell); their
     output goes to the attempt log. SetupFailed names the first that failed."""
+    run_commands(commands, cwd, timeout, log, what="set-up", failure=SetupFailed)
+
+
+def run_commands(commands: tuple[tuple[str, ...], ...], cwd: Path, timeout: float,
+                 log: Callable[[bytes], None], *, what: str, failure: type[LanesError]) -> None:
+    """Argv lists run in order in `cwd`, output (stdout and stderr together) to `log`; the
+    first that fails, cannot start or outlasts `timeout` raises `failure` saying so."""
     for argv in commands:
-        log(b"[lanes-tui: set-up: " + " ".join(argv).encode("utf-8", "replace") + b"]\n")
+        log(f"[lanes-tui: {what}: ".encode() + " ".join(argv).encode("utf-8", "replace") + b"]\n")
         try:
             proc = subprocess.run(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             log(exc.output or b"")
-            raise SetupFailed(f"set-up {one_line(argv[0], 80)} took longer than {timeout:g} s") from None
+            raise failure(f"{what} {one_line(argv[0], 80)} took longer than {timeout:g} s") from None
         except OSError as exc:
-            raise SetupFailed(f"set-up {one_line(argv[0], 80)} could not start: {exc.strerror or exc}") from None
+            raise failure(f"{what} {one_line(argv[0], 80)} could not start: {exc.strerror or exc}") from None
         log(proc.stdout)
         if proc.returncode != 0:
             tail = one_line(proc.stdout.decode("utf-8", "replace")[-SETUP_OUTPUT_SHOWN:], SETUP_OUTPUT_SHOWN)
-            raise SetupFailed(f"set-up {one_line(' '.join(argv), 120)} exited {proc.returncode}: {tail}")
+            raise failure(f"{what} {one_line(' '.join(argv), 120)} exited {proc.returncode}: {tail}")
 
 
 def settle_attempt(isolation: Isolation, task: dict[str, Any], attempt: int) -> dict[str, Any]:
@@ -168,5 +203,6 @@ def settle_attempt(isolation: Isolation, task: dict[str, Any], attempt: int) -> 
     attempt_ref = refs.attempt_ref(task["id"], attempt)
     results.keep_attempt(tree.path, attempt_ref, head)
     commits, diffstat = results.summary(tree.path, tree.base, head)
-    return {"branch": tree.branch, "base": tree.base, "head": head, "commits": commits,
-            "diffstat": diffstat.to_json(), "worktree": str(tree.path), "attempt_ref": attempt_ref}
+    return {"branch": tree.branch, "base": tree.base, "base_branch": isolation.base_branch, "head": head,
+            "commits": commits, "diffstat": diffstat.to_json(), "worktree": str(tree.path),
+            "attempt_ref": attempt_ref}

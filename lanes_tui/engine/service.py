@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
@@ -42,8 +42,10 @@ from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.settings import Settings
-from lanes_tui.storage.base import Backend, RecordChanges, TaskChanges
 from lanes_tui.vendors.runcheck import check_run_metadata
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend, RecordChanges, TaskChanges
 
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
 THROUGHPUT_WINDOW = timedelta(minutes=10)

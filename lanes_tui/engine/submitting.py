@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError, NotFound, UsageError
@@ -26,7 +26,9 @@ from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import require_inside
 from lanes_tui.core.taskfile import load_task_file
-from lanes_tui.storage.base import Backend
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 GENERATED_DIR = "lanes-tui-requests"  # under the config folder (handoff/), inside the workspace
 MAX_PROMPT_BYTES = 32 << 20

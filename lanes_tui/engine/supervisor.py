@@ -22,7 +22,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
@@ -50,11 +50,13 @@ from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
-from lanes_tui.storage.base import Backend, TaskChanges
 from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
 from lanes_tui.vendors.limits import MAX_RESET_SECONDS
 from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL
 from lanes_tui.vendors.permissions import effective_preset
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend, TaskChanges
 
 PERMISSION_DENIED = "permission_denied"
 MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all
@@ -136,6 +138,7 @@ class Supervisor:
         self._stop_reason = "stopped"
         self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._paused_lanes: set[str] = set()
         self._grace: float | None = None  # request_stop's override of shutdown_grace_seconds
         # Told of every index change after the supervisor acted on it (the dashboard).
@@ -157,10 +160,12 @@ class Supervisor:
         killed = kill_leftover_workers(previous) if previous else []
         surviving = await self._leftovers_still_alive(previous, killed) if previous else set()
         self._feed = await load_and_arm(self.index, self.store, on_loaded)
-        # Writers killed mid-write left their temporary files; we hold the store, so sweep them.
-        swept = await asyncio.to_thread(self.store.sweep_temp_files)
         recovered = await self._recover_dead_claims(skip=surviving)
-        self.emit(ev.SupervisorStarted(self.owner, self.store.location, tuple(recovered), tuple(killed), swept))
+        self.emit(ev.SupervisorStarted(self.owner, self.store.location, tuple(recovered), tuple(killed)))
+        # Writers killed mid-write left their temporary files; we hold the store, so sweep them,
+        # after the start: it walks every task's folder (0.15 s at 10,000 tasks) and nothing
+        # waits for it (no reader ever looks at a temporary file).
+        self._sweeper = asyncio.create_task(self._sweep_temp_files())
         self._follower = asyncio.create_task(
             follow(self.index, self._feed, self._on_change, rescan_seconds=self.rescan_seconds,
                    wake_after=self._next_timer)
@@ -296,13 +301,22 @@ class Supervisor:
                 await asyncio.wait(pending)
         if self._feed is not None:
             self._feed.close()
-        if self._follower is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._follower, 5)
+        for helper in (self._follower, self._sweeper):
+            if helper is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(helper, 5)
         self.registry.release()
         self.emit(ev.SupervisorStopped(self._stop_reason))
 
     # -- recovery (G2) -------------------------------------------------------------------
+
+    async def _sweep_temp_files(self) -> None:
+        try:
+            swept = await asyncio.to_thread(self.store.sweep_temp_files)
+        except (LanesError, OSError):
+            return  # upkeep only: the next start tries again
+        if swept:
+            self.emit(ev.TempFilesSwept(swept))
 
     async def _leftovers_still_alive(self, previous: SupervisorRecord, killed: list[str]) -> set[str]:
         """Reclaim means kill, verify the group is gone, then release: the task ids whose killed
@@ -616,7 +630,7 @@ class Supervisor:
         if recorded_base(events) is None:
             await self._event(task_id, spec.claim_token, PREPARED_EVENT, "worktree prepared for the task",
                               {"branch": isolation.tree.branch, "base": isolation.tree.base,
-                               "worktree": str(isolation.tree.path)})
+                               "base_branch": isolation.base_branch, "worktree": str(isolation.tree.path)})
         return True
 
     async def _settle_worktree(self, spec: AttemptSpec) -> None:

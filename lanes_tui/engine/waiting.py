@@ -8,12 +8,15 @@ before checking means no change is ever lost between the two.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import CorruptTask
 from lanes_tui.core.states import CLAIMED, TERMINAL_STATES
-from lanes_tui.storage.base import Backend, NextResult, TaskWatch
+from lanes_tui.storage.results import NextResult
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend, TaskWatch
 
 RESCAN_SECONDS = 30.0
 

@@ -12,10 +12,15 @@ and on the task's branch, and the next one simply reuses it, with whatever the a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from lanes_tui.core.errors import InvalidInput
 from lanes_tui.gitwork.git import GitError, run
@@ -44,18 +49,46 @@ def default_root() -> Path:
     return Path(data) / "lanes-tui" / "worktrees"
 
 
-def folder_for(root: Path, repo: Repository, task_id: str) -> Path:
-    """Where the task's worktree goes: one folder per repository (by name and identity)."""
+def repository_folder(root: Path, repo: Repository) -> Path:
+    """Where this repository's worktrees go: one folder per repository (by name and identity)."""
     identity = hashlib.sha256(str(repo.common_dir).encode("utf-8")).hexdigest()[:8]
-    return Path(root) / f"{repo.top.name}-{identity}" / short_id(task_id)
+    return Path(root) / f"{repo.top.name}-{identity}"
+
+
+def folder_for(root: Path, repo: Repository, task_id: str) -> Path:
+    """Where the task's worktree goes."""
+    return repository_folder(root, repo) / short_id(task_id)
+
+
+def _checked_root(root: Path, repo: Repository) -> Path:
+    root = Path(root).resolve()
+    if root == repo.top or repo.top in root.parents:
+        raise InvalidInput(f"worktrees_dir {root} is inside the repository's working tree {repo.top}")
+    return root
+
+
+@contextmanager
+def repository_lock(root: Path, repo: Repository) -> Iterator[None]:
+    """The repository's worktree folder, exclusively (an flock, released if the holder dies):
+    preparing a worktree and removing one never interleave."""
+    folder = repository_folder(_checked_root(root, repo), repo)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktree:
     """The task's worktree on its branch: made from `base` (a commit id) the first time,
     the same one again after a crash."""
-    root = Path(root).resolve()
-    if root == repo.top or repo.top in root.parents:
-        raise InvalidInput(f"worktrees_dir {root} is inside the repository's working tree {repo.top}")
+    with repository_lock(root, repo):
+        return _prepare(repo, task_id=task_id, base=base, root=_checked_root(root, repo))
+
+
+def _prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktree:
     path = folder_for(root, repo, task_id)
     branch = task_branch(task_id)
     for listed in list_worktrees(repo):
@@ -72,6 +105,22 @@ def prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktre
     else:
         run(repo.top, "worktree", "add", "--quiet", "-b", branch, str(path), base)
     return Worktree(path, branch, base)
+
+
+@contextmanager
+def scratch_checkout(repo: Repository, commit: str, root: Path) -> Iterator[Path]:
+    """A detached checkout of `commit` in a new folder beside the tasks' worktrees, removed
+    afterwards (it only ever holds a commit that exists, and what commands made from it)."""
+    parent = repository_folder(_checked_root(root, repo), repo)
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="scratch-", dir=parent))
+    try:
+        run(repo.top, "worktree", "add", "--quiet", "--detach", str(path), commit)
+        yield path
+    finally:
+        run(repo.top, "worktree", "remove", "--force", "--force", str(path), check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        run(repo.top, "worktree", "prune", check=False)
 
 
 def list_worktrees(repo: Repository) -> list[ListedWorktree]:

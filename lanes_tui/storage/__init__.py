@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from lanes_tui.core.clock import Clock, system_clock
-from lanes_tui.storage.base import Backend
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 
 def open_store(location: str | os.PathLike[str], *, clock: Clock = system_clock, create: bool = True) -> Backend:

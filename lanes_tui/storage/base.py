@@ -16,68 +16,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, Protocol
 
 from lanes_tui.core.clock import Clock
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult  # noqa: F401 (part of the seam)
 
-if TYPE_CHECKING:  # annotations only: the one-shot CLI imports this module and must start fast
-    from lanes_tui.core.batched_output import Batches
+if TYPE_CHECKING:  # annotations only
     from lanes_tui.core.journal import Journal
     from lanes_tui.core.locks import LockTable
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
     from lanes_tui.core.supervisors import SupervisorRegistry
     from lanes_tui.core.wire import EventLog
-
-
-# The values below are NamedTuples and plain classes, not dataclasses: every one-shot command
-# imports this module, and defining a dataclass costs about a millisecond.
-
-
-class NextResult(NamedTuple):
-    """Outcome of looking for (or claiming) the next task of a lane."""
-
-    task: dict[str, Any] | None
-    claim_token: str | None = None
-    # Tasks passed over because they can never be claimed as they stand
-    # (request changed or missing, corrupt): (task_id, reason).
-    stale: tuple[tuple[str, str], ...] = ()
-    # Tasks passed over because they are meant for another vendor.
-    skipped_vendor: tuple[str, ...] = ()
-
-
-class Listing:
-    """Tasks (after roll-forward), oldest first, with the ones that could not be read apart."""
-
-    __slots__ = ("tasks", "corrupt")
-
-    def __init__(self, tasks: list[dict[str, Any]] | None = None,
-                 corrupt: list[tuple[str, str]] | None = None) -> None:
-        self.tasks = [] if tasks is None else tasks
-        self.corrupt = [] if corrupt is None else corrupt
-
-
-class ListingOutput(NamedTuple):
-    """`list --json` or `status --all --json` exactly as agent-lanes prints them (no final
-    newline), as UTF-8 pieces in batches (core/batched_output.py), and what could not be read."""
-
-    batches: Batches
-    corrupt: list[tuple[str, str]] = []  # never mutated: a listing's own list is passed in
-
-
-class Loaded(NamedTuple):
-    """One task as `Backend.load` found it, for an in-memory index.
-
-    `version` changes whenever the task may have changed (a stat for files, a counter in
-    memory); a task whose version equals the one the caller already holds is not read again
-    and comes back with `task` None and `unchanged` True."""
-
-    task_id: str
-    version: Hashable | None  # None: the task is gone
-    task: dict[str, Any] | None = None
-    needs_repair: bool = False  # an answer is recorded but the task was not rolled forward (G8)
-    corrupt: str | None = None
-    unchanged: bool = False
 
 
 class TaskChanges(Protocol):

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from lanes_tui.core import lifecycle
 from lanes_tui.core.errors import ConflictError, CorruptTask, NotFound
 from lanes_tui.core.request_files import request_problem
-from lanes_tui.storage.base import Backend, NextResult
+from lanes_tui.storage.results import NextResult
+
+if TYPE_CHECKING:
+    from lanes_tui.storage.base import Backend
 
 
 def next_task(backend: Backend, lane: str, *, candidates: Iterable[str], vendor: str | None = None,

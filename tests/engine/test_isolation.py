@@ -3,42 +3,25 @@ real git repository; each task's work comes back as its own branch (issue 11).""
 
 from __future__ import annotations
 
-import subprocess
+import os
+import signal
+from pathlib import Path
 
-from helpers.supervisor import events_of, make_settings, supervising
+import pytest
+from helpers.gitrepo import edit_settings, git, make_repository
+from helpers.supervisor import BOUND, events_of, json_event, make_settings, supervising, until
 
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.gitwork import refs
 
 
-def git(cwd, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout.strip()
-
-
-def make_repository(workspace) -> str:
-    """The workspace as a git repository with one commit; its HEAD."""
-    root = workspace.root
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.name", "Test")
-    git(root, "config", "user.email", "test@example.com")
-    (root / ".gitignore").write_text("handoff/state/\n*.md\n!request.md\n")
-    (root / "app.py").write_text("print('hello')\n")
-    git(root, "add", ".gitignore", "app.py", "request.md")
-    git(root, "commit", "-q", "-m", "first")
-    return git(root, "rev-parse", "HEAD")
-
-
-def edit_settings(workspace, tmp_path, **lane):
-    return make_settings(workspace, worktrees_dir=str(tmp_path / "worktrees"),
-                         lane={"permissions": "edit", "timeout_seconds": 20, **lane})
-
-
 async def test_parallel_tasks_each_leave_their_work_on_their_own_branch(workspace, standins, monkeypatch, tmp_path):
     base = make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "app.py=print('edited by')")
-    settings = edit_settings(workspace, tmp_path)
-    ids = [workspace.submit(prompt=f"Change app.py, take {n}\nmore detail", name=f"out{n}")["id"] for n in range(4)]
+    monkeypatch.setenv("STANDIN_BARRIER", f"{tmp_path / 'barrier'}:8")  # all 8 agents edit at the same time
+    settings = edit_settings(workspace, tmp_path, top={"concurrency": {"global": 8, "vendors": {"claude": 8}}})
+    ids = [workspace.submit(prompt=f"Change app.py, take {n}\nmore detail", name=f"out{n}")["id"] for n in range(8)]
     store = workspace.store()
     async with supervising(store, settings) as h:
         for task_id in ids:
@@ -57,7 +40,7 @@ async def test_parallel_tasks_each_leave_their_work_on_their_own_branch(workspac
         prepared = events_of(store, task_id, "worktree_prepared")
         assert [e["data"]["base"] for e in prepared] == [base]
         branches.add(info["branch"])
-    assert len(branches) == 4
+    assert len(branches) == 8
 
 
 async def test_read_only_lanes_run_in_the_workspace(workspace, standins, monkeypatch, tmp_path):
@@ -123,3 +106,39 @@ async def test_worktree_isolation_outside_a_repository_fails_the_task_with_the_r
     reason = store.read_task(task_id)["failure_reason"]
     assert "isolation: worktree" in reason and "not in a git repository" in reason
     assert len(reason.splitlines()) == 1
+
+
+@pytest.mark.parametrize("retry_from", ["base", "previous"])
+async def test_a_sigkilled_supervisor_leaves_a_worktree_the_next_one_reuses_or_snapshots(
+        workspace, standins, headless, monkeypatch, tmp_path, retry_from):
+    """The agent had written a file (uncommitted) when its supervisor was SIGKILLed: the next
+    supervisor goes on in the same worktree (`previous`) or keeps that work under a wip ref
+    before starting over (`base`); either way nothing is lost (G17)."""
+    base = make_repository(workspace)
+    settings = edit_settings(workspace, tmp_path, lease_seconds=60, renew_seconds=5, retry_from=retry_from)
+    task = workspace.submit(prompt="Write the notes")
+    store = workspace.store()
+    proc, out = headless.start(workspace, "--json", env={"STANDIN_MODE": "hang",
+                                                         "STANDIN_WRITE": "notes.txt=first attempt"})
+    out.wait_for(json_event("worker_started", task["id"]))
+    log = store.attempt_log_path(task["id"], 1)
+    await until(lambda: log.exists() and b'"subtype":"init"' in log.read_bytes())  # it wrote, then printed
+    [prepared] = events_of(store, task["id"], "worktree_prepared")
+    tree = Path(prepared["data"]["worktree"])
+    assert (tree / "notes.txt").read_text() == f"first attempt {task['id']}\n"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(BOUND)
+
+    monkeypatch.setenv("STANDIN_WRITE", "other.txt=second attempt")
+    async with supervising(store, settings) as h:
+        await h.events.wait_for(ev.TaskCompleted, task["id"], timeout=30)
+    info = store.read_response(task["id"])["metadata"]["git"]
+    assert info["worktree"] == str(tree) and info["base"] == base  # the same worktree, the same base
+    kept = git(workspace.root, "for-each-ref", "--format=%(objectname)", f"refs/lanes/wip/{refs.short_id(task['id'])}")
+    if retry_from == "previous":
+        assert git(workspace.root, "show", f"{info['head']}:notes.txt") == f"first attempt {task['id']}"
+        assert kept == ""
+    else:
+        assert git(workspace.root, "show", f"{kept}:notes.txt") == f"first attempt {task['id']}"
+        assert "notes.txt" not in git(workspace.root, "ls-tree", "--name-only", info["head"])
+    assert git(workspace.root, "show", f"{info['head']}:other.txt") == f"second attempt {task['id']}"

@@ -42,6 +42,8 @@ run), STANDIN_RATE_LIMIT_TEXT, STANDIN_API_RETRIES (that many API retries report
 first, as each CLI words them), STANDIN_DENY (a tool call the permission rules
 refused, "Tool:target": claude lists it in the result's permission_denials, codex
 logs it on stderr as its sandbox does). `argv` in the dump excludes the program name.
+STANDIN_WRITE=NAME=TEXT edits a file in the working directory, STANDIN_FAIL_ONCE=FILE fails
+the first run, STANDIN_BARRIER=DIR:COUNT waits for COUNT agents (see the functions below).
 """
 
 from __future__ import annotations
@@ -344,12 +346,32 @@ def write_dump(vendor: str, args: list[str], prompt: bytes) -> None:
 
 def edit_working_tree() -> None:
     """STANDIN_WRITE=NAME=TEXT: edit a file where the agent runs (its cwd), as an Edit tool would;
-    the text gets the task id appended, so parallel agents write different contents."""
+    the text gets the task id appended, so parallel agents write different contents. `{task}` in
+    NAME becomes a short hash of the task id: each task edits a file of its own."""
     spec = os.environ.get("STANDIN_WRITE")
     if spec:
         name, _, text = spec.partition("=")
+        task_hash = hashlib.sha256(os.environ.get("LANES_TASK_ID", "").encode()).hexdigest()[:8]
+        name = name.replace("{task}", task_hash)
         with open(name, "w", encoding="utf-8") as handle:
             handle.write(f"{text} {os.environ.get('LANES_TASK_ID', '')}\n")
+
+
+def meet_the_others() -> bool:
+    """STANDIN_BARRIER=DIR:COUNT: say we are here (a file in DIR), then wait until COUNT agents
+    are (up to 30 s; False if they never are): proves that many ran at the same time."""
+    spec = os.environ.get("STANDIN_BARRIER")
+    if not spec:
+        return True
+    folder, _, count = spec.rpartition(":")
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(folder)) < int(count):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # the agents' own rendezvous, not the test's synchronisation
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -375,6 +397,9 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"{exc}\n")
         return exc.status
     edit_working_tree()
+    if not meet_the_others():
+        sys.stderr.write("standin: STANDIN_BARRIER: the other agents never came\n")
+        return 1
     run = Run(vendor, args, prompt)
     events, status = (claude_stream if vendor == "claude" else codex_stream)(run, mode)
     lines = render(vendor, fmt, run, events)

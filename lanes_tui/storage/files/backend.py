@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping
 
 from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.ids import validate_task_id
-from lanes_tui.storage.base import Listing, ListingOutput, Loaded
 from lanes_tui.storage.files import scan
 from lanes_tui.storage.files.store import TaskStore
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded
 
 if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs when it runs it
     from lanes_tui.core.journal import Journal
@@ -128,9 +128,8 @@ class FileBackend(TaskStore):
 
     def record_feed(self, kind: str) -> "FolderFeed":
         """The folder of `kind` (locks, agents, messages) watched; made first, so it can be."""
-        from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
-
         from lanes_tui.storage.files.coordination import FOLDERS
+        from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
 
         folder = self.root / FOLDERS[kind]
         folder.mkdir(mode=0o700, exist_ok=True)

@@ -24,8 +24,8 @@ from typing import Any
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import CorruptTask, NotFound, StoreError
 from lanes_tui.core.states import TERMINAL_STATES
-from lanes_tui.storage.base import Listing
 from lanes_tui.storage.files.store import TaskStore
+from lanes_tui.storage.results import Listing
 
 CACHE_DIR = ".lanes-tui"
 FACTS_CACHE = "facts.log"

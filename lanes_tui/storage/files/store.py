@@ -50,8 +50,8 @@ from lanes_tui.core.wire import (
     parse_task_bytes,
 )
 from lanes_tui.storage import verbs
-from lanes_tui.storage.base import NextResult
 from lanes_tui.storage.files.storecheck import check_store_root
+from lanes_tui.storage.results import NextResult
 
 
 class TaskStore:
