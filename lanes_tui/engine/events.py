@@ -119,6 +119,7 @@ class TaskCompleted(SupervisorEvent):
     tokens_out: int
     cost_usd: float | None
     attention: str | None = None  # completed, but someone should look: why (denied tool calls)
+    git: dict[str, Any] | None = None  # the task's branch (the answer's metadata `git`), when isolated
 
 
 @dataclass(frozen=True)

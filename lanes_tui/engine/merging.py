@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import COMPLETED
+from lanes_tui.engine.task_git import MERGED_EVENT, git_metadata, merged_event
 from lanes_tui.gitwork import merging, refs
 from lanes_tui.gitwork.repository import Repository, find_repository
 from lanes_tui.gitwork.worktrees import default_root, scratch_checkout
@@ -26,9 +27,6 @@ from lanes_tui.settings import Settings
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
-
-MERGED_EVENT = "merged"
-
 
 class MergeConflict(LanesError):
     """The task's branch conflicts with its target: nothing was changed."""
@@ -64,22 +62,6 @@ class MergeOutcome:
     how: str  # merging.FAST_FORWARD, MERGE_COMMIT or ALREADY_MERGED
     commit: str  # the target's tip afterwards
     verified: bool
-
-
-def merged_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The data of the task's last `merged` event, if any."""
-    found = None
-    for event in events:
-        if isinstance(event, dict) and event.get("type") == MERGED_EVENT and isinstance(event.get("data"), dict):
-            found = event["data"]
-    return found
-
-
-def git_metadata(store: Backend, task_id: str) -> dict[str, Any] | None:
-    response = store.read_response(task_id)
-    metadata = (response or {}).get("metadata")
-    git = metadata.get("git") if isinstance(metadata, dict) else None
-    return git if isinstance(git, dict) else None
 
 
 def plan_task_merge(store: Backend, settings: Settings, task_id: str, *, into: str | None = None,

@@ -41,15 +41,31 @@ from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
+from lanes_tui.engine.task_git import changes_text
 from lanes_tui.settings import Settings
 from lanes_tui.vendors.runcheck import check_run_metadata
 
 if TYPE_CHECKING:
+    from lanes_tui.engine.merging import MergeOutcome, MergeTarget
+    from lanes_tui.engine.task_git import BranchDiff
     from lanes_tui.storage.base import Backend, RecordChanges, TaskChanges
 
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
 THROUGHPUT_WINDOW = timedelta(minutes=10)
 DEPENDENCY_WAIT = "waiting for dependency"  # the supervisor's TaskWaiting reason for depends_on
+GIT_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose branch facts are read at start
+
+
+@dataclass(frozen=True)
+class GitFacts:
+    """A completed task's branch (its answer's `git`) and its `merged` event, if any."""
+
+    git: dict[str, Any]
+    merged: dict[str, Any] | None
+
+    @property
+    def changes(self) -> str:
+        return changes_text(self.git, self.merged is not None)
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,7 @@ class TaskRow:
     ours: bool  # one of our workers runs it
     attention: bool
     permissions: str = "read-only"  # the preset it runs (or would run) with
+    changes: str = ""  # what its branch holds: "+12 -3", "no edits", "merged"; "" without a branch
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,7 @@ class Engine:
         self._workers: dict[str, _Worker] = {}
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
+        self._git: dict[str, GitFacts] = {}  # completed isolated tasks: their branch, and whether merged
         self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -205,6 +223,7 @@ class Engine:
             self._feed = await load_and_arm(self.index, self.store, on_loaded)
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
+        self._load_git_later(self._newest_completed(GIT_FACTS_LOADED_AT_START))
         self._drained()  # remember which lanes have work, so the first drain is noticed
 
     async def run(self) -> None:
@@ -440,6 +459,47 @@ class Engine:
         self._notify(EngineChanged())
         return cap
 
+    # -- a task's branch (worktree isolation) ------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        """Facts are still being read in the background (attempt counts, branch facts)."""
+        return bool(self._background)
+
+    def git_facts(self, task_id: str) -> GitFacts | None:
+        return self._git.get(task_id)
+
+    async def branch_diff(self, task_id: str) -> BranchDiff:
+        """Base to tip of the task's branch, sanitised and bounded (engine/task_git.py)."""
+        from lanes_tui.engine.task_git import branch_diff
+
+        return await asyncio.to_thread(branch_diff, self.store, task_id)
+
+    async def merge_target(self, task_id: str, *, into: str | None = None) -> MergeTarget:
+        """What merging the task's branch would do (nothing is changed); LanesError if it cannot."""
+        from lanes_tui.engine.merging import plan_task_merge
+
+        return await asyncio.to_thread(plan_task_merge, self.store, self.settings, task_id, into=into)
+
+    async def merge(self, target: MergeTarget, *, by: str | None = None) -> MergeOutcome:
+        """Carry out a planned merge (its lane's verify commands first, their output in the
+        task's transcript); MergeConflict, VerifyFailed or GitError change nothing."""
+        from lanes_tui.engine.merging import merge_task
+
+        worker = self._workers.setdefault(target.task_id, _Worker())
+        output = bytearray()
+        try:
+            outcome = await asyncio.to_thread(merge_task, self.store, self.settings, target,
+                                              by=by or self.operator, log=output.extend)
+        finally:
+            for line in bytes(output).decode("utf-8", "replace").splitlines()[-200:]:
+                worker.add("status", one_line(line, 500))
+        facts = await asyncio.to_thread(self._read_git_facts, [target.task_id])
+        self._git.update(facts)
+        worker.add("status", f"merged {outcome.branch} into {one_line(outcome.into, 80)} ({outcome.how})")
+        self._notify(EngineChanged(frozenset({target.task_id})))
+        return outcome
+
     # -- advisory file locks ------------------------------------------------------------------
 
     def lock_table(self) -> LockTable:
@@ -508,6 +568,7 @@ class Engine:
             ours=ours,
             attention=self._needs_attention(s),
             permissions=(worker.permissions if worker and worker.permissions else self.settings.lane(s.lane).permissions),
+            changes=self._git[s.id].changes if s.id in self._git else "",
         )
 
     def _needs_attention(self, s: TaskSummary) -> bool:
@@ -574,6 +635,8 @@ class Engine:
                 worker.activity = ""
             elif isinstance(event, ev.TaskCompleted):
                 worker.add("status", f"completed in {event.duration_ms / 1000:.1f} s")
+                if event.git is not None:
+                    self._git[task_id] = GitFacts(event.git, None)
                 worker.activity = ""
                 if event.attention:
                     worker.attention = one_line(event.attention, 300)
@@ -592,6 +655,7 @@ class Engine:
             if summary is None or summary.state != QUEUED:
                 self._waiting.pop(task_id, None)  # claimed, finished or gone: no longer waiting
         self._count_attempts_later(change.changed)
+        self._load_git_later(change.changed)
         self._notify(EngineChanged(change.changed | change.removed | change.corrupt, drained_lanes=self._drained()))
 
     def _drained(self) -> frozenset[str]:
@@ -621,6 +685,39 @@ class Engine:
             self._attempts.update(counts)
             if changed:
                 self._notify(EngineChanged(frozenset(changed)))
+
+    def _newest_completed(self, limit: int) -> list[str]:
+        done = [s for s in self.index.summaries() if s.state == COMPLETED]
+        done.sort(key=lambda s: s.updated_at or "", reverse=True)
+        return [s.id for s in done[:limit]]
+
+    def _load_git_later(self, task_ids: Any) -> None:
+        """The branch facts of completed tasks, read from their answers off the event loop (the
+        CHANGES column: work done before this session, or by another supervisor)."""
+        todo = [i for i in task_ids if i not in self._git and (s := self.index.get(i)) is not None
+                and s.state == COMPLETED]
+        if todo:
+            task = asyncio.get_running_loop().create_task(self._load_git(todo))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _load_git(self, task_ids: list[str]) -> None:
+        for start in range(0, len(task_ids), 200):
+            found = await asyncio.to_thread(self._read_git_facts, task_ids[start:start + 200])
+            if found:
+                self._git.update(found)
+                self._notify(EngineChanged(frozenset(found)))
+
+    def _read_git_facts(self, task_ids: list[str]) -> dict[str, GitFacts]:
+        from lanes_tui.engine.task_git import git_metadata, merged_event
+
+        found = {}
+        for task_id in task_ids:
+            with contextlib.suppress(LanesError, OSError):
+                git = git_metadata(self.store, task_id)
+                if git is not None:
+                    found[task_id] = GitFacts(git, merged_event(self.store.read_events(task_id).events))
+        return found
 
     def _attempt_counts(self, task_ids: list[str]) -> dict[str, int]:
         counts = {}

@@ -765,7 +765,7 @@ class Supervisor:
             return
         record.state, record.reason, record.attention = COMPLETED, None, attention
         self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
-                                   record.tokens_in, record.tokens_out, record.cost_usd, attention))
+                                   record.tokens_in, record.tokens_out, record.cost_usd, attention, spec.git))
 
     def _cooldown(self, summary: Any) -> float:
         """How long a vendor pauses: until the limit's stated reset, else the configured cool-down."""

@@ -148,7 +148,7 @@ def _contains(repo: Repository, branch: str, commit: str) -> bool:
 def _git_info(store: Backend, task: dict[str, Any]) -> dict[str, Any]:
     """Base and target branch: from the answer's `git`, else the first attempt's record."""
     from lanes_tui.engine.isolation import recorded_base
-    from lanes_tui.engine.merging import git_metadata
+    from lanes_tui.engine.task_git import git_metadata
 
     info = git_metadata(store, task["id"]) or {}
     base, into = info.get("base"), info.get("base_branch")
@@ -160,7 +160,7 @@ def _git_info(store: Backend, task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merged_event(store: Backend, task: dict[str, Any]) -> dict[str, Any] | None:
-    from lanes_tui.engine.merging import merged_event
+    from lanes_tui.engine.task_git import merged_event
 
     return merged_event(store.read_events(task["id"]).events)
 

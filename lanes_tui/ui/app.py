@@ -52,6 +52,8 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("break", "b", "Break claim", "break_claim", True),
     ("cancel", "c", "Cancel", "cancel", True),
     ("retry", "r", "Retry", "retry", True),
+    ("merge", "m", "Merge", "merge", True),
+    ("diff", "d", "Diff", "diff", False),
     ("mark", "space", "Mark", "mark", False),
     ("filter", "slash", "Filter", "filter", True),
     ("open", "enter", "Open", "open_task", False),
@@ -71,6 +73,8 @@ HELP_TEXT = {
     "break": "Break the claim of the selected (or marked) task: back to queued, with an audit event",
     "cancel": "Cancel the selected (or marked) task: queued or claimed -> failed (cancelled)",
     "retry": "Retry the selected (or marked) failed task as a new task, optionally on another vendor/model/effort",
+    "merge": "Merge the selected completed task's branch into its base branch (shows the target and the conflict check first)",
+    "diff": "The selected task's branch as a diff, base to tip",
     "mark": "Mark or unmark the selected task for a bulk cancel, retry or break",
     "filter": "Filter tasks: lane:NAME state:STATE vendor:NAME and free words",
     "open": "Open the full task screen (prompt, paths, all events, transcript)",
@@ -454,6 +458,49 @@ class LanesApp(App[int]):
                 self._bulk("retry", targets, lambda tid: self.engine.retry(tid, overrides))
 
         self.push_screen(RetryModal(len(targets), self.engine.settings), done)
+
+    def action_merge(self) -> None:
+        row = self._selected_row()
+        if row is None or row.state != "completed" or not row.changes:
+            self.notify("nothing to merge: only a completed task that ran in a worktree has a branch",
+                        severity="warning")
+            return
+        self._confirm_merge(row.id)
+
+    @work(group="actions", exit_on_error=False)
+    async def _confirm_merge(self, task_id: str) -> None:
+        from lanes_tui.ui.merge_question import MERGEABLE, merge_question
+        from lanes_tui.ui.screens.confirm_modal import ConfirmModal
+
+        try:
+            target = await self.engine.merge_target(task_id)
+        except LanesError as exc:
+            self.notify(one_line(str(exc), 300), severity="warning", markup=False)
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._merge(target)
+
+        can = target.plan.how in MERGEABLE
+        self.push_screen(ConfirmModal("Merge the task's branch" if can else "This merge would conflict",
+                                      merge_question(target), yes_label="Merge", can_confirm=can), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def _merge(self, target: Any) -> None:
+        try:
+            outcome = await self.engine.merge(target)
+        except LanesError as exc:
+            self.notify(one_line(str(exc), 300), title="not merged", severity="error", markup=False, timeout=10)
+            return
+        self.notify(f"{outcome.branch} merged into {one_line(outcome.into, 80)} ({outcome.how})", markup=False,
+                    timeout=5)
+
+    def action_diff(self) -> None:
+        if self.table.selected_id and self._on_main_screen():
+            from lanes_tui.ui.screens.diff_screen import DiffScreen
+
+            self.push_screen(DiffScreen(self.engine, self.table.selected_id))
 
     def action_submit(self) -> None:
         from lanes_tui.ui.screens.submit_modal import SubmitModal

@@ -123,10 +123,11 @@ class Scene:
         self.at(minute)
         self.store.release(self.ids[key], claim_token=self.tokens.pop(key), reason=reason)
 
-    def respond(self, key: str, minute: float, body: str, *, failed: bool = False) -> None:
+    def respond(self, key: str, minute: float, body: str, *, failed: bool = False,
+                metadata: dict | None = None) -> None:
         self.at(minute)
         self.store.respond(self.ids[key], body=body, reviewer=OURS, claim_token=self.tokens.pop(key),
-                           status=FAILED if failed else COMPLETED)
+                           status=FAILED if failed else COMPLETED, metadata=metadata)
 
     def cancel(self, key: str, minute: float) -> None:
         self.at(minute)
@@ -149,7 +150,10 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
     # History: two answered (one inside the 10-minute throughput window), two failed.
     scene.submit("json-output", 1, "build", "Add --json output to `queue list`", model_class="sonnet")
     scene.claim("json-output", 2, OURS, 15)
-    scene.respond("json-output", 9, "Done: `queue list --json` prints one object per task.")
+    scene.respond("json-output", 9, "Done: `queue list --json` prints one object per task.", metadata={"git": {
+        "branch": "lanes/4f1c2a9e7b30", "base": "1" * 40, "base_branch": "main", "head": "2" * 40, "commits": 2,
+        "diffstat": {"files": 3, "insertions": 48, "deletions": 7,
+                     "paths": ["lanes/cli.py", "lanes/listing.py", "tests/test_cli.py"]}}})
     scene.submit("lease-review", 3, "review", "Review the lease renewal patch", required_vendor="codex",
                  model_class="gpt-5-3", effort="high")
     scene.claim("lease-review", 4, THEIRS, 30)
@@ -255,6 +259,8 @@ def _settled(app: LanesApp) -> bool:
     """Attempt counts (read from events in a thread) are in the table and the selected task's
     detail (also read in a thread) is drawn: nothing is on its way any more."""
     table = app.table
+    if app.engine.loading:  # attempt counts, branch facts
+        return False
     if any(row.attempts is None for task_id in table.shown_ids
            if (row := table.row(task_id)) is not None and row.state != COMPLETED):
         return False

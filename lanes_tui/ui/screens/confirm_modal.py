@@ -1,8 +1,9 @@
-"""A yes/no question before a destructive verb (cancel): `ModalScreen[bool]`.
+"""A yes/no question before a destructive verb (cancel, merge): `ModalScreen[bool]`.
 
 The body is a `rich.text.Text` built by the caller from sanitised strings, so a
 task id or prompt can never be read as markup. "Yes" has the focus, so `enter`
-confirms; `y`/`n` answer from anywhere and `escape` is always "no".
+confirms; `y`/`n` answer from anywhere and `escape` is always "no". With
+`can_confirm` False (a merge that would conflict) there is only a way back.
 """
 
 from __future__ import annotations
@@ -35,25 +36,29 @@ class ConfirmModal(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: Text, *, yes_label: str = "Yes", can_confirm: bool = True) -> None:
         super().__init__()
         self._dialog_title = title
         self._dialog_body = body
+        self._yes_label = yes_label
+        self._can_confirm = can_confirm
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(self._dialog_title), id="title", markup=False)
             yield Static(self._dialog_body, id="body", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Yes", variant="error", id="yes")
-                yield Button("No", id="no")
+                if self._can_confirm:
+                    yield Button(self._yes_label, variant="error", id="yes")
+                yield Button("No" if self._can_confirm else "Close", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()  # enter on the focused button confirms
+        # enter on the focused button confirms (or, when nothing can be confirmed, closes)
+        self.query_one("#yes" if self._can_confirm else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+        self.dismiss(yes and self._can_confirm)

@@ -12,6 +12,7 @@ from textual.widgets import Log, Static
 
 from lanes_tui.core.sanitize import clean, one_line
 from lanes_tui.engine.service import TaskRow, TranscriptLine
+from lanes_tui.engine.task_git import detail_line, merged_event
 from lanes_tui.ui import formatting as fmt
 
 PROMPT_LINES = 4
@@ -52,6 +53,10 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text.append(one_line(fmt.short_path(task.get("response_path"), base), 300))
     text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
     _append_run(text, detail.get("response_metadata") or {})
+    branch = detail_line((detail.get("response_metadata") or {}).get("git"), merged_event(detail.get("events") or []))
+    if branch:
+        text.append("\nbranch   ", "dim")
+        text.append(branch)
     prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]
     text.append("\nprompt", "dim")
     shown = prompt if prompt_lines <= 0 else prompt[:prompt_lines]

@@ -51,6 +51,7 @@ COLUMNS = (
     Column("lease", "LEASE", 7, 50, right=True),
     Column("attempts", "TRY", 3, 30, right=True),
     Column("activity", "ACTIVITY", 10, 80),  # takes what is left
+    Column("changes", "CHANGES", 9, 35, right=True),
     Column("cost", "COST", 8, 10, right=True),
 )
 FLEX = "activity"
@@ -326,6 +327,8 @@ class TaskTable(ScrollView, can_focus=True):
             if row.activity:
                 return Text(row.activity)
             return Text(row.reason, self._style("failed" if row.state == FAILED else "muted"))
+        if key == "changes":
+            return Text(row.changes, self._style("muted") if row.changes in ("merged", "no edits") else Style())
         if key == "cost":
             return Text(fmt.money(row.cost_usd))
         return Text("")
