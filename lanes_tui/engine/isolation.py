@@ -12,19 +12,19 @@ Everything here blocks (it runs git): the supervisor calls it in a thread.
 
 from __future__ import annotations
 
-import fnmatch
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from lanes_tui.core.errors import InvalidInput, LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.gitwork import refs, results
 from lanes_tui.gitwork.git import run
-from lanes_tui.gitwork.repository import Repository, current_branch, find_repository, ref_exists, resolve_commit
+from lanes_tui.gitwork.repository import Repository, find_repository, head, ref_exists, resolve_commit
 from lanes_tui.gitwork.worktrees import Worktree, default_root, prepare
 from lanes_tui.settings import LaneSettings, Settings
 
@@ -44,6 +44,7 @@ class Isolation:
     tree: Worktree
     fresh: bool  # made (or started over) for this attempt: set-up runs
     base_branch: str | None  # the branch the base was taken from (what `merge` merges into); None: a commit
+    included: tuple[str, ...] = ()  # what `.worktreeinclude` names in the main tree (see included_files)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def choose_base(repo: Repository, task: dict[str, Any]) -> Base:
         parent_branch = refs.task_branch(parent)  # a hash of the id: safe whatever the id holds
         if ref_exists(repo, f"refs/heads/{parent_branch}"):
             return Base(resolve_commit(repo, parent_branch, what="the parent's branch"), parent_branch)
-    return Base(resolve_commit(repo, None), current_branch(repo))
+    commit, branch = head(repo)
+    return Base(commit, branch)
 
 
 def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings, attempt: int,
@@ -96,26 +98,23 @@ def prepare_attempt(task: dict[str, Any], lane: LaneSettings, settings: Settings
                            f"{workspace} is not in a git repository")
     base = recorded_base(events) or choose_base(repo, task)
     root = settings.worktrees_dir or default_root()
-    existed = _registered(repo, task["id"], root)
-    tree = prepare(repo, task_id=task["id"], base=base.commit, root=root)
-    fresh = not existed
-    if existed and attempt > 1 and lane.retry_from == "base" and _moved_on(repo, tree, base.commit):
+    # git looks for the included files in the main tree while it checks the new worktree out:
+    # both mostly wait on the filesystem, and the scan would otherwise add to every task's start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        included = pool.submit(included_files, repo)
+        tree = prepare(repo, task_id=task["id"], base=base.commit, root=root)
+        keep_out = included.result()
+    fresh = not tree.reused
+    if tree.reused and attempt > 1 and lane.retry_from == "base" and _moved_on(tree, base.commit, keep_out):
         start_over(repo, tree, task["id"])
         fresh = True
-    return Isolation(repo, tree, fresh, base.branch)
+    return Isolation(repo, tree, fresh, base.branch, tuple(keep_out))
 
 
-def _moved_on(repo: Repository, tree: Worktree, base: str) -> bool:
+def _moved_on(tree: Worktree, base: str, keep_out: list[str]) -> bool:
     """Whether the tree holds anything beyond its base: commits, or changes an attempt cut
     short (its supervisor killed) never got to commit."""
-    return results.head_of(tree.path) != base or results.is_dirty(tree.path, included_files(repo))
-
-
-def _registered(repo: Repository, task_id: str, root: Path) -> bool:
-    from lanes_tui.gitwork.worktrees import folder_for, list_worktrees
-
-    folder = folder_for(Path(root).resolve(), repo, task_id)
-    return any(listed.path == folder and not listed.prunable for listed in list_worktrees(repo))
+    return results.head_of(tree.path) != base or results.is_dirty(tree.path, keep_out)
 
 
 def start_over(repo: Repository, tree: Worktree, task_id: str) -> str:
@@ -133,30 +132,34 @@ def start_over(repo: Repository, tree: Worktree, task_id: str) -> str:
 
 def included_files(repo: Repository) -> list[str]:
     """The files of the main tree that the repository's `.worktreeinclude` names (`.env`, local
-    config), relative to its top: regular files only, never `.git/`, never through a symlink.
-    Patterns are fnmatch globs, one a line, matched against the path or the file name."""
+    config), relative to its top. The convention Claude Code, Codex and Conductor share: the
+    file has .gitignore syntax, and a file is included only when it matches a pattern *and* git
+    ignores it, so nothing tracked is ever copied. Regular files only, never through a symlink.
+    Git finds them (`ls-files`, `check-ignore`): no walk of the tree in Python."""
     listing = repo.top / INCLUDE_FILE
-    if not listing.is_file():
+    if not listing.is_file() or listing.is_symlink():
         return []
-    patterns = [line.strip() for line in listing.read_text(encoding="utf-8", errors="replace").splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
-    found: list[str] = []
-    for path in sorted(repo.top.rglob("*")):
-        if len(found) >= MAX_INCLUDED_FILES:
-            break
-        relative = path.relative_to(repo.top).as_posix()
-        if relative.startswith(".git/") or path.is_symlink() or not path.is_file():
-            continue
-        if any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(path.name, p) for p in patterns):
+    matched = run(repo.top, "ls-files", "-z", "--others", "--ignored", f"--exclude-from={listing}").stdout
+    candidates = [name for name in matched.split(b"\0") if name][:MAX_INCLUDED_FILES]
+    if not candidates:
+        return []
+    ignored = run(repo.top, "check-ignore", "--stdin", "-z", input=b"\0".join(candidates) + b"\0", check=False)
+    really_ignored = set(ignored.stdout.split(b"\0"))
+    found = []
+    for name in candidates:
+        relative = name.decode("utf-8", "surrogateescape")
+        path = repo.top / relative
+        if name in really_ignored and not path.is_symlink() and path.is_file():
             found.append(relative)
     return found
 
 
-def copy_included(repo: Repository, tree: Path) -> list[str]:
-    """The included files copied into a fresh worktree, never over a file already there.
-    They are the user's local files (secrets, often): `settle_attempt` never commits them."""
+def copy_included(repo: Repository, tree: Path, included: Iterable[str] | None = None) -> list[str]:
+    """The included files (`included`, else looked up now) copied into a fresh worktree, never
+    over a file already there. They are the user's local files (secrets, often):
+    `settle_attempt` never commits them."""
     copied: list[str] = []
-    for relative in included_files(repo):
+    for relative in included_files(repo) if included is None else included:
         target = tree / relative
         if target.exists() or target.is_symlink():
             continue
@@ -198,7 +201,7 @@ def settle_attempt(isolation: Isolation, task: dict[str, Any], attempt: int) -> 
     (the response metadata's `git`)."""
     tree = isolation.tree
     results.commit_leftovers(tree.path, results.commit_message(task["id"], str(task.get("prompt") or "")),
-                             keep_out=included_files(isolation.repo))
+                             keep_out=isolation.included)
     head = results.head_of(tree.path)
     attempt_ref = refs.attempt_ref(task["id"], attempt)
     results.keep_attempt(tree.path, attempt_ref, head)

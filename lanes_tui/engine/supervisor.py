@@ -614,7 +614,7 @@ class Supervisor:
             if isolation is None:
                 return True
             if isolation.fresh:
-                await asyncio.to_thread(copy_included, isolation.repo, isolation.tree.path)
+                await asyncio.to_thread(copy_included, isolation.repo, isolation.tree.path, isolation.included)
             metadata = task.get("metadata") or {}
             spec.command = build_command(vendor, metadata.get("model_class"), metadata.get("effort"),
                                          permissions=spec.command.permissions, workdir=isolation.tree.path)

@@ -18,6 +18,7 @@ and nobody inside. The branch tip (and a snapshot, were the tree dirty) is kept 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,12 +87,26 @@ def _tasks_by_short_id(store: Backend) -> dict[str, dict[str, Any]]:
 
 def survey(store: Backend, settings: Settings, repo: Repository) -> list[WorktreeReport]:
     """Every task worktree of the repository, with its state."""
-    root = settings.worktrees_dir or default_root()
-    found = inventory.found_worktrees(repo, root)
+    found = inventory.found_worktrees(repo, settings.worktrees_dir or default_root())
     tasks = _tasks_by_short_id(store)
     busy = processes_inside([str(f.path) for f in found if f.present])
     keep_out = _included(repo)
     return [_report(store, repo, f, tasks.get(f.short_id), tuple(busy.get(str(f.path), ())), keep_out) for f in found]
+
+
+def _survey_one(store: Backend, settings: Settings, repo: Repository,
+                report: WorktreeReport) -> tuple[FoundWorktree, WorktreeReport] | None:
+    """The same worktree looked at again, its task read afresh (None: it is gone)."""
+    found = next((f for f in inventory.found_worktrees(repo, settings.worktrees_dir or default_root())
+                  if f.path == report.path), None)
+    if found is None:
+        return None
+    task = None
+    if report.task_id is not None:
+        with contextlib.suppress(LanesError):
+            task = store.effective_task(report.task_id)
+    busy = tuple(processes_inside([str(found.path)])[str(found.path)]) if found.present else ()
+    return found, _report(store, repo, found, task, busy, _included(repo))
 
 
 def _included(repo: Repository) -> list[str]:
@@ -185,11 +200,10 @@ def _remove_if_still_removable(store: Backend, settings: Settings, repo: Reposit
                                report: WorktreeReport) -> Cleaned:
     # Checked again, under the lock: a supervisor may have claimed a retry, an agent or a person
     # may have started working in it since the survey.
-    fresh = next((r for r in survey(store, settings, repo) if r.path == report.path), None)
-    if fresh is None or fresh.state not in REMOVABLE:
-        return Cleaned(report, False, None, False, f"now {fresh.state if fresh else 'gone'}")
-    found = next(f for f in inventory.found_worktrees(repo, settings.worktrees_dir or default_root())
-                 if f.path == report.path)
+    again = _survey_one(store, settings, repo, report)
+    if again is None or again[1].state not in REMOVABLE:
+        return Cleaned(report, False, None, False, f"now {again[1].state if again else 'gone'}")
+    found, fresh = again
     keep_out = _included(repo)
     try:
         kept = inventory.keep_before_removal(repo, found, keep_out)

@@ -83,8 +83,9 @@ def snapshot(tree: Path, keep_out: list[str]) -> str:
     with tempfile.TemporaryDirectory(prefix="lanes-snapshot-") as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         run(tree, "read-tree", "HEAD", env=env)
-        excluded = [f":(exclude,literal){path}" for path in keep_out]
-        run(tree, "add", "--all", "--", ".", *excluded, env=env)
+        run(tree, "add", "--all", "--", ".", env=env)
+        if keep_out:  # after the add: see results.commit_leftovers
+            run(tree, "reset", "--quiet", "--", *(f":(literal){path}" for path in keep_out), env=env)
         written = run(tree, "write-tree", env=env).text
     return run(tree, *identity(tree), "commit-tree", written, "-p", head, "-F", "-",
                input=b"lanes-tui: snapshot of a worktree before its removal\n").text

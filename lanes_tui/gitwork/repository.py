@@ -49,6 +49,17 @@ def resolve_commit(repo: Repository, revision: object, *, what: str = "the base"
     return result.text
 
 
+def head(repo: Repository) -> tuple[str, str | None]:
+    """HEAD's commit and the branch it is on (None: detached), in one git call; InvalidInput
+    when the repository has no commits yet."""
+    result = run(repo.top, "rev-parse", "HEAD^{commit}", "--symbolic-full-name", "HEAD", check=False)
+    lines = result.text.splitlines()
+    if result.returncode != 0 or len(lines) != 2 or not is_commit_id(lines[0]):
+        return resolve_commit(repo, None), current_branch(repo)  # says why, in one line
+    name = lines[1]
+    return lines[0], name.removeprefix("refs/heads/") if name.startswith("refs/heads/") else None
+
+
 def current_branch(repo: Repository) -> str | None:
     """The branch HEAD is on; None when HEAD is detached."""
     result = run(repo.top, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)

@@ -51,7 +51,11 @@ def commit_leftovers(worktree: Path, message: str, *, keep_out: Iterable[str] = 
     keep_out = list(keep_out)
     if not is_dirty(worktree, keep_out):
         return None
-    run(worktree, "add", "--all", *_pathspec(keep_out))
+    # Everything, then the kept-out paths taken out again: naming them in `add`'s pathspec
+    # (even to exclude them) makes git refuse when they are ignored, as copied-in files are.
+    run(worktree, "add", "--all", "--", ".")
+    if keep_out:
+        run(worktree, "reset", "--quiet", "--", *(f":(literal){path}" for path in keep_out))
     run(worktree, *identity(worktree), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
         "--allow-empty-message", "-F", "-", input=message.encode("utf-8"))
     return head_of(worktree)

@@ -33,6 +33,7 @@ class Worktree:
     path: Path
     branch: str  # without refs/heads/
     base: str  # the commit the branch was made from
+    reused: bool = False  # it was there already (a crashed or earlier attempt's), not made now
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,29 @@ def prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktre
 def _prepare(repo: Repository, *, task_id: str, base: str, root: Path) -> Worktree:
     path = folder_for(root, repo, task_id)
     branch = task_branch(task_id)
+    if not path.exists() and not path.is_symlink():
+        return _make(repo, path, branch, base)  # the usual case: two git calls fewer
     for listed in list_worktrees(repo):
         if listed.path == path and not listed.prunable:
             if listed.branch != branch:
                 raise GitError(f"{path} is a worktree of another branch ({listed.branch or 'detached'})")
-            return Worktree(path, branch, base)
+            return Worktree(path, branch, base, reused=True)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.exists() and any(path.iterdir()):
         raise GitError(f"{path} exists and is not a worktree of {repo.top}: move it away first")
-    run(repo.top, "worktree", "prune")  # a folder deleted by hand leaves a stale entry behind
+    return _make(repo, path, branch, base)
+
+
+def _make(repo: Repository, path: Path, branch: str, base: str) -> Worktree:
+    """A new worktree at `path` on `branch`: made from `base`, or on the branch as it is when it
+    exists already (its worktree was deleted by hand: its commits are kept)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    made = run(repo.top, "worktree", "add", "--quiet", "-b", branch, str(path), base, check=False)
+    if made.returncode == 0:
+        return Worktree(path, branch, base)
+    # Not the first try's usual outcome: clear what a deleted folder left registered, then
+    # use the branch if it is there (`-B` would reset it: never).
+    run(repo.top, "worktree", "prune")
     if ref_exists(repo, f"refs/heads/{branch}"):
         run(repo.top, "worktree", "add", "--quiet", str(path), branch)
     else:

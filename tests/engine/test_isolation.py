@@ -142,3 +142,53 @@ async def test_a_sigkilled_supervisor_leaves_a_worktree_the_next_one_reuses_or_s
         assert git(workspace.root, "show", f"{kept}:notes.txt") == f"first attempt {task['id']}"
         assert "notes.txt" not in git(workspace.root, "ls-tree", "--name-only", info["head"])
     assert git(workspace.root, "show", f"{info['head']}:other.txt") == f"second attempt {task['id']}"
+
+
+def test_worktreeinclude_names_ignored_files_only_as_claude_code_reads_it(workspace):
+    """.gitignore syntax; a file is included when it matches and git ignores it: never a tracked
+    file, an untracked one git would commit, or a symlink."""
+    from lanes_tui.engine.isolation import included_files
+    from lanes_tui.gitwork.repository import find_repository
+
+    make_repository(workspace)
+    root = workspace.root
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "config/*.local.yaml\nlink.env\n")
+    (root / "config").mkdir()
+    for name, text in {".env": "A=1", "config/db.local.yaml": "x: 1", "config/db.yaml": "x: 0",
+                       "notes.txt": "untracked, not ignored"}.items():
+        (root / name).write_text(text)
+    git(root, "add", "config/db.yaml")
+    git(root, "commit", "-q", "-m", "config")
+    (root / "link.env").symlink_to(root / ".env")
+    (root / ".worktreeinclude").write_text("# local files\n.env\nconfig/\nnotes.txt\n*.env\n")
+    assert sorted(included_files(find_repository(root))) == [".env", "config/db.local.yaml"]
+
+
+async def test_a_copied_in_secret_is_not_committed_even_when_the_agent_unignores_it(workspace, standins,
+                                                                                   monkeypatch, tmp_path):
+    make_repository(workspace)
+    (workspace.root / ".env").write_text("SECRET=1\n")
+    (workspace.root / ".worktreeinclude").write_text(".env\n")
+    monkeypatch.setenv("STANDIN_WRITE", ".gitignore=*.md")  # the agent's .gitignore no longer ignores .env
+    task_id = workspace.submit()["id"]
+    store = workspace.store()
+    async with supervising(store, edit_settings(workspace, tmp_path)) as h:
+        await h.events.wait_for(ev.TaskCompleted, task_id)
+    info = store.read_response(task_id)["metadata"]["git"]
+    assert info["commits"] == 1 and info["diffstat"]["paths"] == [".gitignore"]
+    assert ".env" not in git(workspace.root, "ls-tree", "-r", "--name-only", info["head"]).split()
+    assert (Path(info["worktree"]) / ".env").read_text() == "SECRET=1\n"  # still there for the agent
+
+
+async def test_a_hostile_parent_id_names_no_branch_and_the_child_starts_from_head(workspace, standins, tmp_path):
+    base = make_repository(workspace)
+    hostile = ["-rf", "../../etc/passwd", "main", "lanes/../../x", "\x1b[31m"]
+    ids = [workspace.submit(prompt="p", name=f"o{n}", metadata={"parent_task_id": p})["id"]
+           for n, p in enumerate(hostile)]
+    store = workspace.store()
+    async with supervising(store, edit_settings(workspace, tmp_path)) as h:
+        for task_id in ids:
+            await h.events.wait_for(ev.TaskCompleted, task_id)
+    for task_id in ids:
+        info = store.read_response(task_id)["metadata"]["git"]
+        assert (info["base"], info["base_branch"]) == (base, "main")

@@ -117,3 +117,19 @@ def test_worktrees_outside_a_repository_is_a_one_line_error(workspace):
     result = workspace.run("worktrees")
     assert result.returncode == 6 and "not in a git repository" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+async def test_a_worktree_that_changed_since_the_survey_is_left(workspace, standins, monkeypatch, tmp_path):
+    """The re-check under the lock: someone started editing after `survey` saw it empty."""
+    from lanes_tui.engine.worktree_cleanup import _remove_if_still_removable, repository_of, survey
+
+    make_repository(workspace)
+    settings = edit_settings(workspace, tmp_path)
+    [task_id] = await run_tasks(workspace, settings, "Change nothing")
+    store, repo = workspace.store(), repository_of(workspace.root)
+    [report] = survey(store, settings, repo)
+    assert report.state == "empty"
+    (report.path / "new.txt").write_text("started since\n")
+    outcome = _remove_if_still_removable(store, settings, repo, report)
+    assert (outcome.removed, outcome.reason) == (False, "now dirty")
+    assert (report.path / "new.txt").exists()

@@ -83,7 +83,9 @@ def test_a_crashed_run_is_picked_up_where_it_was(repo, tmp_path):
     first = worktrees.prepare(found, task_id=task_id, base=base, root=tmp_path / "wt")
     (first.path / "half.txt").write_text("work in progress\n")  # the supervisor dies here
     again = worktrees.prepare(found, task_id=task_id, base=base, root=tmp_path / "wt")
-    assert again == first and (again.path / "half.txt").read_text() == "work in progress\n"
+    assert (again.path, again.branch, again.base) == (first.path, first.branch, first.base)
+    assert (first.reused, again.reused) == (False, True)
+    assert (again.path / "half.txt").read_text() == "work in progress\n"
     assert results.is_dirty(again.path)
     head = results.commit_leftovers(again.path, "m")
     results.keep_attempt(again.path, refs.attempt_ref(task_id, 1), head)

@@ -18,7 +18,7 @@ def make_repository(workspace) -> str:
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.name", "Test")
     git(root, "config", "user.email", "test@example.com")
-    (root / ".gitignore").write_text("handoff/state/\n*.md\n!request.md\n")
+    (root / ".gitignore").write_text("handoff/state/\n*.md\n!request.md\n.env\n")
     (root / "app.py").write_text("print('hello')\n")
     git(root, "add", ".gitignore", "app.py", "request.md")
     git(root, "commit", "-q", "-m", "first")
