@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.gitrepo import edit_settings, git, make_repository, repository_state
-from helpers.supervisor import events_of, supervising
+from helpers.gitrepo import edit_settings, finished_tasks, git, make_repository, repository_state
+from helpers.supervisor import events_of
 
-from lanes_tui.engine import events as ev
 from lanes_tui.gitwork import refs
-
-
-async def run_tasks(workspace, settings, *prompts: str, metadata: dict | None = None) -> list[str]:
-    ids = [workspace.submit(prompt=p, name=f"out{n}", metadata=metadata)["id"] for n, p in enumerate(prompts)]
-    async with supervising(workspace.store(), settings) as h:
-        for task_id in ids:
-            await h.events.wait_for(ev.TaskCompleted, task_id)
-    return ids
 
 
 def merge(workspace, task_id: str, *args: str):
@@ -30,7 +21,7 @@ async def test_a_fast_forward_then_a_conflicting_branch_is_refused_with_nothing_
         workspace, standins, monkeypatch, tmp_path):
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "app.py=print('edited by')")  # both edit the same line
-    first, second = await run_tasks(workspace, edit_settings(workspace, tmp_path), "Change app.py", "Also app.py")
+    first, second = await finished_tasks(workspace, edit_settings(workspace, tmp_path), "Change app.py", "Also app.py")
     result, out = merge(workspace, first)
     assert result.returncode == 0, result.stderr
     assert out["how"] == "fast-forward" and out["into"] == "main"
@@ -55,7 +46,7 @@ async def test_branches_that_do_not_conflict_merge_with_a_merge_commit_once(work
                                                                             tmp_path):
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "notes-{task}.txt=notes")  # a file of its own per task
-    first, second = await run_tasks(workspace, edit_settings(workspace, tmp_path), "One", "Two")
+    first, second = await finished_tasks(workspace, edit_settings(workspace, tmp_path), "One", "Two")
     assert merge(workspace, first)[0].returncode == 0
     result, out = merge(workspace, second)
     assert result.returncode == 0, result.stderr
@@ -79,7 +70,7 @@ async def test_verify_runs_on_the_merged_result_and_a_failure_changes_nothing(wo
     monkeypatch.setenv("STANDIN_WRITE", "feature.txt=done")
     check = ["sh", "-c", "test -f .env && grep -q done feature.txt && echo verified-ok"]
     settings = edit_settings(workspace, tmp_path, verify=[check, ["sh", "-c", "exit ${FAIL_VERIFY:-0}"]])
-    [task_id] = await run_tasks(workspace, settings, "Add the feature")
+    [task_id] = await finished_tasks(workspace, settings, "Add the feature")
     before = repository_state(workspace.root)
     monkeypatch.setenv("FAIL_VERIFY", "3")
     result, out = merge(workspace, task_id)
@@ -100,7 +91,7 @@ async def test_verify_runs_on_the_merged_result_and_a_failure_changes_nothing(wo
 async def test_an_uncommitted_change_in_the_target_is_never_overwritten(workspace, standins, monkeypatch, tmp_path):
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "app.py=print('edited by')")
-    [task_id] = await run_tasks(workspace, edit_settings(workspace, tmp_path), "Change app.py")
+    [task_id] = await finished_tasks(workspace, edit_settings(workspace, tmp_path), "Change app.py")
     (workspace.root / "app.py").write_text("print('the lead is editing this')\n")
     before = repository_state(workspace.root)
     result, out = merge(workspace, task_id)
@@ -115,9 +106,9 @@ async def test_a_child_task_builds_on_its_parents_branch_and_merges_into_it(work
     base = make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "part-{task}.txt=part")
     settings = edit_settings(workspace, tmp_path)
-    [lead] = await run_tasks(workspace, settings, "Lead the work")
+    [lead] = await finished_tasks(workspace, settings, "Lead the work")
     lead_head = git(workspace.root, "rev-parse", refs.task_branch(lead))
-    [child] = await run_tasks(workspace, settings, "A part of it", metadata={"parent_task_id": lead})
+    [child] = await finished_tasks(workspace, settings, "A part of it", metadata={"parent_task_id": lead})
     info = workspace.store().read_response(child)["metadata"]["git"]
     assert info["base"] == lead_head and info["base_branch"] == refs.task_branch(lead)
     result, out = merge(workspace, child)
@@ -131,7 +122,7 @@ async def test_a_child_task_builds_on_its_parents_branch_and_merges_into_it(work
 async def test_merge_refuses_what_it_cannot_merge_with_one_line_errors(workspace, standins, monkeypatch, tmp_path):
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "x.txt=x")
-    [task_id] = await run_tasks(workspace, edit_settings(workspace, tmp_path), "Edit")
+    [task_id] = await finished_tasks(workspace, edit_settings(workspace, tmp_path), "Edit")
     plain = workspace.submit(name="plain")["id"]  # still queued
     cases = [
         ((plain,), 1, "conflict"),
@@ -152,6 +143,6 @@ async def test_merge_refuses_what_it_cannot_merge_with_one_line_errors(workspace
 async def test_a_task_run_without_a_worktree_has_no_branch_to_merge(workspace, standins, tmp_path):
     make_repository(workspace)
     settings = edit_settings(workspace, tmp_path, isolation="none")
-    [task_id] = await run_tasks(workspace, settings, "Just answer")
+    [task_id] = await finished_tasks(workspace, settings, "Just answer")
     result, out = merge(workspace, task_id)
     assert result.returncode == 4 and "no branch" in out["message"]

@@ -8,19 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.gitrepo import edit_settings, git, make_repository
-from helpers.supervisor import supervising
+from helpers.gitrepo import edit_settings, finished_tasks, git, make_repository
 
-from lanes_tui.engine import events as ev
 from lanes_tui.gitwork import refs
-
-
-async def run_tasks(workspace, settings, *prompts: str) -> list[str]:
-    ids = [workspace.submit(prompt=p, name=f"out{n}")["id"] for n, p in enumerate(prompts)]
-    async with supervising(workspace.store(), settings) as h:
-        for task_id in ids:
-            await h.events.wait_for(ev.TaskCompleted, task_id)
-    return ids
 
 
 def worktrees(workspace, *args: str) -> dict:
@@ -42,9 +32,9 @@ async def test_the_listing_says_what_each_worktree_holds(workspace, standins, mo
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "notes-{task}.txt=notes")
     settings = edit_settings(workspace, tmp_path)
-    merged, unmerged, dirty = await run_tasks(workspace, settings, "Merge me", "Keep me", "Dirty me")
+    merged, unmerged, dirty = await finished_tasks(workspace, settings, "Merge me", "Keep me", "Dirty me")
     monkeypatch.delenv("STANDIN_WRITE")
-    [empty] = await run_tasks(workspace, settings, "Change nothing")
+    [empty] = await finished_tasks(workspace, settings, "Change nothing")
     assert workspace.run("merge", merged).returncode == 0
     [dirty_path] = (tmp_path / "worktrees").glob(f"*/{refs.short_id(dirty)}")
     (dirty_path / "scratch.txt").write_text("a person's work in progress\n")
@@ -62,11 +52,11 @@ async def test_clean_removes_only_merged_and_empty_ones_and_never_loses_a_commit
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "notes-{task}.txt=notes")
     settings = edit_settings(workspace, tmp_path)
-    merged, unmerged, dirty, busy = await run_tasks(workspace, settings, "Merge me", "Keep me", "Dirty", "Busy")
+    merged, unmerged, dirty, busy = await finished_tasks(workspace, settings, "Merge me", "Keep me", "Dirty", "Busy")
     for task_id in (merged, busy):
         assert workspace.run("merge", task_id).returncode == 0
     monkeypatch.delenv("STANDIN_WRITE")
-    [empty] = await run_tasks(workspace, settings, "Change nothing")
+    [empty] = await finished_tasks(workspace, settings, "Change nothing")
     paths = {task: w["path"] for task, w in by_task(worktrees(workspace)).items()}
     (Path(paths[dirty]) / "wip.txt").write_text("uncommitted\n")
     # Someone is working in the merged `busy` worktree: a live process whose cwd is inside it.
@@ -101,7 +91,7 @@ async def test_clean_removes_only_merged_and_empty_ones_and_never_loses_a_commit
 async def test_a_worktree_nobody_owns_is_orphaned_and_kept(workspace, standins, monkeypatch, tmp_path):
     make_repository(workspace)
     monkeypatch.setenv("STANDIN_WRITE", "x.txt=x")
-    [task_id] = await run_tasks(workspace, edit_settings(workspace, tmp_path), "Edit")
+    [task_id] = await finished_tasks(workspace, edit_settings(workspace, tmp_path), "Edit")
     path = by_task(worktrees(workspace))[task_id]["path"]
     stray = tmp_path / "worktrees" / next((tmp_path / "worktrees").iterdir()).name / "0123456789ab"
     stray.mkdir()
@@ -125,7 +115,7 @@ async def test_a_worktree_that_changed_since_the_survey_is_left(workspace, stand
 
     make_repository(workspace)
     settings = edit_settings(workspace, tmp_path)
-    [task_id] = await run_tasks(workspace, settings, "Change nothing")
+    [task_id] = await finished_tasks(workspace, settings, "Change nothing")
     store, repo = workspace.store(), repository_of(workspace.root)
     [report] = survey(store, settings, repo)
     assert report.state == "empty"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from helpers.supervisor import make_settings
+from helpers.supervisor import make_settings, supervising
+from lanes_tui.engine import events as ev
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -42,3 +43,12 @@ def repository_state(root: Path) -> dict[str, str]:
         "index": git(root, "ls-files", "--stage"),
         "commits": git(root, "rev-list", "--all", "--reflog"),
     }
+
+
+async def finished_tasks(workspace, settings, *prompts: str, metadata: dict | None = None) -> list[str]:
+    """One task per prompt, run to completion by a supervisor on `settings`; their ids."""
+    ids = [workspace.submit(prompt=p, name=f"out{n}", metadata=metadata)["id"] for n, p in enumerate(prompts)]
+    async with supervising(workspace.store(), settings) as h:
+        for task_id in ids:
+            await h.events.wait_for(ev.TaskCompleted, task_id)
+    return ids

@@ -4,25 +4,15 @@ and the conflict check. Real git repositories, stand-in agents, the real supervi
 
 from __future__ import annotations
 
-from helpers.gitrepo import edit_settings, git, make_repository, repository_state
-from helpers.supervisor import supervising
+from helpers.gitrepo import edit_settings, finished_tasks, git, make_repository, repository_state
 from rich.text import Text
 from textual.widgets import Button, RichLog, Static
 
-from lanes_tui.engine import events as ev
 from lanes_tui.gitwork import refs
 from lanes_tui.ui.screens.confirm_modal import ConfirmModal
 from lanes_tui.ui.screens.diff_screen import DiffScreen
 
 from .conftest import dashboard, shown
-
-
-async def finished_tasks(workspace, settings, *prompts: str) -> list[str]:
-    ids = [workspace.submit(prompt=p, name=f"out{n}")["id"] for n, p in enumerate(prompts)]
-    async with supervising(workspace.store(), settings) as h:
-        for task_id in ids:
-            await h.events.wait_for(ev.TaskCompleted, task_id)
-    return ids
 
 
 def rendered(widget: Static) -> str:
