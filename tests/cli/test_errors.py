@@ -212,7 +212,7 @@ CASES = [
     ("request-outside-relative", ("submit", "--lane", "l", "--request-from", "../outside.md", "--response-to", "o.md"), 5, "request_path is outside"),
     ("request-symlink-outside", ("submit", "--lane", "l", "--request-from", "link.md", "--response-to", "o.md"), 5, "request_path is outside"),
     ("response-outside", ("submit", "--lane", "l", "--request-from", "{req}", "--response-to", "../elsewhere.md"), 5, "response_path is outside"),
-    ("response-outside-absolute", ("submit", "--lane", "l", "--request-from", "{req}", "--response-to", "/tmp/lanes-tui-never.md"), 5, "response_path is outside"),
+    ("response-outside-absolute", ("submit", "--lane", "l", "--request-from", "{req}", "--response-to", "{outside}"), 5, "response_path is outside"),
     ("prompt-file-outside", (*SUBMIT, "--prompt-file", "{outside}"), 5, "prompt_file is outside"),
     ("metadata-without-equals", (*SUBMIT, "--metadata", "novalue"), 5, "KEY=VALUE"),
     ("respond-metadata-without-equals", ("respond", "{queued}", "--body", "x", "--metadata", "k"), 5, "KEY=VALUE"),

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,7 @@ def edit_event(path: str, cwd, tool: str = "Edit", session: str = "s-123") -> di
         tool_input = {"file_path": path, "content": "new"}
     if tool == "MultiEdit":
         tool_input = {"file_path": path, "edits": [{"old_string": "a", "new_string": "b"}]}
-    return {"session_id": session, "transcript_path": "/tmp/t.jsonl", "cwd": str(cwd), "permission_mode": "default",
+    return {"session_id": session, "transcript_path": str(Path(cwd) / "transcript.jsonl"), "cwd": str(cwd), "permission_mode": "default",
             "hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": tool_input}
 
 

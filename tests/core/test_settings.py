@@ -252,7 +252,7 @@ ENV = {
     "ANTHROPIC_API_KEY": "sk-ant", "ANTHROPIC_BASE_URL": "https://proxy", "CLAUDE_CODE_USE_BEDROCK": "1",
     "OPENAI_API_KEY": "sk-oai", "CODEX_HOME": "/home/u/.codex",
     "AWS_SECRET_ACCESS_KEY": "aws", "AWS_REGION": "eu-west-1", "GITHUB_TOKEN": "ghp", "DATABASE_URL": "postgres://x",
-    "SSH_AUTH_SOCK": "/tmp/ssh", "DEMO_AGENT_DELAY": "0",
+    "SSH_AUTH_SOCK": "/run/user/1000/agent.sock", "DEMO_AGENT_DELAY": "0",
 }
 SECRETS = {"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "DATABASE_URL", "SSH_AUTH_SOCK"}
 
