@@ -106,7 +106,8 @@ def _survey_one(store: Backend, settings: Settings, repo: Repository,
         with contextlib.suppress(LanesError):
             task = store.effective_task(report.task_id)
     busy = tuple(processes_inside([str(found.path)])[str(found.path)]) if found.present else ()
-    return found, _report(store, repo, found, task, busy, _included(repo))
+    # Under the lock: the survey's size stands (walking the tree again would only hold others up).
+    return found, _report(store, repo, found, task, busy, _included(repo), size=report.size_bytes)
 
 
 def _included(repo: Repository) -> list[str]:
@@ -116,7 +117,7 @@ def _included(repo: Repository) -> list[str]:
 
 
 def _report(store: Backend, repo: Repository, found: FoundWorktree, task: dict[str, Any] | None,
-            busy: tuple[int, ...], keep_out: list[str]) -> WorktreeReport:
+            busy: tuple[int, ...], keep_out: list[str], *, size: int | None = None) -> WorktreeReport:
     git_info = _git_info(store, task) if task else {}
     base, into = git_info.get("base"), git_info.get("into")
     merged_event = _merged_event(store, task) if task else None
@@ -124,7 +125,8 @@ def _report(store: Backend, repo: Repository, found: FoundWorktree, task: dict[s
         into = merged_event.get("into") or into
     state = _state(repo, found, task, busy, keep_out, base, into, merged_event is not None)
     age = time.time() - found.created if found.created is not None else None
-    size = inventory.size_of(found.path) if found.present else 0
+    if size is None:
+        size = inventory.size_of(found.path) if found.present else 0
     return WorktreeReport(found.path, task["id"] if task else None, task.get("lane") if task else None,
                           task.get("state") if task else None, state, found.branch, found.head, base, into,
                           size, age, busy)
