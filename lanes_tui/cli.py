@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--lane")
     submit.add_argument("--request-from", dest="request_from")
     submit.add_argument("--response-to", dest="response_to")
+    submit.add_argument("--write-response", action="store_true",
+                        help="the supervisor writes the answer to the response path when the task completes")
     submit.add_argument("--prompt")
     submit.add_argument("--prompt-file", dest="prompt_file")
     submit.add_argument("--worktree-path", dest="worktree_path")

@@ -13,7 +13,7 @@ from lanes_tui.core import views
 from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.request_files import require_inside
+from lanes_tui.core.request_files import WRITE_RESPONSE, write_answer_file
 from lanes_tui.core.states import FAILED, QUEUED
 from lanes_tui.storage import open_store
 from lanes_tui.storage.results import ListingOutput
@@ -86,10 +86,13 @@ def cmd_submit(args: argparse.Namespace, store: Backend, config: RuntimeConfig |
     assert config is not None
     from lanes_tui.engine.submitting import Submission, submit
 
+    metadata = parse_pairs(args.metadata, "--metadata")
+    if args.write_response:
+        metadata[WRITE_RESPONSE] = True
     sub = Submission(lane=args.lane or "", prompt=args.prompt, prompt_file=args.prompt_file or "",
                      task_file=args.task_path or "", request=args.request_from or "",
                      response=args.response_to or "", worktree=args.worktree_path or "", branch=args.branch or "",
-                     correlation_id=args.correlation_id or "", metadata=parse_pairs(args.metadata, "--metadata"))
+                     correlation_id=args.correlation_id or "", metadata=metadata)
     # Relative paths are relative to the working directory, as agent-lanes resolves them.
     task = submit(store, config, sub, source_agent=args.source_agent, base=Path.cwd(), generate=False,
                   check=lambda lane, metadata: check_submittable(args, config, lane, metadata), warn=warn)
@@ -128,7 +131,7 @@ def cmd_wait(args: argparse.Namespace, store: Backend, config: RuntimeConfig | N
     response = store.read_response(task_id)
     output_path = None
     if response is not None:
-        output_path = write_response_output(task, response)
+        output_path = write_answer_file(task, str(response.get("body", "")))
     if task["state"] == FAILED:
         # agent-lanes reports "completed" and exits 0 here; a failed task must not look done.
         payload = {
@@ -148,18 +151,6 @@ def cmd_wait(args: argparse.Namespace, store: Backend, config: RuntimeConfig | N
         return failure.exit_code
     emit({"status": "completed", "task_id": task_id, "response_path": str(output_path), "response": response}, _as_json(args))
     return 0
-
-
-def write_response_output(task: dict[str, Any], response: dict[str, Any]) -> Path:
-    """Write the answer body to the task's response_path (inside workspace_root)."""
-    from lanes_tui.core import fsio
-
-    root = Path(task["workspace_root"]).resolve()
-    target = require_inside(root, Path(task["response_path"]).resolve(), "response_path")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with fsio.open_dir(target.parent) as fd:
-        fsio.write_atomic(target.name, str(response.get("body", "")), dir_fd=fd, mode=0o644)
-    return target
 
 
 def _lane_wait(args: argparse.Namespace, store: Backend, label: str) -> int:

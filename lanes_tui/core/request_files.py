@@ -92,3 +92,60 @@ def request_problem(task: dict[str, Any]) -> str | None:
     if current != task.get("request_sha256"):
         return f"request hash mismatch for {task['id']}: expected {task.get('request_sha256')}, got {current}"
     return None
+
+
+WRITE_RESPONSE = "write_response"  # task metadata: the supervisor writes the answer to response_path
+
+
+def wants_answer_file(task: dict[str, Any]) -> bool:
+    """Whether the task asked for its answer file (`true`, or the string a `--metadata` pair gives)."""
+    metadata = task.get("metadata")
+    value = metadata.get(WRITE_RESPONSE) if isinstance(metadata, dict) else None
+    return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes"))
+
+
+def write_answer_file(task: dict[str, Any], body: str) -> Path:
+    """Write an answer's body to the task's response_path (inside its workspace_root), atomically.
+
+    What `wait` does for agent-lanes tasks, and the supervisor does when a task asks for it
+    (metadata `write_response`, set by the dashboard's form and `submit --write-response`)."""
+    from lanes_tui.core import fsio
+
+    root = Path(task["workspace_root"]).resolve()
+    target = require_inside(root, Path(task["response_path"]).resolve(), "response_path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with fsio.open_dir(target.parent) as fd:
+        fsio.write_atomic(target.name, body, dir_fd=fd, mode=0o644)
+    return target
+
+
+# What the detail says about a task's response file; told apart because "(written)" used to
+# mean only that the store held an answer, while the file appears only when someone writes it.
+FILE_WRITTEN = "written"  # the file holds the recorded answer
+FILE_DIFFERS = "differs"  # a file is there, but it is not the recorded answer (edited, older)
+FILE_NOT_WRITTEN = "not written"  # an answer is recorded; nobody wrote it to the file yet
+FILE_NO_ANSWER = "no answer yet"
+_COMPARED_MAX = 8 << 20  # larger files are judged by size alone
+
+
+def response_file_state(task: dict[str, Any], answer: str | None) -> str:
+    """Whether the task's response file holds its recorded answer (blocking: reads the file)."""
+    if answer is None:
+        return FILE_NO_ANSWER
+    try:
+        path = Path(str(task.get("response_path") or ""))
+        info = path.stat()
+    except (OSError, ValueError):
+        return FILE_NOT_WRITTEN
+    if not stat.S_ISREG(info.st_mode):
+        return FILE_DIFFERS
+    expected = answer.encode("utf-8", "surrogateescape")
+    if info.st_size != len(expected):
+        return FILE_DIFFERS
+    if info.st_size > _COMPARED_MAX:
+        return FILE_WRITTEN
+    try:
+        return FILE_WRITTEN if path.read_bytes() == expected else FILE_DIFFERS
+    except OSError:
+        return FILE_DIFFERS
+

@@ -120,6 +120,8 @@ class TaskCompleted(SupervisorEvent):
     cost_usd: float | None
     attention: str | None = None  # completed, but someone should look: why (denied tool calls)
     git: dict[str, Any] | None = None  # the task's branch (the answer's metadata `git`), when isolated
+    response_file: str | None = None  # where the answer was written (metadata `write_response`)
+    response_file_error: str | None = None  # why it could not be written there
 
 
 @dataclass(frozen=True)

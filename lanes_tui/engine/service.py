@@ -34,6 +34,7 @@ from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
+from lanes_tui.core.request_files import response_file_state
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
@@ -384,13 +385,17 @@ class Engine:
         return where
 
     def task_detail(self, task_id: str) -> dict[str, Any]:
-        """task.json, the last events and the response's presence (blocking: call in a thread)."""
+        """task.json, the last events, the answer and whether its file is written (blocking: call
+        in a thread)."""
         task = self.store.effective_task(task_id)
         events = self.store.read_events(task_id, limit=200).events
         response = self.store.read_response(task_id)
         metadata = response.get("metadata") if isinstance(response, dict) else None
+        body = response.get("body") if isinstance(response, dict) else None
+        answer = body if isinstance(body, str) else None
         return {"task": task, "events": events, "response_exists": response is not None,
-                "response_metadata": metadata if isinstance(metadata, dict) else {}}
+                "response_metadata": metadata if isinstance(metadata, dict) else {},
+                "answer": answer, "response_file": response_file_state(task, answer)}
 
     # -- operator actions ---------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from lanes_tui.core import fsio
 from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError, NotFound, UsageError
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.request_files import require_inside
+from lanes_tui.core.request_files import WRITE_RESPONSE, require_inside
 from lanes_tui.core.taskfile import load_task_file
 
 if TYPE_CHECKING:
@@ -260,6 +260,8 @@ def submit_form(store: Backend, config: RuntimeConfig, form: SubmitForm, *, sour
         value = short_name(name, getattr(form, name))
         if value and value != "any":
             metadata[key] = value
+    # The form's user watches the dashboard, not a `wait`: the answer file is written on completion.
+    metadata.setdefault(WRITE_RESPONSE, True)
     metadata.update(form.metadata)
 
     def checked(lane: str, wanted: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.lifecycle import lease_expired
+from lanes_tui.core.request_files import wants_answer_file, write_answer_file
 from lanes_tui.core.states import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
 from lanes_tui.core.supervisors import (
     SupervisorRecord,
@@ -764,8 +765,21 @@ class Supervisor:
             self.emit(ev.WorkerAbandoned(task_id, f"answer not recorded: {exc}"))
             return
         record.state, record.reason, record.attention = COMPLETED, None, attention
+        written, problem = await self._write_answer_file(task, summary.final_answer or "")
         self.emit(ev.TaskCompleted(task_id, task["lane"], spec.attempt, record.duration_ms,
-                                   record.tokens_in, record.tokens_out, record.cost_usd, attention, spec.git))
+                                   record.tokens_in, record.tokens_out, record.cost_usd, attention, spec.git,
+                                   written, problem))
+
+    async def _write_answer_file(self, task: dict[str, Any], body: str) -> tuple[str | None, str | None]:
+        """The answer at the task's response path, when the task asked for it (metadata
+        `write_response`): (where it was written, why it could not be). The answer is already
+        recorded: a file that cannot be written is reported, it fails nothing."""
+        if not wants_answer_file(task):
+            return None, None
+        try:
+            return str(await asyncio.to_thread(write_answer_file, task, body)), None
+        except (LanesError, OSError, ValueError) as exc:  # ValueError: text the file system cannot encode
+            return None, f"answer not written to {task.get('response_path')}: {exc}"
 
     def _cooldown(self, summary: Any) -> float:
         """How long a vendor pauses: until the limit's stated reset, else the configured cool-down."""

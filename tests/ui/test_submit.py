@@ -56,7 +56,7 @@ async def test_typing_a_prompt_and_ctrl_s_is_enough(workspace, ui_settings):
     assert request.parent == generated and response.parent == generated and request != response
     assert "fix it\nnow" in request.read_text(encoding="utf-8")
     assert not response.exists()
-    assert task["metadata"] == {}
+    assert task["metadata"] == {"write_response": True}  # the supervisor writes the answer file on completion
 
 
 async def test_vendor_model_effort_and_metadata_reach_the_task(workspace, ui_settings):
@@ -71,7 +71,7 @@ async def test_vendor_model_effort_and_metadata_reach_the_task(workspace, ui_set
         await shown(app, pilot, lambda: not isinstance(app.screen, SubmitModal), "the form closed")
     metadata = only_task(workspace)["metadata"]
     assert metadata == {"required_vendor": "codex", "model_class": "astra", "effort": "high",
-                        "t": "A-1", "b": "2"}
+                        "t": "A-1", "b": "2", "write_response": True}
 
 
 async def test_bad_fields_are_shown_in_the_form_and_create_nothing(workspace, ui_settings, tmp_path):
@@ -151,7 +151,7 @@ async def test_a_task_file_from_the_workspace_tasks_folder(workspace, ui_setting
         await shown(app, pilot, lambda: not isinstance(app.screen, SubmitModal), "the form closed")
     task = only_task(workspace)
     assert task["lane"] == "reviews" and task["prompt"] == "review the diff"
-    assert task["metadata"] == {"kind": "review"} and task["correlation_id"] == "x"
+    assert task["metadata"] == {"kind": "review", "write_response": True} and task["correlation_id"] == "x"
 
 
 async def test_without_a_config_the_form_explains_why_it_cannot_submit(workspace, ui_settings):

@@ -1,4 +1,5 @@
-"""`enter`: one task in full: the whole prompt, paths, every recent event, and the live transcript.
+"""`enter`: one task in full: the whole prompt, paths, every recent event, the answer (as
+Markdown) and the transcript.
 
 The text is `detail_text` of the detail pane with no line limits, drawn as a
 `rich.text.Text` (never markup) in a scrollable area. task.json and events are
@@ -25,6 +26,7 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.service import Engine, EngineChanged
 from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES, TranscriptFollower
+from lanes_tui.ui.widgets.answer_view import AnswerView
 from lanes_tui.ui.widgets.detail_pane import detail_text
 
 # Events that only add transcript lines or counters: no reason to read task.json again.
@@ -35,6 +37,7 @@ class TaskScreen(Screen[None]):
     DEFAULT_CSS = """
     TaskScreen { layout: vertical; }
     TaskScreen > #task-info-scroll { height: 1fr; padding: 0 1; }
+    TaskScreen #task-answer-title { margin-top: 1; }
     TaskScreen > #task-transcript-title { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     TaskScreen > #task-transcript { height: 40%; padding: 0 1; background: $surface; }
     """
@@ -57,6 +60,10 @@ class TaskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="task-info-scroll"):
             yield Static(Text(""), id="task-info")
+            heading = Static(Text("answer", "dim"), id="task-answer-title")
+            heading.display = False
+            yield heading
+            yield AnswerView(id="task-answer")
         yield Static(Text("transcript (this session)"), id="task-transcript-title")
         yield Log(id="task-transcript", highlight=False, max_lines=MAX_LINES)
         yield Footer()
@@ -106,6 +113,9 @@ class TaskScreen(Screen[None]):
             info.update(text)
             return
         info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, event_lines=0, wrap=True))
+        answer = (self.detail or {}).get("answer") or None
+        self.query_one("#task-answer-title", Static).display = answer is not None
+        self.query_one("#task-answer", AnswerView).show(answer)
 
     def _append_transcript(self) -> None:
         log = self.query_one("#task-transcript", Log)

@@ -10,10 +10,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
+from lanes_tui.core.request_files import FILE_DIFFERS, FILE_NOT_WRITTEN, FILE_WRITTEN
 from lanes_tui.core.sanitize import clean, one_line
+from lanes_tui.core.states import COMPLETED
 from lanes_tui.engine.service import TaskRow, TranscriptLine
 from lanes_tui.engine.task_git import detail_line, merged_event
 from lanes_tui.ui import formatting as fmt
+from lanes_tui.ui.widgets.answer_view import AnswerView
 
 PROMPT_LINES = 4
 EVENT_LINES = 4
@@ -51,7 +54,7 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text.append(one_line(fmt.short_path(task.get("request_path"), base), 300))
     text.append("\nresponse ", "dim")
     text.append(one_line(fmt.short_path(task.get("response_path"), base), 300))
-    text.append("  (written)" if detail.get("response_exists") else "  (not yet)", "dim")
+    text.append(f"  ({response_note(row.id, detail)})", "dim")
     _append_run(text, detail.get("response_metadata") or {})
     branch = detail_line((detail.get("response_metadata") or {}).get("git"), merged_event(detail.get("events") or []))
     if branch:
@@ -76,6 +79,18 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
             text.append(" ")
             text.append(one_line(str(event.get("message") or ""), 200))
     return text
+
+
+def response_note(task_id: str, detail: dict[str, Any]) -> str:
+    """What is true of the response file: the store's answer and the file are two things."""
+    state = detail.get("response_file")
+    if state == FILE_WRITTEN:
+        return "answer written to this file"
+    if state == FILE_NOT_WRITTEN:
+        return f"answer recorded, file not written: `lanes-tui wait {task_id}` writes it"
+    if state == FILE_DIFFERS:
+        return "answer recorded; this file holds something else (edited, or an older answer)"
+    return "no answer yet"
 
 
 def _append_run(text: Text, metadata: dict[str, Any]) -> None:
@@ -103,6 +118,7 @@ class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 40%; border-top: solid $panel; }
     DetailPane > #detail-info { height: auto; max-height: 50%; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    DetailPane > #detail-answer { height: 1fr; min-height: 3; overflow-y: auto; }
     DetailPane > #detail-transcript { height: 1fr; min-height: 3; padding: 0 1; background: $surface;
                                       overflow-x: hidden; overflow-y: auto; }
     """
@@ -114,6 +130,9 @@ class DetailPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no task selected", "dim"), id="detail-info")
+        answer = AnswerView(id="detail-answer")
+        answer.display = False
+        yield answer
         yield Log(id="detail-transcript", highlight=False, max_lines=5000)
 
     def show(self, row: TaskRow | None, detail: dict[str, Any] | None, transcript: list[TranscriptLine],
@@ -122,10 +141,18 @@ class DetailPane(Vertical):
         log = self.query_one("#detail-transcript", Log)
         if row is None:
             info.update(Text("no task selected", "dim"))
+            self.query_one("#detail-answer", AnswerView).display = False
+            log.display = True
             log.clear()
             self.task_id, self._last_seq = None, 0
             return
         info.update(detail_text(row, detail, now))
+        # A finished task's answer is what one wants to read; its transcript is on `l`.
+        answer = (detail or {}).get("answer") if row.state == COMPLETED else None
+        answer_view = self.query_one("#detail-answer", AnswerView)
+        answer_view.display = bool(answer)
+        log.display = not answer
+        answer_view.show(answer or None)
         if row.id != self.task_id:
             log.clear()
             self._last_seq = 0
