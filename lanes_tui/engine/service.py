@@ -38,6 +38,7 @@ from lanes_tui.core.request_files import response_file_state
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
@@ -383,6 +384,10 @@ class Engine:
             except ValueError:
                 pass
         return where
+
+    def task_transcript(self, task_id: str) -> TaskTranscript:
+        """The task's transcript as its attempt logs hold it (read with `update`, in a thread)."""
+        return TaskTranscript(self.store.attempt_log_path(task_id, 1))
 
     def task_detail(self, task_id: str) -> dict[str, Any]:
         """task.json, the last events, the answer and whether its file is written (blocking: call

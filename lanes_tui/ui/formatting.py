@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from datetime import datetime
+from pathlib import Path
 
 
 def short_id(task_id: str) -> str:

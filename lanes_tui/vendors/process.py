@@ -28,6 +28,7 @@ from lanes_tui.core import procinfo
 READ_CHUNK = 1 << 16
 STDERR_TAIL_BYTES = 16 << 10
 STDERR_LINE_MAX = 16 << 10
+PARTIAL_MAX = 1 << 20  # an unfinished line held back in the log before it goes out in pieces
 EXIT_DRAIN_SECONDS = 2.0  # how long a grandchild may keep stdout open after the worker exits
 
 
@@ -40,6 +41,7 @@ class OutputLog:
     written: int = 0
     truncated: bool = False
     _handle: object = field(default=None, repr=False)
+    _pending: dict[str, bytes] = field(default_factory=dict, repr=False)  # a stream's unfinished line
 
     def open(self) -> None:
         if self._handle is not None:
@@ -65,7 +67,26 @@ class OutputLog:
                 self._handle.write(b"\n[lanes-tui: log truncated at %d bytes]\n" % self.max_bytes)  # type: ignore[attr-defined]
         self.written += len(data)
 
+    def write_lines(self, stream: str, data: bytes) -> None:
+        """Write `data` of one stream (stdout, stderr) up to its last newline, keeping the rest
+        for the next call: the two streams share the log, and a chunk of one must not land
+        inside a line of the other (the transcript parses the log line by line). A line longer
+        than PARTIAL_MAX goes out in pieces rather than be held."""
+        pending = self._pending.get(stream, b"") + data
+        cut = pending.rfind(b"\n") + 1
+        if not cut:
+            if len(pending) < PARTIAL_MAX:
+                self._pending[stream] = pending
+                return
+            cut = len(pending)
+        self.write(pending[:cut])
+        self._pending[stream] = pending[cut:]
+
     def close(self) -> None:
+        for stream in sorted(self._pending, key=lambda name: name != "stdout"):
+            rest = self._pending.pop(stream)
+            if rest:
+                self.write(rest + b"\n")
         if self._handle is not None:
             with contextlib.suppress(OSError):
                 self._handle.close()  # type: ignore[attr-defined]
@@ -168,7 +189,7 @@ class WorkerProcess:
         assert self.proc is not None and self.proc.stderr is not None
         pending = bytearray()
         while chunk := await self.proc.stderr.read(READ_CHUNK):
-            self.log.write(chunk)
+            self.log.write_lines("stderr", chunk)
             self._stderr_tail += chunk
             if len(self._stderr_tail) > STDERR_TAIL_BYTES:
                 del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
@@ -192,7 +213,7 @@ class WorkerProcess:
             chunk = await self._read_stdout_chunk(stdout)
             if not chunk:
                 break
-            self.log.write(chunk)
+            self.log.write_lines("stdout", chunk)
             start = 0
             while True:
                 newline = chunk.find(b"\n", start)

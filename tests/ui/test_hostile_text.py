@@ -162,14 +162,14 @@ async def test_hostile_agent_output_in_transcripts_and_toasts(workspace, ui_sett
 
         await pilot.press("l")
         log_screen = await shown(app, pilot, lambda: isinstance(app.screen, LogScreen) and app.screen, "LogScreen")
-        await shown(app, pilot, lambda: any("failed: " in line for line in log_screen.lines), "all lines in")
+        await shown(app, pilot, lambda: any("final result" in line for line in log_screen.lines), "all lines in")
         lines_text = list(log_screen.log_view.lines)
         answer = [line for line in lines_text if "[bold red]x[/]" in line]
         assert answer and all("\\x1b[2J" in line and "\x1b" not in line for line in answer)
-        assert max(len(line) for line in lines_text) <= 2002  # the 1 MB line was cut, not kept
+        assert max(len(line) for line in lines_text) <= 2004  # a line is cut at 2,000 characters (plus its indent)
         svg, lines = screen(app)
         assert_nothing_raw(svg)
-        assert find(lines, "\u2022 " + SHOWN[:80])
+        assert find(lines, "    " + SHOWN[:80])  # the final result's body, sanitised
 
         # Search for markup-looking text: it is a plain substring, nothing is parsed.
         await pilot.press("slash", *"[bold red]", "enter")
@@ -187,7 +187,7 @@ async def test_hostile_agent_output_in_transcripts_and_toasts(workspace, ui_sett
         svg, lines = screen(app)
         assert_nothing_raw(svg)
         assert find(lines, "  " + SHOWN[:42])  # up to where the lone surrogate was left out
-        assert find(lines, "\u2022 " + SHOWN[:80])  # the transcript under it
+        assert find(lines, "    " + SHOWN[:80])  # the transcript under it: the final result, sanitised
 
 
 async def test_the_screen_probe_sees_raw_text():

@@ -15,7 +15,6 @@ import time
 import uuid
 
 import pytest
-
 from helpers.standins import install_standins
 from helpers.supervisor import write_settings
 

@@ -1,10 +1,13 @@
-"""`l`: the full-screen live transcript of one task's worker, with a search that filters lines.
+"""`l`: the full-screen transcript of one task, every attempt, read from its attempt logs.
 
-Lines come from `Engine.transcript` (already sanitised, one line each) and are
-drawn in a Textual `Log`, which never parses markup. The screen follows new
-lines as the engine reports them: it appends only lines with a higher `seq`
-than the last one shown, so nothing is drawn twice and a redraw costs only
-the new lines.
+The lines come from `Engine.task_transcript` (engine/attempt_transcript.py): the
+attempt logs on disk parsed into whole messages, tool calls with their input and
+folded results, edits as diffs, retries, denials and the final result. So the
+same transcript shows in any session, after a restart and in watch-only mode.
+Reading happens in a thread; the screen follows the log while it grows (on each
+engine change for the task, and once a second for workers of other processes),
+appending only new lines. `z` unfolds thinking and tool results (and folds them
+again). Every line is sanitised before it reaches the `Log`, which parses no markup.
 
 Search is a filter rather than a cursor: `/` opens an input, enter shows only
 the lines containing the text (case-insensitive) with "N of M lines match",
@@ -14,10 +17,12 @@ closes the screen.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from typing import Callable
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -28,7 +33,7 @@ from lanes_tui.engine.service import Engine, EngineChanged, TranscriptLine
 from lanes_tui.ui.widgets.detail_pane import transcript_lines
 
 COALESCE_SECONDS = 0.05  # one redraw per burst of worker output, as the dashboard does
-MAX_LINES = 50_000  # kept while the screen is open; the engine keeps fewer, the full log is on disk
+MAX_LINES = 200_000  # kept while the screen is open; the log on disk has them all
 
 
 class TranscriptFollower:
@@ -68,6 +73,7 @@ class LogScreen(Screen[None]):
     """
     BINDINGS = [
         Binding("slash", "search", "Search", id="log.search"),
+        Binding("z", "unfold", "Fold/unfold", id="log.unfold"),
         Binding("escape", "back", "Clear search / back", id="log.back"),
     ]
 
@@ -79,7 +85,10 @@ class LogScreen(Screen[None]):
         self.lines: deque[str] = deque(maxlen=MAX_LINES)  # every line received, plain
         self.query_text = ""  # the active search ("" = none)
         self.match_count = 0
-        self._follower = TranscriptFollower()
+        self.transcript = engine.task_transcript(task_id)
+        self.unfolded = False
+        self.reads = 0  # transcript reads finished (tests wait on it)
+        self._reading = False
         self._flush_scheduled = False
 
     def compose(self) -> ComposeResult:
@@ -100,7 +109,9 @@ class LogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._unsubscribe = self.engine.subscribe(self._on_engine_changed)
-        self._flush()
+        self._show_header()
+        self._read()
+        self.set_interval(1.0, self._read)  # a worker of another process writes no engine events here
         self.log_view.focus()
 
     def on_unmount(self) -> None:
@@ -116,7 +127,21 @@ class LogScreen(Screen[None]):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        new = self._follower.new_lines(self.engine.transcript(self.task_id))
+        self._read()
+
+    @work(group="log-read", exit_on_error=False)
+    async def _read(self) -> None:
+        if self._reading:  # one reader at a time: the transcript object is not shared between threads
+            return
+        self._reading = True
+        try:
+            new = await asyncio.to_thread(self.transcript.update)
+        finally:
+            self._reading = False
+        self.reads += 1
+        self._append(new)
+
+    def _append(self, new: list[str]) -> None:
         if new:
             dropped = len(self.lines) + len(new) > MAX_LINES
             self.lines.extend(new)
@@ -128,6 +153,17 @@ class LogScreen(Screen[None]):
             self.log_view.write_lines(shown)
         self._show_header()
 
+    def action_unfold(self) -> None:
+        """Show thinking, tool results and written files whole (or folded again)."""
+        if self._reading:
+            self.notify("still reading the log; try again in a moment", markup=False)
+            return
+        self.unfolded = self.transcript.unfold = not self.unfolded
+        self.lines.clear()
+        self.match_count = 0
+        self.log_view.clear()
+        self._append(self.transcript.render())
+
     def _show_header(self) -> None:
         row = self.engine.row(self.task_id)
         text = Text()
@@ -137,14 +173,16 @@ class LogScreen(Screen[None]):
             text.append(f"  {row.state}  lane {row.lane}")
         text.append(f"  {len(self.lines)} line(s)", "dim")
         if not self.lines:
-            text.append("  (no worker output in this session yet)", "dim")
+            text.append("  (no attempt log yet)" if self.reads else "  (reading\u2026)", "dim")
+        if self.unfolded:
+            text.append("  unfolded", "dim")
         if self.query_text:
             text.append("\n")
             text.append(f"{self.match_count} of {len(self.lines)} lines match ", "bold")
             text.append(repr(one_line(self.query_text, 80)), "bold")
             text.append("   escape: show all", "dim")
         else:
-            text.append("   /: search  escape: back", "dim")
+            text.append("   /: search  z: fold/unfold  escape: back", "dim")
         self.query_one("#log-header", Static).update(text)
 
     # -- search ----------------------------------------------------------------------

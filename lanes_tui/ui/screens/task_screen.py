@@ -25,7 +25,7 @@ from textual.widgets import Footer, Log, Static
 from lanes_tui.core.errors import LanesError
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.service import Engine, EngineChanged
-from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES, TranscriptFollower
+from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES
 from lanes_tui.ui.widgets.answer_view import AnswerView
 from lanes_tui.ui.widgets.detail_pane import detail_text
 
@@ -55,7 +55,9 @@ class TaskScreen(Screen[None]):
         self.loads = 0  # detail reads finished (tests wait on it)
         self._detail_stale = False
         self._flush_scheduled = False
-        self._follower = TranscriptFollower()
+        self.transcript = engine.task_transcript(task_id)
+        self.transcript_lines = 0
+        self._reading = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="task-info-scroll"):
@@ -64,7 +66,7 @@ class TaskScreen(Screen[None]):
             heading.display = False
             yield heading
             yield AnswerView(id="task-answer")
-        yield Static(Text("transcript (this session)"), id="task-transcript-title")
+        yield Static(Text("transcript"), id="task-transcript-title")
         yield Log(id="task-transcript", highlight=False, max_lines=MAX_LINES)
         yield Footer()
 
@@ -74,6 +76,7 @@ class TaskScreen(Screen[None]):
         self._append_transcript()
         self._load_detail()
         self.set_interval(1.0, self._show_info)  # lease countdown and age move with the clock
+        self.set_interval(1.0, self._append_transcript)  # workers of other processes send no engine events
         self.query_one("#task-info-scroll").focus()
 
     def on_unmount(self) -> None:
@@ -117,14 +120,22 @@ class TaskScreen(Screen[None]):
         self.query_one("#task-answer-title", Static).display = answer is not None
         self.query_one("#task-answer", AnswerView).show(answer)
 
-    def _append_transcript(self) -> None:
-        log = self.query_one("#task-transcript", Log)
-        new = self._follower.new_lines(self.engine.transcript(self.task_id))
+    @work(group="task-transcript", exit_on_error=False)
+    async def _append_transcript(self) -> None:
+        if self._reading:  # one reader at a time: the transcript object is not shared between threads
+            return
+        self._reading = True
+        try:
+            new = await asyncio.to_thread(self.transcript.update)
+        finally:
+            self._reading = False
         if new:
-            log.write_lines(new)
+            self.query_one("#task-transcript", Log).write_lines(new)
+            self.transcript_lines += len(new)
+        attempts = len(self.transcript.attempts)
         title = self.query_one("#task-transcript-title", Static)
-        title.update(Text(f"transcript (this session): {self._follower.last_seq} line(s)"
-                          if self._follower.last_seq else "transcript: no worker output in this session"))
+        title.update(Text(f"transcript: {attempts} attempt(s), {self.transcript_lines} line(s)   l: full screen"
+                          if attempts else "transcript: no attempt log yet"))
 
     @work(group="task-detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self) -> None:
