@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanes_tui.core.errors import ConfigError
+from lanes_tui.core.errors import ConfigError, NotFound
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 
@@ -33,6 +33,10 @@ class RuntimeConfig:
 
 def load_config(config_path: str | Path, store_override: str | Path | None = None) -> RuntimeConfig:
     path = expand_user(config_path, "config path", ConfigError)
+    if not path.exists() and not path.is_symlink():
+        # What a first run sees: say how to start, not only what is missing.
+        raise NotFound(f"config file does not exist: {config_path} (start a queue here with `lanes-tui init`, "
+                          "try one with `lanes-tui demo`, or name another with --config)")
     data = load_mapping(path, what="config file")
     path = path.resolve()
     base = path.parent

@@ -59,6 +59,37 @@ GIT_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose branch fact
 
 
 @dataclass(frozen=True)
+class RunFacts:
+    """What a completed task's answer says about its run (response.json's metadata): what a
+    later session, or a watch-only one, shows instead of what it never saw run."""
+
+    vendor: str
+    model: str
+    effort: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None
+
+    @classmethod
+    def of(cls, metadata: Any) -> RunFacts | None:
+        if not isinstance(metadata, dict) or not any(k in metadata for k in ("vendor", "model_used", "tokens_in")):
+            return None  # an answer recorded by another client (agent-lanes' respond): nothing to say
+
+        def text(key: str) -> str:
+            value = metadata.get(key)
+            return value if isinstance(value, str) else ""
+
+        def count(key: str) -> int:
+            value = metadata.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+        cost = metadata.get("cost_usd")
+        cost = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
+        return cls(text("vendor"), text("model_reported") or text("model_used"), text("effort_used"),
+                   count("tokens_in"), count("tokens_out"), cost)
+
+
+@dataclass(frozen=True)
 class GitFacts:
     """A completed task's branch (its answer's `git`) and its `merged` event, if any."""
 
@@ -183,6 +214,7 @@ class Engine:
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
         self._git: dict[str, GitFacts] = {}  # completed isolated tasks: their branch, and whether merged
+        self._runs: dict[str, RunFacts] = {}  # completed tasks: what their answers say of the run
         self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -351,12 +383,18 @@ class Engine:
         counts = self.index.counts()
         tokens_in = tokens_out = 0
         costs = []
-        records = self.supervisor.records.values() if self.supervisor else ()
-        for record in records:
+        records = self.supervisor.records if self.supervisor else {}
+        for record in records.values():
             tokens_in += record.tokens_in
             tokens_out += record.tokens_out
             if record.cost_usd is not None:
                 costs.append(record.cost_usd)
+        for task_id, run in self._runs.items():  # answered before this session, or elsewhere
+            if task_id not in records:  # this session's record counts every attempt, the answer only the last
+                tokens_in += run.tokens_in
+                tokens_out += run.tokens_out
+                if run.cost_usd is not None:
+                    costs.append(run.cost_usd)
         for task_id, worker in self._workers.items():  # what running attempts used so far
             if task_id in self._ours:
                 tokens_in += worker.tokens_in
@@ -504,7 +542,7 @@ class Engine:
         finally:
             for line in bytes(output).decode("utf-8", "replace").splitlines()[-200:]:
                 worker.add("status", one_line(line, 500))
-        facts = await asyncio.to_thread(self._read_git_facts, [target.task_id])
+        facts, _ = await asyncio.to_thread(self._read_answer_facts, [target.task_id])
         self._git.update(facts)
         worker.add("status", f"merged {outcome.branch} into {one_line(outcome.into, 80)} ({outcome.how})")
         self._notify(EngineChanged(frozenset({target.task_id})))
@@ -561,13 +599,19 @@ class Engine:
         cost = record.cost_usd if record and record.cost_usd is not None else None
         if ours and worker is not None and worker.cost_usd is not None:
             cost = (cost or 0.0) + worker.cost_usd
+        run = self._runs.get(s.id) if worker is None or not worker.vendor else None
+        if cost is None and run is not None:
+            cost = run.cost_usd
         return TaskRow(
             id=s.id,
             lane=_label(s.lane, 64),
             state=s.state,
-            vendor=_label(worker.vendor if worker and worker.vendor else s.required_vendor, 32),
-            model=_label(worker.model if worker and worker.model else (s.model_class or ""), 48),
-            effort=_label(worker.effort if worker and worker.effort else (s.effort or ""), 16),
+            vendor=_label(worker.vendor if worker and worker.vendor else (run.vendor if run and run.vendor
+                                                                            else s.required_vendor), 32),
+            model=_label(worker.model if worker and worker.model else (run.model if run and run.model
+                                                                         else s.model_class or ""), 48),
+            effort=_label(worker.effort if worker and worker.effort else (run.effort if run and run.effort
+                                                                            else s.effort or ""), 16),
             owner=_label(s.claim_owner or "", 80),
             created_at=_ts(s.created_at),
             lease_expires_at=_ts(s.lease_expires_at) if s.state == CLAIMED else None,
@@ -704,8 +748,8 @@ class Engine:
     def _load_git_later(self, task_ids: Any) -> None:
         """The branch facts of completed tasks, read from their answers off the event loop (the
         CHANGES column: work done before this session, or by another supervisor)."""
-        todo = [i for i in task_ids if i not in self._git and (s := self.index.get(i)) is not None
-                and s.state == COMPLETED]
+        todo = [i for i in task_ids if (i not in self._git or i not in self._runs)
+                and (s := self.index.get(i)) is not None and s.state == COMPLETED]
         if todo:
             task = asyncio.get_running_loop().create_task(self._load_git(todo))
             self._background.add(task)
@@ -713,21 +757,28 @@ class Engine:
 
     async def _load_git(self, task_ids: list[str]) -> None:
         for start in range(0, len(task_ids), 200):
-            found = await asyncio.to_thread(self._read_git_facts, task_ids[start:start + 200])
-            if found:
-                self._git.update(found)
-                self._notify(EngineChanged(frozenset(found)))
+            git, runs = await asyncio.to_thread(self._read_answer_facts, task_ids[start:start + 200])
+            if git or runs:
+                self._git.update(git)
+                self._runs.update(runs)
+                self._notify(EngineChanged(frozenset(git) | frozenset(runs)))
 
-    def _read_git_facts(self, task_ids: list[str]) -> dict[str, GitFacts]:
-        from lanes_tui.engine.task_git import git_metadata, merged_event
+    def _read_answer_facts(self, task_ids: list[str]) -> tuple[dict[str, GitFacts], dict[str, RunFacts]]:
+        """Each answer's branch (and whether it was merged) and its run, read once per task."""
+        from lanes_tui.engine.task_git import merged_event
 
-        found = {}
+        git: dict[str, GitFacts] = {}
+        runs: dict[str, RunFacts] = {}
         for task_id in task_ids:
             with contextlib.suppress(LanesError, OSError):
-                git = git_metadata(self.store, task_id)
-                if git is not None:
-                    found[task_id] = GitFacts(git, merged_event(self.store.read_events(task_id).events))
-        return found
+                metadata = (self.store.read_response(task_id) or {}).get("metadata")
+                run = RunFacts.of(metadata)
+                if run is not None:
+                    runs[task_id] = run
+                branch = metadata.get("git") if isinstance(metadata, dict) else None
+                if isinstance(branch, dict):
+                    git[task_id] = GitFacts(branch, merged_event(self.store.read_events(task_id).events))
+        return git, runs
 
     def _attempt_counts(self, task_ids: list[str]) -> dict[str, int]:
         counts = {}

@@ -15,6 +15,7 @@ required one left out, exit 64), naming the field, for the form to point at.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,7 @@ def submit(store: Backend, config: RuntimeConfig, sub: Submission, *, source_age
                        else generated / f"{stamp}-response.md", "response", "response_path")
     if not request_raw:
         _write_new(request, f"# Request ({lane})\n\n{prompt}\n")
+        _ignore_generated(generated)
     worktree = fields.get("worktree_path") or config.worktree_path
     correlation = sub.correlation_id or (Path(sub.task_file).stem if sub.task_file.strip() else lane)
     try:
@@ -222,6 +224,15 @@ def _inside(root: Path, path: Path, field_name: str, what: str) -> Path:
         return require_inside(root, path, what)
     except InvalidInput as exc:
         raise FieldError(field_name, str(exc)) from None
+
+
+def _ignore_generated(folder: Path) -> None:
+    """A `.gitignore` of `*` in the generated requests' folder: prompts typed into the form are
+    queue input, not project files, and must not show up in `git status` or a commit."""
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        with contextlib.suppress(OSError):  # a read-only tree: the task still goes in
+            _write_new(marker, "# lanes-tui: requests written for prompts typed into the dashboard\n*\n")
 
 
 def _write_new(path: Path, text: str) -> None:

@@ -28,7 +28,7 @@ def test_routing_and_extra_metadata_reach_the_task(workspace):
     on_disk = workspace.store().read_task(task["id"])
     assert on_disk["lane"] == "review"
     assert on_disk["metadata"] == {"required_vendor": "codex", "model_class": "gpt-5-3", "effort": "high",
-                                   "ticket": "ABC-1", "priority": "2"}
+                                   "ticket": "ABC-1", "priority": "2", "write_response": True}
     assert on_disk["source_agent"] == "operator:test"
 
 
@@ -91,3 +91,16 @@ def test_bad_metadata_is_a_field_error(text):
 
 def test_metadata_pairs_split_on_commas_and_newlines():
     assert parse_metadata("a=1,\n b = two words \n\n") == {"a": "1", "b": "two words"}
+
+
+def test_generated_requests_are_ignored_by_git(workspace):
+    from helpers.gitrepo import git, make_repository
+
+    make_repository(workspace)
+    before = set(git(workspace.root, "status", "--porcelain", "--untracked-files=all").splitlines())
+    task = _submit(workspace, lane="default", prompt="typed into the form")
+    generated = workspace.config.parent / GENERATED_DIR
+    assert (generated / ".gitignore").read_text().splitlines()[-1] == "*"
+    after = set(git(workspace.root, "status", "--porcelain", "--untracked-files=all").splitlines())
+    assert after == before, after - before  # neither the request nor the response shows up
+    assert git(workspace.root, "check-ignore", task["request_path"]) == task["request_path"]

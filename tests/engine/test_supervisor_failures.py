@@ -8,6 +8,7 @@ group outlives its attempt.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -93,7 +94,8 @@ async def test_crash_mid_output_keeps_partial_logs_and_every_attempts_reason(wor
     for n in (1, 2, 3):
         log = (store.root / ".lanes-tui" / "logs" / task["id"] / f"attempt-{n}.log").read_bytes()
         assert b'"subtype":"init"' in log  # the first half of the stream
-        assert not log.endswith(b"\n")  # ...ending in the torn line
+        torn = log.rstrip(b"\n").rsplit(b"\n", 1)[-1]  # ...ending in the torn line, kept (the log ends
+        assert torn.startswith(b"{") and not _parses(torn)  # each stream's last line with a newline)
     assert store.read_task(task["id"])["failure_reason"] == failed.reason
 
 
@@ -207,3 +209,11 @@ async def test_budget_exceeded_stops_the_worker_and_fails_the_task(workspace, st
     stored = store.read_task(task["id"])
     assert stored["state"] == FAILED and stored["failure_reason"].startswith("budget exceeded")
     assert "headless_completed" not in event_types(store, task["id"])
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

@@ -11,7 +11,6 @@ import sys
 
 from .harness import API_URL
 
-
 PROBE = f"""
 import socket, urllib.request
 # The stand-in answers on loopback inside the namespace...

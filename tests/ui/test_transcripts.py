@@ -31,6 +31,15 @@ async def test_the_transcript_survives_a_restart_and_shows_in_watch_only_mode(wo
         text = "\n".join(log_lines(screen))
         assert "    Plan:\n    1. first\n    2. second\n    3. third" in text  # every line of it
         assert "I'll look at the project layout first." in text and "Bash: ls -la" in text
+        # The table and the header say what the answer recorded, not what this session saw run.
+        answer = workspace.store().read_response(task_id)["metadata"]
+        await shown(app, pilot, lambda: app.engine.row(task_id).cost_usd is not None, "the answer's figures loaded")
+        row = app.engine.row(task_id)
+        assert row.vendor == answer["vendor"] == "claude"
+        assert row.model == answer["model_used"] and row.model
+        assert row.cost_usd == answer["cost_usd"] is not None
+        totals = app.engine.totals()
+        assert (totals.tokens_in, totals.tokens_out) == (answer["tokens_in"], answer["tokens_out"]) != (0, 0)
 
 
 async def test_a_search_keeps_filtering_what_another_process_appends(workspace, ui_settings):
