@@ -341,6 +341,16 @@ def _short(text: str | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def max_attempts_for(task: dict[str, Any], lane_max: int) -> int:
+    """How many failed attempts fail the task: its `metadata.max_attempts` (a whole number 1..100,
+    or the string a `--metadata` pair gives), else the lane's setting."""
+    metadata = task.get("metadata")
+    wanted = _number(metadata.get("max_attempts")) if isinstance(metadata, dict) else None
+    if wanted is not None and wanted.is_integer() and 1 <= wanted <= 100:
+        return int(wanted)
+    return lane_max
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None

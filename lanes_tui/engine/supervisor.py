@@ -44,6 +44,7 @@ from lanes_tui.engine.attempt import (
     STOPPED,
     AttemptResult,
     AttemptSpec,
+    max_attempts_for,
     run_attempt,
     working_dir,
 )
@@ -354,7 +355,7 @@ class Supervisor:
                 # An attempt its supervisor did not survive counts like any failed one (G3): a task
                 # that takes its supervisor down is not run again for ever.
                 failures = await self._failed_attempts(summary.id)
-                max_attempts = self.settings.lane(task["lane"]).max_attempts
+                max_attempts = max_attempts_for(task, self.settings.lane(task["lane"]).max_attempts)
                 if failures >= max_attempts and task.get("claim_token"):
                     body = await self._failure_body(summary.id, failures)
                     await asyncio.to_thread(self.store.respond, summary.id, body=body, reviewer=self.owner,
@@ -797,7 +798,7 @@ class Supervisor:
                           {"attempt": spec.attempt, "reason": reason})
         await self._event(task_id, token, ATTEMPT_FAILED, reason, {"attempt": spec.attempt, "reason": reason})
         failures = await self._failed_attempts(task_id)
-        if failures >= spec.lane.max_attempts:
+        if failures >= max_attempts_for(spec.task, spec.lane.max_attempts):
             body = await self._failure_body(task_id, failures)
             self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, None))
             await self._fail(spec, body, record)

@@ -73,6 +73,18 @@ async def test_failed_attempts_are_retried_then_the_task_fails_with_every_reason
     assert h.supervisor.records[task["id"]].state == FAILED and h.supervisor.records[task["id"]].attempts == 2
 
 
+@pytest.mark.parametrize("wanted, tried", [(1, 1), ("1", 1), (4, 4), (0, 3), ("many", 3), (2.5, 3)])
+async def test_a_tasks_max_attempts_overrides_the_lanes(workspace, standins, monkeypatch, wanted, tried):
+    monkeypatch.setenv("STANDIN_MODE", "error_result")
+    task = workspace.submit(metadata={"max_attempts": wanted})
+    store = workspace.store()
+    async with supervising(store, make_settings(workspace, lane={"max_attempts": 3, "backoff_seconds": 0.05,
+                                                                 "backoff_max_seconds": 0.05})) as h:
+        failed = await h.events.wait_for(ev.TaskFailed, task["id"])
+    assert failed.reason.startswith(f"failed after {tried} attempt(s):")  # not a whole number 1..100: the lane's
+    assert event_types(store, task["id"]).count("claimed") == tried
+
+
 async def test_crash_mid_output_keeps_partial_logs_and_every_attempts_reason(workspace, standins, monkeypatch):
     """Row 6: killed mid-output -> attempt recorded with its signal, log kept, retried, failed (G3)."""
     monkeypatch.setenv("STANDIN_MODE", "crash_mid_output")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import DataTable, Log, Static
 
-from lanes_tui.engine import events as ev
 from lanes_tui.ui.app import HELP_TEXT, KEYS
 from lanes_tui.ui.screens.help_screen import HelpScreen
 from lanes_tui.ui.screens.log_screen import LogScreen
