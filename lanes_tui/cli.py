@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--workspace-id")
     init.add_argument("--workspace-root", default="..")
     init.add_argument("--queue-root", default="state")
+    init.add_argument("--no-examples", action="store_true", help="do not copy the example task files into tasks/")
 
     pool = sub.add_parser("init-pool", parents=[out], help="scaffold a workspace-level shared queue")
     pool.add_argument("path")
@@ -219,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[out], help="a submit/claim/respond round trip on a scratch queue")
     demo.add_argument("--keep", action="store_true", help="keep the scratch queue and print its path")
+    # Also after the subcommand (`demo --no-ui`, as the README shows it); SUPPRESS keeps a
+    # `--no-ui` given before it.
+    demo.add_argument("--no-ui", dest="no_ui", action="store_true", default=argparse.SUPPRESS,
+                      help="drain the demo queue headless instead of opening the dashboard")
     # Same namespace as demo (which reads args.keep), without the flag agent-lanes lacks.
     sub.add_parser("self-test", parents=[out], help="same as demo, for agent-lanes compatibility").set_defaults(keep=False)
     return parser

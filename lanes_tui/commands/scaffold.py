@@ -75,14 +75,16 @@ def _init(args: argparse.Namespace) -> int:
     wrapper.chmod(0o755)
     store = expand_user(queue_root, "--queue-root")
     _make_store(store if store.is_absolute() else handoff / store)
+    examples = [] if getattr(args, "no_examples", False) else _copy_examples(target / "tasks")
     payload = {
         "status": "initialized",
         "handoff": str(handoff),
         "workspace_id": workspace_id,
         "workspace_root": workspace_root,
         "queue_root": queue_root,
+        "examples": [str(path) for path in examples],
         "next_steps": [
-            "create task definitions outside handoff/ (commonly tasks/<id>.yaml)",
+            "create task definitions outside handoff/ (commonly tasks/<id>.yaml; examples are there)",
             "submit with: lanes-tui --config handoff/handoff.yaml submit --task tasks/<id>.yaml "
             "--request-from <path> --response-to <path>",
         ],
@@ -94,7 +96,25 @@ def _init(args: argparse.Namespace) -> int:
         print(f"workspace_id: {workspace_id}")
         print(f"workspace_root: {workspace_root}")
         print(f"queue_root: {queue_root}")
+        if examples:
+            print(f"example tasks: {', '.join(str(path.relative_to(target)) for path in examples)}")
     return 0
+
+
+def _copy_examples(folder: Path) -> list[Path]:
+    """The shipped example task definitions into `folder` (tasks/), never over a file that is there:
+    the README's `submit --task tasks/code-review.yaml` then works right after `init`."""
+    from lanes_tui.examples import example_task_files
+
+    copied = []
+    for source in example_task_files():
+        target = folder / source.name
+        if target.exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+        copied.append(target)
+    return copied
 
 
 def _init_pool(args: argparse.Namespace) -> int:

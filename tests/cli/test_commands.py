@@ -109,6 +109,25 @@ def test_init_layout_gitignore_and_wrapper(tmp_path, workspace):
     assert os.access(wrapper, os.X_OK) and "lanes-tui" in wrapper.read_text(encoding="utf-8")
 
 
+def test_init_offers_the_example_tasks_so_the_readmes_submit_works(tmp_path, workspace):
+    target = tmp_path / "proj"
+    (target / "tasks").mkdir(parents=True)
+    (target / "tasks" / "question.yaml").write_text("mine: true\n", encoding="utf-8")
+    result = workspace.run("init", str(target), "--json")
+    assert result.returncode == 0, result.stderr
+    copied = json.loads(result.stdout)["examples"]
+    assert sorted(Path(p).name for p in copied) == sorted(p.name for p in EXAMPLE_TASKS if p.name != "question.yaml")
+    assert (target / "tasks" / "question.yaml").read_text(encoding="utf-8") == "mine: true\n"  # never overwritten
+    (target / "change.diff").write_text("a change\n", encoding="utf-8")
+    submitted = subprocess.run([*LANES_TUI, "submit", "--task", "tasks/code-review.yaml", "--request-from",
+                                "change.diff", "--response-to", "review.md"], cwd=target, capture_output=True,
+                               text=True, timeout=60)
+    assert submitted.returncode == 0, submitted.stderr
+    bare = tmp_path / "bare"
+    assert workspace.run("init", str(bare), "--no-examples").returncode == 0
+    assert not (bare / "tasks").exists()
+
+
 def test_init_twice_is_a_conflict_and_keeps_the_config(tmp_path, workspace):
     target = tmp_path / "proj"
     assert workspace.run("init", str(target), "--workspace-id", "first").returncode == 0
@@ -551,6 +570,14 @@ def test_demo_round_trip(tmp_path, command):
     assert all(row["attempts"] == 1 and row["tokens_out"] > 0 for row in payload["tasks"])
     assert sorted(row["id"].split("-", 1)[1].rsplit("-", 1)[0] for row in payload["tasks"]) == [p.stem for p in EXAMPLE_TASKS]
     assert list(tmp_path.iterdir()) == []  # the scratch queue lives elsewhere and is removed
+
+
+@pytest.mark.parametrize("argv", [["demo", "--no-ui"], ["--no-ui", "demo"]])
+def test_demo_no_ui_before_or_after_the_subcommand(tmp_path, argv):
+    env = {**os.environ, "DEMO_AGENT_DELAY": "0"}
+    done = subprocess.run([*LANES_TUI, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "demo: 3 of 3 task(s) completed by the simulated agent" in done.stdout
 
 
 def test_store_flag_works_without_a_config_except_for_submit(workspace, tmp_path):
