@@ -25,6 +25,7 @@ Everything that reaches the screen is fixed:
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,14 +34,18 @@ from typing import Any, Awaitable, Callable
 from helpers.clock import ManualClock
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
+from textual.widgets._markdown import MarkdownBlock
 
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.break_modal import BreakModal
+from lanes_tui.ui.screens.log_screen import LogScreen
 from lanes_tui.ui.screens.submit_modal import SubmitModal
+from lanes_tui.ui.screens.task_screen import TaskScreen
 from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_LIGHT
+from lanes_tui.ui.widgets.answer_view import AnswerView
 from lanes_tui.wiring import build_app, build_engine, open_queue
 
 WORKSPACE_NAME = "ws"  # shown in the header: every scene's workspace has this name
@@ -150,7 +155,7 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
     # History: two answered (one inside the 10-minute throughput window), two failed.
     scene.submit("json-output", 1, "build", "Add --json output to `queue list`", model_class="sonnet")
     scene.claim("json-output", 2, OURS, 15)
-    scene.respond("json-output", 9, "Done: `queue list --json` prints one object per task.", metadata={"git": {
+    scene.respond("json-output", 9, JSON_OUTPUT_ANSWER, metadata={"git": {
         "branch": "lanes/4f1c2a9e7b30", "base": "1" * 40, "base_branch": "main", "head": "2" * 40, "commits": 2,
         "diffstat": {"files": 3, "insertions": 48, "deletions": 7,
                      "paths": ["lanes/cli.py", "lanes/listing.py", "tests/test_cli.py"]}}})
@@ -187,9 +192,41 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
         scene.submit("bench-table", 18, "build", "Print the benchmark as a side-by-side table")
         scene.claim("bench-table", 18.5, THEIRS, 1)
         scene.renew("bench-table", 19, 1)
+    log = scene.store.attempt_log_path(scene.ids["json-output"], 1)
+    log.parent.mkdir(parents=True, mode=0o700)
+    log.write_text("".join(json.dumps(item) + "\n" for item in JSON_OUTPUT_STREAM), encoding="utf-8")
     scene.at(30)
     assert scene.clock() == NOW
     return scene
+
+
+JSON_OUTPUT_ANSWER = """# `queue list --json`
+
+Done: it prints **one object per task**, in the order `list` shows them.
+
+- `id`, `lane`, `state` and `created_at` as in `status`
+- `--active-only` filters as before
+
+See [the format](https://example.invalid/format) for the keys.
+"""
+
+# What Claude Code printed for json-output (stream-json, trimmed): its attempt log on disk.
+JSON_OUTPUT_STREAM = (
+    {"type": "system", "subtype": "init", "session_id": "5e1d0c2a", "model": "claude-sonnet-4-6"},
+    {"type": "assistant", "message": {"id": "m1", "content": [
+        {"type": "thinking", "thinking": "The listing code builds rows.\nA --json flag can reuse them.\n"
+                                        "Tests cover the text form only.\nAdd one for JSON."},
+        {"type": "text", "text": "Plan:\n1. read lanes/listing.py\n2. add --json\n3. test it"}]}},
+    {"type": "assistant", "message": {"id": "m2", "content": [
+        {"type": "tool_use", "id": "t1", "name": "Edit", "input": {
+            "file_path": "lanes/cli.py", "old_string": "    listing.add_argument(\"--lane\")\n",
+            "new_string": "    listing.add_argument(\"--lane\")\n    listing.add_argument(\"--json\", action=\"store_true\")\n"}},
+        {"type": "tool_use", "id": "t2", "name": "Bash", "input": {"command": "pytest -q tests/test_cli.py"}}]}},
+    {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t2",
+                                              "content": "........\n8 passed in 0.41s\n"}]}},
+    {"type": "result", "subtype": "success", "result": JSON_OUTPUT_ANSWER, "num_turns": 3,
+     "total_cost_usd": 0.0412, "usage": {"input_tokens": 9800, "output_tokens": 1200}},
+)
 
 
 # (scene key, lane, vendor, model, effort, attempt, pid, transcript: activity text or (tokens in, out, cost))
@@ -308,6 +345,44 @@ async def _submit(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: app.screen.query_one("#prompt", TextArea).text == SUBMIT_PROMPT, "the prompt typed")
 
 
+def _answer(scene: Scene) -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LanesApp)
+        await dashboard_ready(pilot)
+        app.table.select(scene.ids["json-output"])
+        view = app.detail_pane.query_one("#detail-answer", AnswerView)
+        await until(pilot, lambda: _settled(app) and view.display and view.query(MarkdownBlock),
+                    "the completed task selected, its answer drawn")
+
+    return run
+
+
+def _task_screen(scene: Scene) -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LanesApp)
+        await _answer(scene)(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TaskScreen) and app.screen.detail is not None
+                    and app.screen.query_one("#task-answer", AnswerView).query(MarkdownBlock)
+                    and app.screen.transcript_lines > 0, "the task screen with its answer and transcript")
+
+    return run
+
+
+def _transcript(scene: Scene) -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LanesApp)
+        await _answer(scene)(pilot)
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogScreen) and len(app.screen.lines) > 10,
+                    "the transcript read from the attempt log")
+
+    return run
+
+
 def _break(scene: Scene) -> RunBefore:
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app
@@ -345,5 +420,8 @@ STATES: dict[str, State] = {
         State("submit-form", False, lambda scene: _submit),
         State("break-confirm", True, _break),
         State("light-theme", False, lambda scene: _light),
+        State("answer", False, _answer),
+        State("task-screen", False, _task_screen),
+        State("transcript", False, _transcript),
     )
 }

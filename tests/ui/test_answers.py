@@ -59,7 +59,7 @@ async def test_a_completed_tasks_answer_is_shown_as_markdown_with_links_inert(wo
         assert opened == []
         # The response file: recorded in the store, but nobody wrote it yet; the detail says so.
         info = plain(app.query_one(DetailPane).query_one("#detail-info", Static))
-        assert f"answer recorded, file not written: `lanes-tui wait {task_id}` writes it" in info
+        assert "answer recorded, file not written yet: `lanes-tui wait <id>` writes it" in info
         assert not (workspace.root / "review.md").exists()
         # The task screen shows it too.
         await pilot.press("enter")

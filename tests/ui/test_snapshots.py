@@ -1,4 +1,4 @@
-"""Pixel tests: the dashboard's main states at 80x24 and 160x48, against SVGs in tests/__snapshots__/.
+"""Pixel tests: the dashboard's main states at 80x24 and 160x48 (the work views also at 120x30), against SVGs in tests/__snapshots__/.
 
 The scenes (queue on disk, fixed clock, fixed paths, pretend workers) come from
 `snapshot_fixtures`, which `screenshots/make_screenshots.py` uses too. After a
@@ -19,6 +19,8 @@ import pytest
 from .snapshot_fixtures import STATES
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+# The work views (issue 12) at the three sizes a terminal is usually at.
+WORK_SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 30), (160, 45)], ids=["80x24", "120x30", "160x45"])
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +66,21 @@ def test_break_confirm(snap: Any, size: tuple[int, int]) -> None:
 def test_light_theme(snap: Any, size: tuple[int, int]) -> None:
     """The idle state in lanes-light."""
     assert snap("light-theme", size)
+
+
+@WORK_SIZES
+def test_answer(snap: Any, size: tuple[int, int]) -> None:
+    """A completed task selected: its answer rendered as Markdown in the detail pane."""
+    assert snap("answer", size)
+
+
+@WORK_SIZES
+def test_task_screen(snap: Any, size: tuple[int, int]) -> None:
+    """`enter` on it: the task in full, the answer, the transcript from its attempt log."""
+    assert snap("task-screen", size)
+
+
+@WORK_SIZES
+def test_transcript(snap: Any, size: tuple[int, int]) -> None:
+    """`l` on it: the transcript (a whole message, folded thinking, an edit as a diff, a folded result)."""
+    assert snap("transcript", size)

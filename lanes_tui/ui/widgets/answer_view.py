@@ -15,8 +15,12 @@ from lanes_tui.core.sanitize import one_line
 
 
 class AnswerView(Markdown):
+    # Headings left-aligned and without the blank lines around them: a pane of ten lines
+    # should show the answer, not its spacing.
     DEFAULT_CSS = """
     AnswerView { height: auto; padding: 0 1; margin: 0; background: $surface; }
+    AnswerView MarkdownHeader { margin: 0; }
+    AnswerView MarkdownH1 { content-align: left top; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -54,7 +54,7 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     text.append(one_line(fmt.short_path(task.get("request_path"), base), 300))
     text.append("\nresponse ", "dim")
     text.append(one_line(fmt.short_path(task.get("response_path"), base), 300))
-    text.append(f"  ({response_note(row.id, detail)})", "dim")
+    text.append(f"  ({response_note(detail)})", "dim")
     _append_run(text, detail.get("response_metadata") or {})
     branch = detail_line((detail.get("response_metadata") or {}).get("git"), merged_event(detail.get("events") or []))
     if branch:
@@ -81,13 +81,13 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
     return text
 
 
-def response_note(task_id: str, detail: dict[str, Any]) -> str:
+def response_note(detail: dict[str, Any]) -> str:
     """What is true of the response file: the store's answer and the file are two things."""
     state = detail.get("response_file")
     if state == FILE_WRITTEN:
         return "answer written to this file"
     if state == FILE_NOT_WRITTEN:
-        return f"answer recorded, file not written: `lanes-tui wait {task_id}` writes it"
+        return "answer recorded, file not written yet: `lanes-tui wait <id>` writes it"
     if state == FILE_DIFFERS:
         return "answer recorded; this file holds something else (edited, or an older answer)"
     return "no answer yet"
