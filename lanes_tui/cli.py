@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-ui", action="store_true", help="run the supervisor headless (CI, servers)")
     parser.add_argument("--drain", action="store_true", help="with --no-ui: exit once the internal/hybrid lanes are done")
     parser.add_argument("--summary", metavar="FILE", help="with --no-ui: write a JSON summary of the run to FILE")
+    parser.add_argument("--transcript", action="store_true",
+                        help="with --no-ui: also print every worker's transcript (messages, tool calls, results)")
     parser.add_argument("--settings", metavar="FILE", help="lanes-tui.yaml (default: next to handoff.yaml)")
     parser.add_argument("--watch-only", action="store_true",
                         help="dashboard without the supervisor (for a queue served by other dispatchers)")

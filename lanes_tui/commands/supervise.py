@@ -14,4 +14,5 @@ def run(args: argparse.Namespace) -> int:
     queue = open_queue(args.config, store=args.store, settings=args.settings)
     engine = build_engine(queue, drain=args.drain)
     return asyncio.run(run_headless(engine, as_json=args.json,
-                                    summary_path=Path(args.summary) if args.summary else None))
+                                    summary_path=Path(args.summary) if args.summary else None,
+                                    transcript=args.transcript))

@@ -86,9 +86,10 @@ class TaskTranscript:
     what was drawn once stays right; `render` draws everything again (to unfold).
     """
 
-    def __init__(self, example_log: Path, *, tail_bytes: int = TAIL_BYTES) -> None:
+    def __init__(self, example_log: Path, *, tail_bytes: int = TAIL_BYTES, first_attempt: int = 1) -> None:
         self.example_log = example_log
         self.tail_bytes = tail_bytes
+        self.first_attempt = first_attempt  # earlier attempts' logs are left out
         self.attempts: list[AttemptLog] = []
         self._drawn: list[int | None] = []  # entries drawn per attempt; None: not even its heading
         self.unfold = False
@@ -96,7 +97,7 @@ class TaskTranscript:
     def update(self) -> list[str]:
         known = {log.attempt for log in self.attempts}
         for number, path in attempt_logs(self.example_log):
-            if number not in known:
+            if number not in known and number >= self.first_attempt:
                 self.attempts.append(AttemptLog(number, path))
                 self._drawn.append(None)
         for log in self.attempts:

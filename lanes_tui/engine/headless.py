@@ -29,6 +29,7 @@ from lanes_tui.core.paths import expand_user
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -66,13 +67,60 @@ def _show(value: Any) -> str:
     return one_line(str(value), 160)
 
 
+class TranscriptPrinter:
+    """`--transcript`: each worker's transcript (engine/attempt_transcript.py), the same lines the
+    dashboard's log screen shows, printed as its attempt log grows. Read on the worker's own
+    events (only the bytes appended since), and to its end when the worker finishes: nothing
+    is skipped, however the events fall. Lines are sanitised by the transcript."""
+
+    def __init__(self, engine: "Engine", out: TextIO, as_json: bool) -> None:
+        self.engine = engine
+        self.out = out
+        self.as_json = as_json
+        self._open: dict[str, TaskTranscript] = {}
+
+    def __call__(self, event: ev.SupervisorEvent) -> None:
+        task_id = getattr(event, "task_id", None)
+        if not isinstance(task_id, str):
+            return
+        if isinstance(event, ev.WorkerStarted) and task_id not in self._open:
+            # Earlier attempts were printed when they ran (or are history): this one from its start.
+            self._open[task_id] = self.engine.task_transcript(task_id, first_attempt=event.attempt)
+        transcript = self._open.get(task_id)
+        if transcript is None:
+            return
+        self._print(task_id, transcript.update())
+        if isinstance(event, ev.WorkerFinished):
+            self._print(task_id, [line for log in transcript.attempts for entry in log.finish()
+                                  for line in entry.lines()])
+            del self._open[task_id]
+
+    def _print(self, task_id: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self.as_json:
+            text = "".join(json.dumps({"event": "transcript", "task_id": task_id, "line": line}) + "\n"
+                           for line in lines)
+        else:
+            tag = task_id[-12:]
+            text = "".join(f"{tag} | {line}\n" for line in lines)
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (OSError, ValueError):
+            pass  # as EventPrinter: nobody reads our output any more
+
+
 async def run_headless(engine: "Engine", *, as_json: bool, summary_path: Path | None = None,
-                       out: TextIO | None = None) -> int:
-    """Run a supervising engine until it drains or is stopped; one line per event on `out`."""
+                       out: TextIO | None = None, transcript: bool = False) -> int:
+    """Run a supervising engine until it drains or is stopped; one line per event on `out`
+    (with `transcript`, also every worker's transcript)."""
     supervisor = engine.supervisor
     if supervisor is None:
         raise LanesError("--no-ui supervises: it needs an engine that runs workers")
     engine.observe(EventPrinter(out or sys.stdout, as_json))
+    if transcript:
+        engine.observe(TranscriptPrinter(engine, out or sys.stdout, as_json))
     interrupted: list[int] = []
     loop = asyncio.get_running_loop()
 

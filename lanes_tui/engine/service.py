@@ -423,9 +423,9 @@ class Engine:
                 pass
         return where
 
-    def task_transcript(self, task_id: str) -> TaskTranscript:
+    def task_transcript(self, task_id: str, *, first_attempt: int = 1) -> TaskTranscript:
         """The task's transcript as its attempt logs hold it (read with `update`, in a thread)."""
-        return TaskTranscript(self.store.attempt_log_path(task_id, 1))
+        return TaskTranscript(self.store.attempt_log_path(task_id, 1), first_attempt=first_attempt)
 
     def task_detail(self, task_id: str) -> dict[str, Any]:
         """task.json, the last events, the answer and whether its file is written (blocking: call
