@@ -91,6 +91,15 @@ HELP_TEXT = {
 }
 
 
+# The actions of KEYS by name (without their arguments: `cap(1)` is `cap`).
+KEY_ACTIONS = frozenset(action.split("(", 1)[0] for _, _, _, action, _ in KEYS)
+# Available on every screen; every other key acts on the task table, so only on the dashboard
+# itself, and is left out of an inner screen's footer and does nothing there.
+GLOBAL_ACTIONS = frozenset({"help", "quit", "themes"})
+# Also on the task screen, for the task it shows.
+TASK_SCREEN_ACTIONS = frozenset({"log", "diff"})
+
+
 class LanesApp(App[int]):
     TITLE = "lanes-tui"
     CSS_PATH = "lanes.tcss"
@@ -497,10 +506,10 @@ class LanesApp(App[int]):
                     timeout=5)
 
     def action_diff(self) -> None:
-        if self.table.selected_id and self._on_main_screen():
+        if task_id := self._target_task():
             from lanes_tui.ui.screens.diff_screen import DiffScreen
 
-            self.push_screen(DiffScreen(self.engine, self.table.selected_id))
+            self.push_screen(DiffScreen(self.engine, task_id))
 
     def action_submit(self) -> None:
         from lanes_tui.ui.screens.submit_modal import SubmitModal
@@ -520,6 +529,23 @@ class LanesApp(App[int]):
     def _on_main_screen(self) -> bool:
         return len(self.screen_stack) == 1  # the task and log screens open from the table only
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """One meaning per key: a dashboard key never acts on the table hidden under another screen
+        (`c` on the locks screen used to cancel the selected task)."""
+        if action not in KEY_ACTIONS or action in GLOBAL_ACTIONS or self._on_main_screen():
+            return True
+        return action in TASK_SCREEN_ACTIONS and self._task_screen_task() is not None
+
+    def _task_screen_task(self) -> str | None:
+        from lanes_tui.ui.screens.task_screen import TaskScreen
+
+        screen = self.screen
+        return screen.task_id if isinstance(screen, TaskScreen) and len(self.screen_stack) == 2 else None
+
+    def _target_task(self) -> str | None:
+        """The task `l` and `d` open: the selected row's on the dashboard, the shown one's on the task screen."""
+        return self.table.selected_id if self._on_main_screen() else self._task_screen_task()
+
     def action_open_task(self) -> None:
         if self.table.selected_id and self._on_main_screen():
             from lanes_tui.ui.screens.task_screen import TaskScreen
@@ -527,10 +553,10 @@ class LanesApp(App[int]):
             self.push_screen(TaskScreen(self.engine, self.table.selected_id, self.now))
 
     def action_log(self) -> None:
-        if self.table.selected_id and self._on_main_screen():
+        if task_id := self._target_task():
             from lanes_tui.ui.screens.log_screen import LogScreen
 
-            self.push_screen(LogScreen(self.engine, self.table.selected_id))
+            self.push_screen(LogScreen(self.engine, task_id))
 
     def action_locks(self) -> None:
         if self._on_main_screen():
