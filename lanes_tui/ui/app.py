@@ -27,7 +27,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from lanes_tui.core.errors import LanesError
@@ -76,7 +76,7 @@ HELP_TEXT = {
     "merge": "Merge the selected completed task's branch into its base branch (shows the target and the conflict check first)",
     "diff": "The selected task's branch as a diff, base to tip",
     "mark": "Mark or unmark the selected task for a bulk cancel, retry or break",
-    "filter": "Filter tasks: lane:NAME state:STATE vendor:NAME and free words",
+    "filter": "Filter as you type: lane: state: vendor: model: effort: (prefixes) and free words; escape clears",
     "open": "Open the full task screen (prompt, paths, all events, transcript)",
     "log": "Full-screen log of the selected task's worker, with search",
     "pause": "Pause or resume claiming on the selected task's lane",
@@ -156,14 +156,17 @@ class LanesApp(App[int]):
         self.header_bar = HeaderBar(id="header")
         self.lanes_panel = LanesPanel(id="lanes")
         self.table = TaskTable(self.now, id="tasks")
-        self.filter_box = Input(placeholder="filter: lane:NAME state:STATE vendor:NAME words   (enter: apply, escape: clear)",
-                                id="filter")
+        self.filter_box = Input(placeholder="filter as you type: lane: state: vendor: model: effort: and words "
+                                "(enter: to the table, escape: clear)", id="filter")
         self.filter_box.display = False
+        self.filter_note = Static("", id="filter-note")  # what in the filter was not understood
+        self.filter_note.display = False
         self.detail_pane = DetailPane(id="detail")
         yield self.header_bar
         yield self.lanes_panel
         yield self.table
         yield self.filter_box
+        yield self.filter_note
         yield self.detail_pane
         yield Footer()
 
@@ -385,19 +388,35 @@ class LanesApp(App[int]):
         box.value = self.table.filter.text
         box.focus()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":  # as you type: every key narrows the table at once
+            self._apply_filter(event.value)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
-            self.table.set_filter(TaskFilter.parse(event.value))
+            self._apply_filter(event.value)
             event.input.display = bool(event.value.strip())
             self.table.focus()
 
-    def on_key(self, event: Any) -> None:
+    def _apply_filter(self, text: str) -> None:
+        task_filter = TaskFilter.parse(text)
+        self.table.set_filter(task_filter)
+        self.filter_note.update(Text("; ".join(task_filter.errors), "bold"))
+        self.filter_note.display = bool(task_filter.errors)
+
+    def _clear_filter(self) -> None:
         box = self.filter_box
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            box.display = False
-            self.table.set_filter(TaskFilter())
-            self.table.focus()
+        box.value = ""
+        box.display = False
+        self._apply_filter("")
+        self.table.focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key != "escape" or not self._on_main_screen():
+            return
+        if self.filter_box.has_focus or (self.table.has_focus and self.table.filter.text):
+            self._clear_filter()  # escape clears the filter, from the box or from the table
+            event.stop()
             event.stop()
 
     def action_cap(self, delta: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.binding import Binding
 from textual.command import CommandInput, CommandList, CommandPalette
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 import lanes_tui.ui.app as app_module
 from lanes_tui.core.errors import ConfigError
@@ -144,6 +144,32 @@ async def test_filter_narrows_the_table_and_escape_clears_it(workspace, ui_setti
         await shown(app, pilot, lambda: set(table.shown_ids) == everything, "escape cleared the filter")
         box = app.query_one("#filter", Input)
         assert not box.display and box.value == "" and table.has_focus
+
+
+async def test_the_filter_applies_as_you_type_by_prefix_and_says_what_it_did_not_understand(workspace, ui_settings):
+    default = workspace.submit(lane="default", prompt="one", name="d1")["id"]
+    review = workspace.submit(lane="review", prompt="two", name="r1", metadata={"model_class": "sonnet"})["id"]
+    async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
+        table = app.query_one(TaskTable)
+        await shown(app, pilot, lambda: set(table.shown_ids) == {default, review}, "two tasks")
+        await pilot.press("slash", *"lane:def")  # no enter: each key applies
+        await shown(app, pilot, lambda: table.shown_ids == [default], "lane:def is the lane default")
+        box = app.query_one("#filter", Input)
+        assert box.has_focus  # further typing goes to the filter, not to the dashboard's keys
+        note = app.query_one("#filter-note", Static)
+        box.value = "state:bogus colour:red"
+        await shown(app, pilot, lambda: note.display, "the error line")
+        shown_note = str(note.visual)
+        assert "no state 'bogus'" in shown_note and "unknown filter key 'colour'" in shown_note
+        assert set(table.shown_ids) == {default, review}  # what was not understood narrows nothing
+        box.value = "model:son state:que"
+        await shown(app, pilot, lambda: table.shown_ids == [review] and not note.display, "model and state prefixes")
+        await pilot.press("enter")
+        await shown(app, pilot, lambda: table.has_focus, "enter: to the table, the filter kept")
+        assert table.shown_ids == [review] and box.display
+        await pilot.press("escape")  # on the table: clears the filter
+        await shown(app, pilot, lambda: set(table.shown_ids) == {default, review}, "escape on the table cleared it")
+        assert not box.display and box.value == ""
 
 
 # --- remapping --------------------------------------------------------------------------
