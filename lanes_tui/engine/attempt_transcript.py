@@ -10,6 +10,7 @@ still being written.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from dataclasses import dataclass, field
@@ -93,6 +94,18 @@ class TaskTranscript:
         self.attempts: list[AttemptLog] = []
         self._drawn: list[int | None] = []  # entries drawn per attempt; None: not even its heading
         self.unfold = False
+        self.reading = False  # a `read` is under way
+
+    async def read(self) -> list[str] | None:
+        """`update` in a thread, one at a time (the object is not shared between threads): None
+        when a read is already under way; its caller gets the new lines."""
+        if self.reading:
+            return None
+        self.reading = True
+        try:
+            return await asyncio.to_thread(self.update)
+        finally:
+            self.reading = False
 
     def update(self) -> list[str]:
         known = {log.attempt for log in self.attempts}

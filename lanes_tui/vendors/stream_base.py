@@ -226,6 +226,19 @@ def _last_line(text: str) -> str:
     return stripped[start : start + 4 * ACTIVITY_MAX]
 
 
+def json_object(text: str, max_len: int = MAX_JSON_LINE) -> dict[str, Any] | None:
+    """The line as a JSON object, or None (not JSON, not an object, or longer than `max_len`)."""
+    stripped = text.strip()
+    # Cheap pre-checks keep megabytes of plain output away from json.loads.
+    if not stripped.startswith("{") or len(stripped) > max_len:
+        return None
+    try:
+        obj = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def _decode(line: bytes | str) -> str:
     if isinstance(line, (bytes, bytearray, memoryview)):
         line = bytes(line).decode("utf-8", "replace")
@@ -363,15 +376,7 @@ class StreamParser:
         return events
 
     def _load(self, text: str) -> dict[str, Any] | None:
-        stripped = text.strip()
-        # Cheap pre-checks keep megabytes of plain output away from json.loads.
-        if not stripped.startswith("{") or len(stripped) > self._max_json_line:
-            return None
-        try:
-            obj = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-        return obj if isinstance(obj, dict) else None
+        return json_object(text, self._max_json_line)
 
     def _handle(self, obj: dict[str, Any], out: list[StreamEvent]) -> None:
         raise NotImplementedError

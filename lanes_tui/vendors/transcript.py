@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lanes_tui.core.sanitize import clean, one_line
-from lanes_tui.vendors.stream_base import _decode, _unwrap_shell, summarise_tool_call
+from lanes_tui.vendors.stream_base import _decode, _unwrap_shell, json_object, summarise_tool_call
 
 FOLDED_LINES = 3
 LINE_MAX = 2000  # characters per shown line; longer lines are cut (the log keeps them)
 BODY_MAX_LINES = 5000  # per entry; a 100,000-line tool result is cut, and says so
-JSON_MAX = 64 << 20
 
 # Entry kinds, each with the mark its head line starts with.
 MARKS = {"message": "\u25c6", "thinking": "\u2026", "tool": "\u2022", "result": "\u21b3", "edit": "\u270e",
@@ -101,7 +100,7 @@ class TranscriptBuilder:
     def feed(self, line: bytes | str) -> list[Entry]:
         text = _decode(line)
         new: list[Entry] = []
-        obj = self._load(text)
+        obj = json_object(text)
         if obj is None:
             if text.strip():
                 new.append(Entry("plain", text))
@@ -118,17 +117,6 @@ class TranscriptBuilder:
         for line in lines:
             new.extend(self.feed(line))
         return new
-
-    @staticmethod
-    def _load(text: str) -> dict[str, Any] | None:
-        stripped = text.strip()
-        if not stripped.startswith("{") or len(stripped) > JSON_MAX:
-            return None
-        try:
-            obj = json.loads(stripped)
-        except (ValueError, RecursionError):
-            return None
-        return obj if isinstance(obj, dict) else None
 
     def _handle(self, obj: dict[str, Any], out: list[Entry]) -> None:
         kind = obj.get("type")

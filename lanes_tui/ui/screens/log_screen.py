@@ -17,7 +17,6 @@ closes the screen.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from typing import Callable
 
@@ -88,7 +87,6 @@ class LogScreen(Screen[None]):
         self.transcript = engine.task_transcript(task_id)
         self.unfolded = False
         self.reads = 0  # transcript reads finished (tests wait on it)
-        self._reading = False
         self._flush_scheduled = False
 
     def compose(self) -> ComposeResult:
@@ -131,13 +129,9 @@ class LogScreen(Screen[None]):
 
     @work(group="log-read", exit_on_error=False)
     async def _read(self) -> None:
-        if self._reading:  # one reader at a time: the transcript object is not shared between threads
-            return
-        self._reading = True
-        try:
-            new = await asyncio.to_thread(self.transcript.update)
-        finally:
-            self._reading = False
+        new = await self.transcript.read()
+        if new is None:
+            return  # another read is under way
         self.reads += 1
         self._append(new)
 
@@ -155,7 +149,7 @@ class LogScreen(Screen[None]):
 
     def action_unfold(self) -> None:
         """Show thinking, tool results and written files whole (or folded again)."""
-        if self._reading:
+        if self.transcript.reading:
             self.notify("still reading the log; try again in a moment", markup=False)
             return
         self.unfolded = self.transcript.unfold = not self.unfolded

@@ -57,7 +57,6 @@ class TaskScreen(Screen[None]):
         self._flush_scheduled = False
         self.transcript = engine.task_transcript(task_id)
         self.transcript_lines = 0
-        self._reading = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="task-info-scroll"):
@@ -122,13 +121,7 @@ class TaskScreen(Screen[None]):
 
     @work(group="task-transcript", exit_on_error=False)
     async def _append_transcript(self) -> None:
-        if self._reading:  # one reader at a time: the transcript object is not shared between threads
-            return
-        self._reading = True
-        try:
-            new = await asyncio.to_thread(self.transcript.update)
-        finally:
-            self._reading = False
+        new = await self.transcript.read()
         if new:
             self.query_one("#task-transcript", Log).write_lines(new)
             self.transcript_lines += len(new)
