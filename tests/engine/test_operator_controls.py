@@ -78,6 +78,9 @@ async def test_abandon_now_kills_workers_and_releases_claims_with_a_reason(works
     async with supervising(store, make_settings(workspace)) as h:
         started = await h.events.wait_for(ev.WorkerStarted, task_id)
         await until(lambda: task_id in h.supervisor.registry.record.workers)
+        # abandon_now is for a loop that is gone; this one still runs: keep it from claiming the
+        # released task again before the state is read (it did, on a loaded machine).
+        h.supervisor.pause_lane("default")
         killed = h.supervisor.abandon_now("dashboard exited unexpectedly")
         assert killed == [task_id]
         await until(lambda: not procinfo.group_alive(started.pid), 5)
