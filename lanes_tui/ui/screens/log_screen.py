@@ -28,35 +28,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.engine.service import Engine, EngineChanged, TranscriptLine
-from lanes_tui.ui.widgets.detail_pane import transcript_lines
+from lanes_tui.engine.service import Engine, EngineChanged
 
 COALESCE_SECONDS = 0.05  # one redraw per burst of worker output, as the dashboard does
 MAX_LINES = 200_000  # kept while the screen is open; the log on disk has them all
-
-
-class TranscriptFollower:
-    """Which transcript lines are new since the last call, as plain display lines.
-
-    `seq` numbers a task's lines across attempts; the engine keeps only the last
-    lines in memory, so a jump in `seq` means lines were dropped before we saw
-    them: that is said in a line of its own rather than hidden.
-    """
-
-    def __init__(self) -> None:
-        self.last_seq = 0
-
-    def new_lines(self, transcript: list[TranscriptLine]) -> list[str]:
-        new = [line for line in transcript if line.seq > self.last_seq]
-        if not new:
-            return []
-        out = []
-        gap = new[0].seq - self.last_seq - 1
-        if gap > 0:
-            out.append(f"\u2026 {gap} earlier line(s) no longer in memory (the worker log on disk has them)")
-        out.extend(transcript_lines(new))
-        self.last_seq = new[-1].seq
-        return out
 
 
 def matches(line: str, query: str) -> bool:
