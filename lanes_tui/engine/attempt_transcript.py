@@ -122,10 +122,6 @@ class TaskTranscript:
         self._drawn = [None] * len(self.attempts)
         return self._lines()
 
-    @property
-    def entry_count(self) -> int:
-        return sum(len(log.builder.entries) for log in self.attempts)
-
     def _lines(self) -> list[str]:
         out: list[str] = []
         for index, log in enumerate(self.attempts):

@@ -69,15 +69,19 @@ def _show(value: Any) -> str:
 
 class TranscriptPrinter:
     """`--transcript`: each worker's transcript (engine/attempt_transcript.py), the same lines the
-    dashboard's log screen shows, printed as its attempt log grows. Read on the worker's own
-    events (only the bytes appended since), and to its end when the worker finishes: nothing
+    dashboard's log screen shows, printed as its attempt log grows. The log is read a moment after
+    the worker's events (one read per burst, only the bytes appended since: a flood of output is
+    not a read per line on the event loop), and to its end when the worker finishes, so nothing
     is skipped, however the events fall. Lines are sanitised by the transcript."""
+
+    COALESCE_SECONDS = 0.2
 
     def __init__(self, engine: "Engine", out: TextIO, as_json: bool) -> None:
         self.engine = engine
         self.out = out
         self.as_json = as_json
         self._open: dict[str, TaskTranscript] = {}
+        self._pending: dict[str, asyncio.TimerHandle] = {}
 
     def __call__(self, event: ev.SupervisorEvent) -> None:
         task_id = getattr(event, "task_id", None)
@@ -89,11 +93,22 @@ class TranscriptPrinter:
         transcript = self._open.get(task_id)
         if transcript is None:
             return
-        self._print(task_id, transcript.update())
         if isinstance(event, ev.WorkerFinished):
+            handle = self._pending.pop(task_id, None)
+            if handle is not None:
+                handle.cancel()
+            self._print(task_id, transcript.update())
             self._print(task_id, [line for log in transcript.attempts for entry in log.finish()
                                   for line in entry.lines()])
             del self._open[task_id]
+        elif task_id not in self._pending:
+            self._pending[task_id] = asyncio.get_running_loop().call_later(self.COALESCE_SECONDS, self._flush, task_id)
+
+    def _flush(self, task_id: str) -> None:
+        self._pending.pop(task_id, None)
+        transcript = self._open.get(task_id)
+        if transcript is not None:
+            self._print(task_id, transcript.update())
 
     def _print(self, task_id: str, lines: list[str]) -> None:
         if not lines:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
 THROUGHPUT_WINDOW = timedelta(minutes=10)
 DEPENDENCY_WAIT = "waiting for dependency"  # the supervisor's TaskWaiting reason for depends_on
-GIT_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose branch facts are read at start
+ANSWER_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose answers are read at start
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,7 @@ class Engine:
         self._attempts: dict[str, int] = {}
         self._git: dict[str, GitFacts] = {}  # completed isolated tasks: their branch, and whether merged
         self._runs: dict[str, RunFacts] = {}  # completed tasks: what their answers say of the run
+        self._answers_read: set[str] = set()  # completed tasks whose answer facts were read (found or not)
         self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -257,7 +258,7 @@ class Engine:
             self._feed = await load_and_arm(self.index, self.store, on_loaded)
             self._follower = asyncio.create_task(follow(self.index, self._feed, self._on_index_change))
         self._count_attempts_later([s.id for s in self.index.tasks()])
-        self._load_git_later(self._newest_completed(GIT_FACTS_LOADED_AT_START))
+        self._load_answer_facts_later(self._newest_completed(ANSWER_FACTS_LOADED_AT_START))
         self._drained()  # remember which lanes have work, so the first drain is noticed
 
     async def run(self) -> None:
@@ -709,7 +710,7 @@ class Engine:
             if summary is None or summary.state != QUEUED:
                 self._waiting.pop(task_id, None)  # claimed, finished or gone: no longer waiting
         self._count_attempts_later(change.changed)
-        self._load_git_later(change.changed)
+        self._load_answer_facts_later(change.changed)
         self._notify(EngineChanged(change.changed | change.removed | change.corrupt, drained_lanes=self._drained()))
 
     def _drained(self) -> frozenset[str]:
@@ -745,17 +746,19 @@ class Engine:
         done.sort(key=lambda s: s.updated_at or "", reverse=True)
         return [s.id for s in done[:limit]]
 
-    def _load_git_later(self, task_ids: Any) -> None:
-        """The branch facts of completed tasks, read from their answers off the event loop (the
-        CHANGES column: work done before this session, or by another supervisor)."""
-        todo = [i for i in task_ids if (i not in self._git or i not in self._runs)
+    def _load_answer_facts_later(self, task_ids: Any) -> None:
+        """The branch and run facts of completed tasks, read from their answers off the event loop
+        (the CHANGES, VENDOR/MODEL and COST columns and the header's totals for work done before
+        this session, or by another supervisor). Each answer is read once: it never changes."""
+        todo = [i for i in task_ids if i not in self._answers_read
                 and (s := self.index.get(i)) is not None and s.state == COMPLETED]
+        self._answers_read.update(todo)
         if todo:
-            task = asyncio.get_running_loop().create_task(self._load_git(todo))
+            task = asyncio.get_running_loop().create_task(self._load_answer_facts(todo))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _load_git(self, task_ids: list[str]) -> None:
+    async def _load_answer_facts(self, task_ids: list[str]) -> None:
         for start in range(0, len(task_ids), 200):
             git, runs = await asyncio.to_thread(self._read_answer_facts, task_ids[start:start + 200])
             if git or runs:
