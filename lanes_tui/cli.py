@@ -65,6 +65,20 @@ def _days(text: str) -> float:
     return value
 
 
+MIN_SPEED, MAX_SPEED = 0.1, 1000.0
+
+
+def _speed(text: str) -> float:
+    """`demo --speed`: a factor on the simulated agent's pace (2 = twice as fast)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (2 = twice as fast), got {text!r}") from None
+    if not math.isfinite(value) or not MIN_SPEED <= value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"must be a number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {text!r}")
+    return value
+
+
 timeout_seconds = _seconds(minimum_exclusive=False)
 lease_seconds = _seconds(minimum_exclusive=True)
 
@@ -106,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--write-response", action="store_true",
                         help="the supervisor writes the answer to the response path when the task completes")
     submit.add_argument("--prompt")
+    submit.add_argument("--title", help="what the dashboard's rows call the task (default: the prompt's first line)")
     submit.add_argument("--prompt-file", dest="prompt_file")
     submit.add_argument("--worktree-path", dest="worktree_path")
     submit.add_argument("--branch")
@@ -226,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     # `--no-ui` given before it.
     demo.add_argument("--no-ui", dest="no_ui", action="store_true", default=argparse.SUPPRESS,
                       help="drain the demo queue headless instead of opening the dashboard")
+    demo.add_argument("--speed", type=_speed, default=1.0, metavar="FACTOR",
+                      help="the simulated agent's pace: 2 = twice as fast, 0.5 = half speed (default: 1)")
     # Same namespace as demo (which reads args.keep), without the flag agent-lanes lacks.
     sub.add_parser("self-test", parents=[out], help="same as demo, for agent-lanes compatibility").set_defaults(keep=False)
     return parser

@@ -73,15 +73,16 @@ class Client:
 
     def submit(self, *, lane: str, prompt: str = "", request: str | os.PathLike[str] | None = None,
                response: str | os.PathLike[str] | None = None, metadata: dict[str, Any] | None = None,
-               task_file: str | os.PathLike[str] | None = None) -> Task:
-        """Queue a task. Without `request`, the prompt is written to a request file in the
-        workspace; without `response`, an answer file is named beside it (as the dashboard's
-        form does). Metadata no vendor configured here can run is refused (InvalidInput)."""
+               task_file: str | os.PathLike[str] | None = None, title: str = "") -> Task:
+        """Queue a task (`title`: what the dashboard's rows call it). Without `request`, the prompt
+        is written to a request file in the workspace; without `response`, an answer file is
+        named beside it (as the dashboard's form does). Metadata no vendor configured here can
+        run is refused (InvalidInput)."""
         if self.config is None:
             raise ConfigError("submitting needs the queue's handoff.yaml (Client.open(config=...))")
         sub = Submission(lane=lane, prompt=prompt, task_file=os.fspath(task_file or ""),
                          request=os.fspath(request or ""), response=os.fspath(response or ""),
-                         metadata=dict(metadata or {}))
+                         title=title, metadata=dict(metadata or {}))
         # Relative paths are relative to the workspace, wherever the program runs.
         task = submit(self.store, self.config, sub, source_agent=self.identity, base=self.config.workspace_root,
                       generate=True, check=self._check)

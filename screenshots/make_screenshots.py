@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown state(s) {', '.join(unknown)}; known: {', '.join(STATES)}")
     os.environ.pop("NO_COLOR", None)  # read when the App is built: it would drop every colour
+    # A theme remembered from a real run (lanes_tui/ui/dashboard_state.py) must not colour the pictures.
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="lanes-tui-shots-state-")
     for state in states:
         print(asyncio.run(shoot(state, args.size, args.out)))
     return 0

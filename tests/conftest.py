@@ -67,6 +67,10 @@ def workspace(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.delenv("LANES_TUI_DEBUG", raising=False)
+    # The dashboard remembers the theme picked in $XDG_STATE_HOME (lanes_tui/ui/dashboard_state.py):
+    # a test's dashboard neither reads the real one (a remembered theme would change every
+    # snapshot) nor writes it.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

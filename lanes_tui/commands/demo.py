@@ -7,8 +7,12 @@ vendor: a simulated agent shipped inside the package that speaks Claude's
 stream-json format. No agent CLI, account or network needed.
 
 On a terminal it opens the dashboard on that queue (tasks submitted with `n`
-run on the simulated agent too); otherwise, or with --no-ui or --json, it
-drains the queue headless and prints the supervisor's log and a summary.
+run on the simulated agent too), the agent paced like a real one (about 18 s a
+task, some 40 s in all) so its transcripts can be watched streaming; otherwise,
+or with --no-ui or --json, it drains the queue headless at the agent's quick
+pace (about 2 s a task) and prints the supervisor's log and a summary.
+`--speed FACTOR` divides either pace's pauses (2 = twice as fast); a
+DEMO_AGENT_DELAY in the environment replaces the pace (0: no pauses, for tests).
 """
 
 from __future__ import annotations
@@ -16,21 +20,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
 
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.taskfile import TaskDefinition, load_task_file
 from lanes_tui.engine.headless import EventPrinter
 from lanes_tui.examples import example_task_files
+from lanes_tui.vendors import demo_agent
 from lanes_tui.wiring import Queue, build_engine, open_queue
 
 if TYPE_CHECKING:
+    from lanes_tui.settings import Settings
     from lanes_tui.storage.base import Backend
+
+DEMO_VENDOR = "demo"
+DELAY_ENV = "DEMO_AGENT_DELAY"  # seconds per beat of the simulated agent's script
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     keep = getattr(args, "keep", False)
     interactive = not (getattr(args, "no_ui", False) or getattr(args, "json", False)) and _on_a_terminal()
     try:
-        queue = open_queue(_scaffold(workspace), settings_override={"default_vendor": "demo"})
+        queue = open_queue(_scaffold(workspace), settings_override={"default_vendor": DEMO_VENDOR})
+        delay = agent_delay(getattr(args, "speed", 1.0), interactive, os.environ)
+        queue = replace(queue, settings=paced(queue.settings, delay))
         store = queue.store
         _submit_examples(store, workspace)
         if interactive:
@@ -67,6 +81,27 @@ def run(args: argparse.Namespace) -> int:
     if keep:
         print(f"scratch queue kept at {store.location} (try: lanes-tui --store {store.location} status --all)")
     return code
+
+
+def agent_delay(speed: float, interactive: bool, environ: Mapping[str, str]) -> float:
+    """Seconds per beat for the simulated agent: DEMO_AGENT_DELAY when the environment sets it,
+    else the tour pace in the dashboard and the quick one headless (nobody watches a transcript
+    there, and tests drain it); divided by --speed, within the agent's own bounds."""
+    raw = environ.get(DELAY_ENV)
+    if raw is not None:
+        base = demo_agent.configured_delay(raw)
+    else:
+        base = demo_agent.TOUR_DELAY if interactive else demo_agent.DEFAULT_DELAY
+    return min(base / speed, demo_agent.MAX_DELAY)
+
+
+def paced(settings: Settings, delay: float) -> Settings:
+    """`settings` with the demo vendor's workers started with DEMO_AGENT_DELAY=`delay`: the ones
+    this demo submits and the ones submitted from its dashboard alike. Set, not allowed through,
+    so it wins over the variable in our own environment."""
+    vendor = settings.vendors[DEMO_VENDOR]
+    env = MappingProxyType({**vendor.env_set, DELAY_ENV: repr(delay)})
+    return replace(settings, vendors=MappingProxyType({**settings.vendors, DEMO_VENDOR: replace(vendor, env_set=env)}))
 
 
 def _on_a_terminal() -> bool:

@@ -13,8 +13,18 @@ lock, a stale lock, unreadable hook input, a broken store — lets the edit
 through (exit 0): a hook that fails closed would stop every agent's work over
 a lanes-tui problem.
 
+The settings are meant to be committed, so the commands are portable: they run
+the `lanes-tui` found on PATH, and name the config, store and workspace relative
+to the project, as `"$CLAUDE_PROJECT_DIR"/handoff/state` (Claude Code sets that
+variable to the project root when it runs a hook). Only a path outside the project
+(a store elsewhere) is written absolute; `--absolute` writes the old, machine-bound
+form (this interpreter, absolute paths) for a lanes-tui that is not on PATH. In a
+linked git worktree, whose checkout has no queue of its own, a hook finds the store
+in the main checkout at the same place.
+
 Claude Code runs the hook command through its own shell; the command we write
-into the settings quotes every path (shlex), and we never run a shell ourselves.
+quotes every path part (shlex; the variable itself in double quotes), and we never
+run a shell ourselves.
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ EDIT_TOOLS = ("Edit", "Write", "MultiEdit")
 MAX_HOOK_INPUT = 4 << 20  # Write carries the whole new file
 EXIT_ALLOW, EXIT_BLOCK = 0, 2
 AGENT_ENV = "LANES_AGENT_ID"
+PROGRAM = "lanes-tui"  # the console script, found on PATH when Claude Code runs a hook
+PROJECT_DIR = "CLAUDE_PROJECT_DIR"  # the project root, set by Claude Code for hook commands
 
 
 SESSION_EVENTS = {"session-start": "SessionStart", "user-prompt-submit": "UserPromptSubmit", "stop": "Stop"}
@@ -54,7 +66,8 @@ class Where:
     def resolve(self) -> tuple[Path, Path]:
         """(workspace root, store root)."""
         if self.workspace and self.store:
-            return Path(self.workspace), Path(self.store)
+            workspace = Path(self.workspace)
+            return workspace, _shared_store(workspace, Path(self.store))
         from lanes_tui.core.handoff import DEFAULT_CONFIG_PATH, load_config
 
         config = load_config(self.config or DEFAULT_CONFIG_PATH, store_override=self.store)
@@ -70,18 +83,35 @@ def run(args: argparse.Namespace) -> int:
         return 0
     target = _install(settings, args)
     print(f"installed lanes-tui hooks in {target}")
+    if not getattr(args, "absolute", False):
+        _note_if_not_on_path()
     return 0
+
+
+def _note_if_not_on_path() -> None:
+    """Claude Code would get "command not found" and let every edit through: say so now."""
+    import shutil
+
+    if shutil.which(PROGRAM) is None:
+        print(f"lanes-tui: note: the hooks run {PROGRAM} from PATH, and it is not on PATH here "
+              "(activate its environment, or re-install with --absolute)", file=sys.stderr)
 
 
 def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store)
-    program = [sys.executable, "-m", "lanes_tui", "--config", str(config.path), "--store", str(config.store_root)]
+    project = config.workspace_root
+    absolute = getattr(args, "absolute", False)
+    program = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lanes_tui")) if absolute else PROGRAM
+
+    def place(path: Path) -> str:
+        return shlex.quote(str(path)) if absolute else _in_project(path, project)
+
+    options = f"--config {place(config.path)} --store {place(config.store_root)}"
 
     def command(event: str) -> list[dict[str, Any]]:
-        argv = [*program, "hook", event, "--workspace-root", str(config.workspace_root)]
-        line = " ".join(shlex.quote(part) for part in argv)
+        line = f"{program} {options} hook {event} --workspace-root {place(project)}"
         return [{"type": "command", "command": line, "timeout": 10}]
 
     hooks: dict[str, Any] = {"PreToolUse": [{"matcher": "|".join(EDIT_TOOLS), "hooks": command("pre-tool-use")}]}
@@ -119,9 +149,43 @@ def _install(settings: dict[str, Any], args: argparse.Namespace) -> Path:
 
 
 def _is_ours(entry: Any) -> bool:
+    """One of the entries we write: `lanes-tui ... hook EVENT` or, from --absolute and older
+    versions, `python -m lanes_tui ... hook EVENT`."""
     return isinstance(entry, dict) and any(
-        isinstance(h, dict) and "lanes_tui" in str(h.get("command", "")) and " hook " in str(h.get("command", ""))
+        isinstance(h, dict) and " hook " in str(h.get("command", ""))
+        and any(name in str(h.get("command", "")) for name in ("lanes_tui", PROGRAM))
         for h in entry.get("hooks", []) or [])
+
+
+def _in_project(path: Path, project: Path) -> str:
+    """`path` as a shell word: `"$CLAUDE_PROJECT_DIR"/relative/part` inside the project (so the
+    committed settings work in any clone), the absolute path quoted outside it."""
+    try:
+        relative = path.resolve().relative_to(project.resolve())
+    except ValueError:
+        return shlex.quote(str(path))
+    if str(relative) == ".":
+        return f'"${PROJECT_DIR}"'
+    return f'"${PROJECT_DIR}"/{shlex.quote(relative.as_posix())}'
+
+
+def _shared_store(workspace: Path, store: Path) -> Path:
+    """The store, or, when it is missing because `workspace` is a linked git worktree (the
+    queue's folder is not committed, so no checkout but the main one has it), the main
+    checkout's at the same place. Only file reads: a hook starts on every edit."""
+    if store.is_dir():
+        return store
+    from lanes_tui.core.locks import _common_dir
+
+    try:
+        relative = store.relative_to(workspace)
+    except ValueError:
+        return store
+    git = workspace / ".git"
+    common = _common_dir(git) if git.is_file() else None
+    if common is None or common.name != ".git":
+        return store
+    return common.parent / relative
 
 
 def run_hook(event: str, where: Where) -> int:
@@ -263,6 +327,9 @@ def _untrusted_block(messages: list[Any]) -> str:
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     hooks = sub.add_parser("hooks", parents=parents, help="print (or --install) Claude Code hook settings")
     hooks.add_argument("--install", action="store_true", help="merge them into <workspace>/.claude/settings.json")
+    hooks.add_argument("--absolute", action="store_true",
+                       help="run this interpreter with absolute paths (works without lanes-tui on PATH, "
+                            "but only on this machine and checkout)")
     hook = sub.add_parser("hook", parents=parents, help="run a Claude Code hook (reads its JSON on stdin)")
     hook.add_argument("event", choices=["pre-tool-use", *SESSION_EVENTS])
     hook.add_argument("--workspace-root", help="with --store: skip reading handoff.yaml (what `hooks` installs)")

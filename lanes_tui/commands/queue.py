@@ -92,7 +92,7 @@ def cmd_submit(args: argparse.Namespace, store: Backend, config: RuntimeConfig |
     sub = Submission(lane=args.lane or "", prompt=args.prompt, prompt_file=args.prompt_file or "",
                      task_file=args.task_path or "", request=args.request_from or "",
                      response=args.response_to or "", worktree=args.worktree_path or "", branch=args.branch or "",
-                     correlation_id=args.correlation_id or "", metadata=metadata)
+                     correlation_id=args.correlation_id or "", title=args.title or "", metadata=metadata)
     # Relative paths are relative to the working directory, as agent-lanes resolves them.
     task = submit(store, config, sub, source_agent=args.source_agent, base=Path.cwd(), generate=False,
                   check=lambda lane, metadata: check_submittable(args, config, lane, metadata), warn=warn)

@@ -31,6 +31,7 @@ from lanes_tui.core.states import (  # the vocabulary, re-exported with the valu
     TaskState,
     attempts_of,
 )
+from lanes_tui.core.titles import task_title
 
 __all__ = [
     "ATTEMPT_FAILED", "CANCELLED", "CLAIMED", "COMPLETED", "FAILED", "QUEUED", "STATES", "TERMINAL_STATES",
@@ -65,6 +66,11 @@ class Task:
     failed_at: str | None = None
     failure_reason: str | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # keys others added
+
+    @property
+    def title(self) -> str:
+        """metadata.title, else the prompt's first line: what the dashboard's rows show."""
+        return task_title({"metadata": dict(self.metadata), "prompt": self.prompt})
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> "Task":

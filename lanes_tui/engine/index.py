@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.states import CLAIMED, QUEUED, TERMINAL_STATES
+from lanes_tui.core.titles import prompt_head, task_title
 from lanes_tui.storage.results import Loaded, NextResult
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TaskSummary:
-    """The fields claim-next, counts and the task table need, without the prompt."""
+    """The fields claim-next, counts and the task table need: the prompt only as its title and head."""
 
     id: str
     lane: str
@@ -39,6 +40,8 @@ class TaskSummary:
     # response.json is there but task.json was not rolled forward yet (a crash between
     # the two writes): whoever can should call store.recover() (G8).
     needs_repair: bool = False
+    title: str = ""  # metadata.title, else the prompt's first line (core/titles.py)
+    prompt_head: str = ""  # the prompt's start, for the dashboard's filter words
 
     @classmethod
     def of(cls, task: dict[str, Any], needs_repair: bool = False) -> "TaskSummary":
@@ -59,6 +62,8 @@ class TaskSummary:
             model_class=str(model_class)[:64] if model_class is not None else None,
             effort=str(effort)[:64] if effort is not None else None,
             needs_repair=needs_repair,
+            title=task_title(task),
+            prompt_head=prompt_head(task),
         )
 
 

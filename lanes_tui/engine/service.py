@@ -36,7 +36,7 @@ from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.request_files import response_file_state
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.feed import follow, load_and_arm
@@ -44,7 +44,7 @@ from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.engine.task_git import changes_text
-from lanes_tui.settings import Settings
+from lanes_tui.settings import LaneMode, Settings
 from lanes_tui.vendors.runcheck import check_run_metadata
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ if TYPE_CHECKING:
 TRANSCRIPT_LINES = 2000  # per task; older lines are dropped (the full log is on disk)
 THROUGHPUT_WINDOW = timedelta(minutes=10)
 DEPENDENCY_WAIT = "waiting for dependency"  # the supervisor's TaskWaiting reason for depends_on
+ACKNOWLEDGED = "acknowledged"  # the task event an operator's `x` appends: its problem was seen
+# A finished task whose last event is one of these was dealt with: retried as a new task, or
+# acknowledged. It no longer needs attention, in this dashboard or any other on the queue.
+HANDLED_EVENTS = frozenset({ACKNOWLEDGED, "requeued"})
 ANSWER_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose answers are read at start
 
 
@@ -137,6 +141,8 @@ class TaskRow:
     attention: bool
     permissions: str = "read-only"  # the preset it runs (or would run) with
     changes: str = ""  # what its branch holds: "+12 -3", "no edits", "merged"; "" without a branch
+    title: str = ""  # metadata.title or the prompt's first line; sanitised
+    prompt_head: str = ""  # the prompt's start (sanitised), for filter words
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,7 @@ class Engine:
         self.index: TaskIndex = self.supervisor.index if self.supervisor else TaskIndex(store)
         if self.supervisor:
             self.supervisor.index_listeners.append(self._on_index_change)
+            self.supervisor.hold_listeners.append(lambda ids: self._notify(EngineChanged(ids)))
         # claim=False: a supervising engine whose supervisor is never started (it claims nothing);
         # what its screens show comes from `replay`. The snapshot scenes and screenshots use it.
         self._claim = claim
@@ -213,6 +220,7 @@ class Engine:
         self._workers: dict[str, _Worker] = {}
         self._waiting: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
+        self._handled: set[str] = set()  # finished tasks retried or acknowledged (HANDLED_EVENTS)
         self._git: dict[str, GitFacts] = {}  # completed isolated tasks: their branch, and whether merged
         self._runs: dict[str, RunFacts] = {}  # completed tasks: what their answers say of the run
         self._answers_read: set[str] = set()  # completed tasks whose answer facts were read (found or not)
@@ -485,8 +493,23 @@ class Engine:
             return self.store.requeue(task_id, by=by or self.operator, metadata_overrides=overrides or {})
 
         new = await asyncio.to_thread(requeue)
+        self._handled.add(task_id)  # retried: the new task carries on, the old one needs nobody
         self._refresh([task_id, new["id"]])
         return new
+
+    async def acknowledge(self, task_id: str, *, by: str | None = None) -> bool:
+        """The operator saw what went wrong with a finished task: an `acknowledged` event on it, so
+        it stops counting as needing attention here and in every dashboard on the queue (the
+        events are the queue's, not this process's). False when it needed no attention."""
+        summary = self.index.get(task_id)
+        if summary is None or summary.state not in (FAILED, COMPLETED) or not self._needs_attention(summary):
+            return False
+        by = by or self.operator
+        await asyncio.to_thread(self.store.append_event, task_id, ACKNOWLEDGED,
+                                f"{by} acknowledged it: no longer needs attention", {"by": by})
+        self._handled.add(task_id)
+        self._notify(EngineChanged(frozenset({task_id})))
+        return True
 
     def pause_lane(self, lane: str) -> bool:
         """Toggle claiming on `lane`; True when it is paused now."""
@@ -595,6 +618,8 @@ class Engine:
         ours = s.id in self._ours
         record = self.supervisor.records.get(s.id) if self.supervisor else None
         reason = s.failure_reason or self._waiting.get(s.id) or (worker.attention if worker else "") or ""
+        if not reason and s.state == QUEUED:
+            reason = self._why_queued(s)
         if s.needs_repair:
             reason = "answered but task.json not rolled forward"
         cost = record.cost_usd if record and record.cost_usd is not None else None
@@ -624,14 +649,33 @@ class Engine:
             attention=self._needs_attention(s),
             permissions=(worker.permissions if worker and worker.permissions else self.settings.lane(s.lane).permissions),
             changes=self._git[s.id].changes if s.id in self._git else "",
+            title=s.title,
+            prompt_head=s.prompt_head,
         )
 
+    def _why_queued(self, s: TaskSummary) -> str:
+        """Why a queued task is not running yet, when no problem is known: what holds it here
+        (a busy slot, a backoff, a paused lane), or who else would run it."""
+        if self.supervisor is None:
+            return ""  # watch-only: what holds it is known to the supervisor serving its lane
+        held = self.supervisor.held.get(s.id)
+        if held:
+            return held
+        mode = self.settings.lane(s.lane).mode
+        if mode == LaneMode.EXTERNAL:
+            return "external lane: for another dispatcher (agent-lanes wait --claim)"
+        return ""
+
     def _needs_attention(self, s: TaskSummary) -> bool:
-        if s.state == FAILED or s.needs_repair:
+        if s.needs_repair:
             return True
+        if s.state == FAILED:
+            # A cancel is someone's decision, not a problem; a retried or acknowledged failure
+            # was dealt with.
+            return s.failure_reason != CANCELLED and s.id not in self._handled
         worker = self._workers.get(s.id)
         if s.state == COMPLETED and worker is not None and worker.attention:
-            return True  # answered, but tool calls were denied: someone should look
+            return s.id not in self._handled  # answered, but tool calls were denied: someone should look
         if s.state == QUEUED and s.id in self._waiting:
             # stale input, no usable vendor, a rate-limited vendor; a dependency still
             # running is the plan working, not a problem.
@@ -735,9 +779,10 @@ class Engine:
     async def _count_attempts(self, task_ids: list[str]) -> None:
         for start in range(0, len(task_ids), 500):
             batch = task_ids[start:start + 500]
-            counts = await asyncio.to_thread(self._attempt_counts, batch)
-            changed = {i for i, n in counts.items() if self._attempts.get(i) != n}
+            counts, handled = await asyncio.to_thread(self._attempt_counts, batch)
+            changed = {i for i, n in counts.items() if self._attempts.get(i) != n} | (handled - self._handled)
             self._attempts.update(counts)
+            self._handled |= handled
             if changed:
                 self._notify(EngineChanged(frozenset(changed)))
 
@@ -783,12 +828,19 @@ class Engine:
                     git[task_id] = GitFacts(branch, merged_event(self.store.read_events(task_id).events))
         return git, runs
 
-    def _attempt_counts(self, task_ids: list[str]) -> dict[str, int]:
-        counts = {}
+    def _attempt_counts(self, task_ids: list[str]) -> tuple[dict[str, int], set[str]]:
+        """Claims per task, and which failed tasks were dealt with (their last event)."""
+        counts: dict[str, int] = {}
+        handled: set[str] = set()
         for task_id in task_ids:
             with contextlib.suppress(LanesError, OSError):
                 counts[task_id] = self.store.attempts(task_id)
-        return counts
+                summary = self.index.get(task_id)
+                if summary is not None and summary.state == FAILED and summary.failure_reason != CANCELLED:
+                    last = self.store.last_event(task_id)
+                    if isinstance(last, dict) and last.get("type") in HANDLED_EVENTS:
+                        handled.add(task_id)
+        return counts, handled
 
     def _refresh(self, task_ids: list[str]) -> None:
         change = self.supervisor.refresh(task_ids) if self.supervisor else self.index.refresh(task_ids)

@@ -27,6 +27,7 @@ from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import WRITE_RESPONSE, require_inside
 from lanes_tui.core.taskfile import load_task_file
+from lanes_tui.core.titles import TITLE_KEY, check_title
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
@@ -48,6 +49,7 @@ class Submission:
     worktree: str = ""
     branch: str = ""
     correlation_id: str = ""
+    title: str = ""  # metadata.title: what the dashboard's rows show (else the prompt's first line)
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +109,11 @@ def submit(store: Backend, config: RuntimeConfig, sub: Submission, *, source_age
         fields.pop("prompt", None)
         prompt_base = base
     metadata.update(sub.metadata)
+    if sub.title.strip():
+        try:
+            metadata[TITLE_KEY] = check_title(sub.title)
+        except ValueError as exc:
+            raise FieldError("title", f"title: {exc}") from None
 
     lane = _lane(fields.get("lane"))
     prompt = str(fields.get("prompt") or "")
@@ -249,6 +256,7 @@ class SubmitForm:
     lane: str = ""
     task_file: str = ""
     prompt: str = ""
+    title: str = ""
     request_path: str = ""
     response_path: str = ""
     vendor: str = ""  # "" or "any": whichever is available
@@ -259,7 +267,8 @@ class SubmitForm:
 
 # the pipeline's field (or a metadata key) -> the form's field that holds it
 _FORM_FIELD = {"request": "request_path", "response": "response_path", "model_class": "model_class",
-               "effort": "effort", "required_vendor": "vendor", "prompt_file": "task_file"}
+               "effort": "effort", "required_vendor": "vendor", "prompt_file": "task_file",
+               "permissions": "permissions"}
 
 
 def submit_form(store: Backend, config: RuntimeConfig, form: SubmitForm, *, source_agent: str,
@@ -283,7 +292,7 @@ def submit_form(store: Backend, config: RuntimeConfig, form: SubmitForm, *, sour
         except InvalidInput as exc:
             raise _blame(exc, str(exc).removeprefix("metadata.").split(":", 1)[0]) from None
 
-    sub = Submission(lane=form.lane, prompt=form.prompt or None, task_file=form.task_file,
+    sub = Submission(lane=form.lane, prompt=form.prompt or None, task_file=form.task_file, title=form.title,
                      request=form.request_path, response=form.response_path, metadata=metadata)
     try:
         return submit(store, config, sub, source_agent=source_agent, base=config.workspace_root, generate=True,

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend, TaskChanges
 
 PERMISSION_DENIED = "permission_denied"
+PAUSED_LANE_HOLD = "lane paused by the operator"
 MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all
 
 
@@ -145,6 +146,12 @@ class Supervisor:
         self._grace: float | None = None  # request_stop's override of shutdown_grace_seconds
         # Told of every index change after the supervisor acted on it (the dashboard).
         self.index_listeners: list[Callable[[IndexChange], None]] = []
+        # Why a runnable task is not started yet (a busy slot, a backoff, a paused lane): what
+        # passes by itself, so not "waiting" (drain does not call it stuck) and not printed as
+        # an event; the dashboard shows it. Listeners get the ids whose reason changed.
+        self.held: dict[str, str] = {}
+        self.hold_listeners: list[Callable[[frozenset[str]], None]] = []
+        self._retry_at: dict[str, str] = {}  # task id -> the wall-clock time of its next try
         self.drained = False
 
     # -- lifecycle ------------------------------------------------------------------
@@ -421,9 +428,12 @@ class Supervisor:
         pending = 0
         now = time.monotonic()
         lanes = self._lanes_by_priority()
+        held: dict[str, str] = {}
         for lane in lanes:
             if lane in self._paused_lanes:
-                continue  # paused by the operator: not pending either (drain does not wait for it)
+                # Paused by the operator: not pending either (drain does not wait for it).
+                held.update((task_id, PAUSED_LANE_HOLD) for task_id in self.index.candidates(lane))
+                continue
             lane_settings = self.settings.lane(lane)
             for task_id in self.index.candidates(lane):
                 if task_id in self._running:
@@ -431,6 +441,8 @@ class Supervisor:
                 if self._stopping:
                     return pending
                 if self._not_before.get(task_id, 0) > now:
+                    retry_at = self._retry_at.get(task_id, "?")
+                    held[task_id] = f"backing off after a failed attempt; next try at {retry_at}"
                     pending += 1
                     continue
                 task = await self._task(task_id)
@@ -444,12 +456,15 @@ class Supervisor:
                     self._report_waiting(task, plan.wait_reason)
                     pending += plan.later
                     continue
-                if not self._has_capacity(lane, plan.vendor):
+                busy = self._capacity_problem(lane, plan.vendor)
+                if busy is not None:
+                    held[task_id] = busy
                     pending += 1
                     if lane_settings.mode == LaneMode.HYBRID:
                         break  # hybrid lanes only use capacity that is free: leave the rest to others
                     continue
                 await self._start(task, plan, lane_settings)
+        self._set_held(held)
         # Claimed by someone else in a lane we serve: not done while they hold it. A claim whose
         # lease ran out is held by nobody: its task was a candidate above, like a queued one.
         served = set(lanes)
@@ -549,14 +564,27 @@ class Supervisor:
                 return "wait", f"waiting for dependency {dep} ({summary.state})"
         return None
 
-    def _has_capacity(self, lane: str, vendor: VendorSettings | None) -> bool:
+    def _capacity_problem(self, lane: str, vendor: VendorSettings | None) -> str | None:
+        """Why no worker can start for `lane` on `vendor` now (None: one can)."""
         caps = self.settings.concurrency
         if len(self._running) >= caps.global_max:
-            return False
-        if vendor is not None and sum(1 for r in self._running.values() if r.vendor == vendor.name) >= caps.vendor(vendor.name):
-            return False
+            return f"all {caps.global_max} worker slot(s) busy"
+        if vendor is not None:
+            cap = caps.vendor(vendor.name)
+            if sum(1 for r in self._running.values() if r.vendor == vendor.name) >= cap:
+                return f"vendor {vendor.name} at its cap ({cap} at a time)"
         lane_cap = caps.lane(lane)
-        return lane_cap is None or sum(1 for r in self._running.values() if r.lane == lane) < lane_cap
+        if lane_cap is not None and sum(1 for r in self._running.values() if r.lane == lane) >= lane_cap:
+            return f"lane {lane} at its cap ({lane_cap} at a time)"
+        return None
+
+    def _set_held(self, held: dict[str, str]) -> None:
+        changed = frozenset(k for k in held.keys() | self.held.keys() if held.get(k) != self.held.get(k))
+        if not changed:
+            return
+        self.held = held
+        for listener in self.hold_listeners:
+            listener(changed)
 
     def _report_waiting(self, task: dict[str, Any], reason: str) -> None:
         if self._waiting.get(task["id"]) != reason:
@@ -805,6 +833,7 @@ class Supervisor:
             return
         delay = spec.lane.backoff(failures) * random.uniform(0.8, 1.2)  # jitter: no thundering herd
         self._not_before[task_id] = time.monotonic() + delay
+        self._retry_at[task_id] = time.strftime("%H:%M:%S", time.localtime(time.time() + delay))
         await self._release(task_id, token, f"attempt {spec.attempt} failed: {reason}; retry in {delay:.0f} s")
         record.state, record.reason = QUEUED, reason
         self.emit(ev.AttemptFailed(task_id, spec.attempt, reason, delay))

@@ -25,6 +25,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -55,7 +56,11 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("merge", "m", "Merge", "merge", True),
     ("diff", "d", "Diff", "diff", False),
     ("mark", "space", "Mark", "mark", False),
+    ("attention", "a", "Next attention", "next_attention", False),
+    ("acknowledge", "x", "Acknowledge", "acknowledge", False),
     ("filter", "slash", "Filter", "filter", True),
+    ("sort", "o", "Sort", "sort_next", False),
+    ("sort_reverse", "O", "Reverse sort", "sort_reverse", False),
     ("open", "enter", "Open", "open_task", False),
     ("log", "l", "Log", "log", True),
     ("pause", "p", "Pause lane", "pause_lane", True),
@@ -75,8 +80,14 @@ HELP_TEXT = {
     "retry": "Retry the selected (or marked) failed task as a new task, optionally on another vendor/model/effort",
     "merge": "Merge the selected completed task's branch into its base branch (shows the target and the conflict check first)",
     "diff": "The selected task's branch as a diff, base to tip",
+    "attention": "Jump to the next task that needs attention (failed, denied tool calls, stuck, expired lease)",
+    "acknowledge": "Acknowledge the selected (or marked) finished task's problem: it stops counting as needing "
+                   "attention (an `acknowledged` event on the task, seen by every dashboard on the queue)",
     "mark": "Mark or unmark the selected task for a bulk cancel, retry or break",
     "filter": "Filter as you type: lane: state: vendor: model: effort: (prefixes) and free words; escape clears",
+    "sort": "Sort by the next column (ID, title, lane, vendor, age, tries, changes, cost; back to the working order); "
+            "a click on a heading sorts by it",
+    "sort_reverse": "Reverse the sort order",
     "open": "Open the full task screen (prompt, paths, all events, transcript)",
     "log": "Full-screen log of the selected task's worker, with search",
     "pause": "Pause or resume claiming on the selected task's lane",
@@ -143,10 +154,10 @@ class LanesApp(App[int]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # The $lanes-* variables must resolve before any theme file is loaded (and for
-        # Textual's own themes, which know nothing of them).
+        # Textual's own themes, which know nothing of them): the light palette for a light one.
         from lanes_tui.ui.themes import lanes_variable_defaults
 
-        return lanes_variable_defaults(dark=True)
+        return lanes_variable_defaults(dark=self.current_theme.dark)
 
     # -- layout ----------------------------------------------------------------------
 
@@ -164,10 +175,13 @@ class LanesApp(App[int]):
         self.detail_pane = DetailPane(id="detail")
         yield self.header_bar
         yield self.lanes_panel
-        yield self.table
-        yield self.filter_box
-        yield self.filter_note
-        yield self.detail_pane
+        # The table is as tall as its rows, up to a share of what is left under the lanes; the
+        # detail pane takes the rest (lanes.tcss): no empty rows above a cramped detail.
+        with Vertical(id="work"):
+            yield self.table
+            yield self.filter_box
+            yield self.filter_note
+            yield self.detail_pane
         yield Footer()
 
     def on_mount(self) -> None:
@@ -232,7 +246,39 @@ class LanesApp(App[int]):
         for problem in loaded.problems:
             self.notify(f"theme skipped: {problem.path}: {problem.message}", severity="warning", markup=False,
                         timeout=8)
-        self.theme = FALLBACK_DARK
+        self._restore_theme(FALLBACK_DARK)
+
+    # The theme picked with `t` is remembered for the next run (lanes_tui/ui/dashboard_state.py).
+    _state_path: Path | None = None  # None until the themes are loaded: nothing is saved before
+    _remembered_theme: str | None = None
+
+    def _restore_theme(self, default: str) -> None:
+        from lanes_tui.ui.dashboard_state import read_state, state_path
+
+        path = state_path()
+        state, problem = read_state(path)
+        theme = default
+        if problem is not None:
+            self.notify(f"theme not restored: {problem}", severity="warning", markup=False, timeout=8)
+        elif state.theme is not None and state.theme not in self.available_themes:
+            self.notify(f"theme not restored: {one_line(str(path))}: no theme named {one_line(state.theme, 60)!r}; "
+                        f"using {default}", severity="warning", markup=False, timeout=8)
+        elif state.theme is not None:
+            theme = state.theme
+        self._remembered_theme = theme  # starting on it is no reason to write the file
+        self._state_path = path
+        self.theme = theme
+
+    def watch_theme(self, theme: str) -> None:
+        if self._state_path is None or theme == self._remembered_theme:
+            return
+        from lanes_tui.ui.dashboard_state import describe_error, save_theme
+
+        self._remembered_theme = theme
+        try:
+            save_theme(self._state_path, theme)
+        except (OSError, LanesError) as exc:
+            self.notify(f"theme not remembered: {describe_error(exc)}", severity="warning", markup=False, timeout=8)
 
     # -- background work ---------------------------------------------------------------
 
@@ -388,6 +434,18 @@ class LanesApp(App[int]):
         box.value = self.table.filter.text
         box.focus()
 
+    def action_sort_next(self) -> None:
+        from lanes_tui.ui.widgets.task_table import SORTABLE
+
+        following = SORTABLE[(SORTABLE.index(self.table.sort_by) + 1) % len(SORTABLE)]
+        self.table.set_sort(following)
+        self.notify(self.table.sort_label() or "working order: running, queued, failed, completed", markup=False,
+                    timeout=2)
+
+    def action_sort_reverse(self) -> None:
+        self.table.set_sort(self.table.sort_by, not self.table.sort_reverse)
+        self.notify(self.table.sort_label() or "working order", markup=False, timeout=2)
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":  # as you type: every key narrows the table at once
             self._apply_filter(event.value)
@@ -523,6 +581,24 @@ class LanesApp(App[int]):
             return
         self.notify(f"{outcome.branch} merged into {one_line(outcome.into, 80)} ({outcome.how})", markup=False,
                     timeout=5)
+
+    def action_next_attention(self) -> None:
+        task_id = self.table.next_matching(lambda row: row.attention)
+        if task_id is not None:
+            self.table.select(task_id)
+            return
+        hidden = self._summary[0].attention if self._summary else 0
+        self.notify(f"{hidden} need attention, hidden by the filter (escape clears it)" if hidden
+                    else "nothing needs attention", markup=False, timeout=3)
+
+    def action_acknowledge(self) -> None:
+        targets = [tid for tid in self.table.targets()
+                   if (r := self.table.row(tid)) and r.attention and r.state in ("completed", FAILED)]
+        if not targets:
+            self.notify("nothing to acknowledge: only a finished task that needs attention can be",
+                        severity="warning", markup=False)
+            return
+        self._bulk("acknowledge", targets, lambda tid: self.engine.acknowledge(tid))
 
     def action_diff(self) -> None:
         if task_id := self._target_task():

@@ -3,9 +3,10 @@
 Each `key:value` narrows by that field, the value matching as a prefix, case
 insensitive (`lane:def` is the lane `default`; several values for one key are
 OR-ed: `state:queued state:claimed`). The remaining words must all appear, case
-insensitive, in the task's id, lane, state, vendor, model, effort, owner, activity
-or reason. A key that is not one of KEYS, or a state no task can be in, is an
-error the dashboard shows in a line of its own; the rest of the filter applies.
+insensitive, in the task's id, title, prompt (its first 500 characters), lane,
+state, vendor, model, effort, owner, activity or reason. A key that is not one of
+KEYS, or a state no task can be in, is an error the dashboard shows in a line of
+its own; the rest of the filter applies.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class TaskFilter:
             if not any(have.startswith(value) for value in values):
                 return False
         if self.words:
-            haystack = " ".join((row.id, row.lane, row.state, row.vendor, row.model, row.effort, row.owner,
-                                 row.activity, row.reason)).lower()
+            haystack = " ".join((row.id, row.title, row.prompt_head, row.lane, row.state, row.vendor, row.model,
+                                 row.effort, row.owner, row.activity, row.reason)).lower()
             return all(word in haystack for word in self.words)
         return True

@@ -15,6 +15,11 @@ A theme file::
                             # surface, panel, boost, warning, error, success optional
     variables:              # optional; lanes-* or Textual's own variable names
       lanes-failed: "#ff6b6b"
+      lanes-selected: "#263a52"   # the selected row's background
+
+Every lanes-* colour (and `foreground`) is drawn on `lanes-selected` when its
+row is selected: keep them 4.5:1 apart (tests/ui/test_theme_contrast.py checks
+the shipped themes).
 """
 
 from __future__ import annotations
@@ -65,29 +70,33 @@ _ALLOWED_KEYS = frozenset(("name", "dark", "variables", *COLOUR_KEYS))
 
 LANES_PREFIX = "lanes-"
 # The variables the dashboard's .tcss uses: every theme defines them, so a user
-# theme that leaves them out still renders.
+# theme that leaves them out still renders. lanes-selected is the background of
+# the selected task row, under cells drawn in all the others.
 LANES_VARIABLES = (
     "lanes-queued", "lanes-claimed", "lanes-completed",
-    "lanes-failed", "lanes-attention", "lanes-muted",
+    "lanes-failed", "lanes-attention", "lanes-muted", "lanes-selected",
 )
 
 # The shipped palettes. themes/lanes-dark.yaml and themes/lanes-light.yaml hold
-# the same values (a test keeps them in step).
+# the same values (a test keeps them in step). Every colour is 4.5:1 or more
+# against the surface and against lanes-selected (tests/ui/test_theme_contrast.py).
 _DARK_LANES = {
     "lanes-queued": "#8ab4f8",
     "lanes-claimed": "#f2c14e",
     "lanes-completed": "#5fd38d",
-    "lanes-failed": "#ff6b6b",
+    "lanes-failed": "#ff8080",
     "lanes-attention": "#ff9e3d",
-    "lanes-muted": "#8b949e",
+    "lanes-muted": "#9da7b1",
+    "lanes-selected": "#263a52",
 }
 _LIGHT_LANES = {
-    "lanes-queued": "#1f5fbf",
-    "lanes-claimed": "#8a5a00",
+    "lanes-queued": "#1b58b0",
+    "lanes-claimed": "#7f5300",
     "lanes-completed": "#176f31",
-    "lanes-failed": "#c62828",
-    "lanes-attention": "#b04a00",
+    "lanes-failed": "#b71c1c",
+    "lanes-attention": "#9e4300",
     "lanes-muted": "#57606a",
+    "lanes-selected": "#d8e6f8",
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lanes_tui.core.locks import lock_key_for_path
+from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.storage.files.coordination import file_locks
 
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
@@ -144,11 +145,133 @@ def test_hooks_prints_and_installs_settings_keeping_others(repo):
         assert installed["hooks"][event] == settings["hooks"][event]
     # The installed command really runs the hook: a locked file is blocked through it.
     _lock(workspace, "alice")
-    command = installed["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
-    env = {**os.environ, "LANES_AGENT_ID": "bob"}
-    ran = subprocess.run(["sh", "-c", command], input=json.dumps(edit_event("src/app.py", workspace.root)),
-                         capture_output=True, text=True, env=env, timeout=30)
+    ran = as_claude_code(installed, "PreToolUse", workspace.root, edit_event("src/app.py", workspace.root))
     assert ran.returncode == 2 and "locked by alice" in ran.stderr
+
+
+# -- the installed commands, run the way Claude Code runs them ----------------------------------
+
+
+def entry_point_dir(scratch: Path) -> Path:
+    """A folder whose `lanes-tui` is this environment's console script: the venv's own when pip
+    installed one, else an equivalent written into `scratch` (what pip would have written)."""
+    installed = Path(sys.executable).parent
+    if (installed / "lanes-tui").is_file():
+        return installed
+    scratch.mkdir(exist_ok=True)
+    script = scratch / "lanes-tui"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom lanes_tui.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    return scratch
+
+
+def as_claude_code(settings: dict, event: str, project: Path, payload: dict, agent: str = "bob",
+                   cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the settings' command for `event` as Claude Code does: through a shell, with
+    CLAUDE_PROJECT_DIR set to the project and `lanes-tui` taken from PATH (not this interpreter),
+    from a working directory that is not the project."""
+    (command,) = [h["command"] for entry in settings["hooks"][event] for h in entry["hooks"]]
+    elsewhere = cwd or project.parent / "somewhere-else"
+    elsewhere.mkdir(exist_ok=True)
+    bin_dir = entry_point_dir(project.parent / "entry-point")
+    env = {"PATH": os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]), "CLAUDE_PROJECT_DIR": str(project),
+           "LANES_AGENT_ID": agent}
+    return subprocess.run(["/bin/sh", "-c", command], input=json.dumps(payload), capture_output=True, text=True,
+                          cwd=elsewhere, env=env, timeout=30)
+
+
+def install(config: Path, *options: str, absolute: bool = False) -> dict:
+    """`lanes-tui [options] hooks --install [--absolute]`; the settings file it wrote."""
+    argv = [*LANES_TUI, "--config", str(config), *options, "hooks", "--install", *(["--absolute"] if absolute else [])]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=config.parent, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads((config.parent.parent / ".claude" / "settings.json").read_text())
+
+
+def commands_of(settings: dict) -> list[str]:
+    return [h["command"] for entries in settings["hooks"].values() for entry in entries for h in entry["hooks"]]
+
+
+def locked_project(workspace) -> Path:
+    """The workspace with src/app.py locked by alice in its store."""
+    (workspace.root / "src").mkdir(exist_ok=True)
+    (workspace.root / "src" / "app.py").write_text("a\n")
+    _lock(workspace, "alice")
+    return workspace.root
+
+
+def test_the_settings_name_no_path_of_this_checkout_or_interpreter(workspace):
+    locked_project(workspace)
+    install(workspace.config)
+    written = (workspace.root / ".claude" / "settings.json").read_text()
+    for machine_bound in (str(workspace.root), str(workspace.root.resolve()), sys.executable):
+        assert machine_bound not in written
+    commands = commands_of(json.loads(written))
+    assert len(commands) == 4
+    for command in commands:
+        assert command.startswith('lanes-tui --config "$CLAUDE_PROJECT_DIR"/handoff/handoff.yaml '
+                                  '--store "$CLAUDE_PROJECT_DIR"/handoff/state hook ')
+        assert command.endswith(' --workspace-root "$CLAUDE_PROJECT_DIR"')
+    # Control: the machine-bound form does name them, so the checks above can fail.
+    install(workspace.config, absolute=True)
+    pinned = (workspace.root / ".claude" / "settings.json").read_text()
+    assert str(workspace.root) in pinned and sys.executable in pinned
+
+
+def test_a_clone_elsewhere_runs_the_committed_hooks_unchanged(workspace, tmp_path):
+    """The teammate's case: the same settings.json in a checkout at another path, with another
+    lanes-tui install (found on PATH)."""
+    locked_project(workspace)
+    settings = install(workspace.config)
+    clone = tmp_path / "teammate" / "checkout"
+    clone.parent.mkdir()
+    workspace.root.rename(clone)  # the store moves along: alice's lock is in the clone's queue
+    assert json.loads((clone / ".claude" / "settings.json").read_text()) == settings
+    blocked = as_claude_code(settings, "PreToolUse", clone, edit_event(str(clone / "src" / "app.py"), clone))
+    assert blocked.returncode == 2, blocked.stderr
+    assert "src/app.py is locked by alice" in blocked.stderr
+    free = as_claude_code(settings, "PreToolUse", clone, edit_event("src/other.py", clone))
+    assert free.returncode == 0 and free.stderr == ""
+    started = as_claude_code(settings, "SessionStart", clone, {"session_id": "s-1", "cwd": str(clone)})
+    assert started.returncode == 0, started.stderr
+    assert "src/app.py (alice)" in json.loads(started.stdout)["hookSpecificOutput"]["additionalContext"]
+
+
+def test_awkward_names_are_quoted_and_a_store_outside_the_project_stays_absolute(tmp_path):
+    project = tmp_path / "my proj $HOME `id` \"q\""
+    (project / "handoff").mkdir(parents=True)
+    config = project / "handoff" / "handoff.yaml"
+    config.write_text('workspace_id: "ws"\nworkspace_root: ".."\nqueue_root: "it\'s $PATH; state"\n')
+    (project / "src").mkdir()
+    outside = tmp_path / "shared queue; rm -rf x"
+    for store, expected in ((project / "handoff" / "it's $PATH; state", '"$CLAUDE_PROJECT_DIR"/\'handoff/it\'"\'"\'s'),
+                            (outside, f"--store '{outside}' hook")):
+        table = file_locks(FileBackend(store).root)
+        key = lock_key_for_path("src/app.py", workspace_root=project, cwd=project)
+        table.acquire(key, owner="alice", ttl_seconds=600)
+        settings = install(config, "--store", str(store))
+        command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+        assert expected in command and str(project) not in command
+        blocked = as_claude_code(settings, "PreToolUse", project, edit_event("src/app.py", project))
+        assert blocked.returncode == 2 and "locked by alice" in blocked.stderr, (command, blocked.stderr)
+
+
+def test_an_agent_in_a_linked_worktree_uses_the_main_checkouts_queue(repo):
+    """Claude Code started in a linked worktree sets CLAUDE_PROJECT_DIR to it; the queue's store
+    is not committed, so the hook finds it in the main checkout."""
+    workspace, worktree = repo
+    _lock(workspace, "alice")
+    settings = install(workspace.config)
+    assert not (worktree / "handoff" / "state").exists()
+    blocked = as_claude_code(settings, "PreToolUse", worktree, edit_event("src/app.py", worktree))
+    assert blocked.returncode == 2 and "src/app.py is locked by alice" in blocked.stderr
+
+
+def test_reinstalling_replaces_the_old_machine_bound_entries(workspace):
+    portable = install(workspace.config)
+    assert install(workspace.config, absolute=True) != portable
+    assert install(workspace.config) == portable  # one entry per event again, the portable one
+    assert all(len(entries) == 1 for entries in portable["hooks"].values())
 
 
 def session(workspace, event: str, payload: dict, agent: str | None = None) -> subprocess.CompletedProcess:

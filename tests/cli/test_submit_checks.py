@@ -92,3 +92,16 @@ def test_the_supervisor_refuses_bad_settings_with_exit_6_and_claims_nothing(work
     assert done.returncode == 6 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("lanes-tui: ") and key in done.stderr
     assert workspace.store().read_task(task["id"])["state"] == "queued"
+
+
+def test_submit_title_is_kept_in_metadata_and_a_bad_one_is_exit_5_with_nothing_written(workspace):
+    base = ["submit", "--lane", "default", "--prompt", "p", "--request-from", str(workspace.request),
+            "--response-to", str(workspace.root / "out.md"), "--json"]
+    done = workspace.run(*base, "--title", "  Review the parser  ")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["task"]["metadata"]["title"] == "Review the parser"
+    for bad, message in (("two\nlines", "title: a title is one line"), ("x" * 121, "title: a title is at most 120")):
+        refused = workspace.run(*base, "--title", bad)
+        assert refused.returncode == 5 and message in refused.stderr and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert len(workspace.store().task_ids()) == 1

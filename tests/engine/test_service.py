@@ -38,7 +38,9 @@ async def test_watch_only_rows_lanes_and_attention_follow_the_disk(workspace):
         assert (lanes["alpha"].queued, lanes["alpha"].running, lanes["beta"].queued) == (1, 1, 0)
         assert lanes["alpha"].oldest_queued_at is not None and lanes["alpha"].mode == "watch"
         await until(lambda: engine.row(claimed).attention, what="expired lease needs attention")
-        assert engine.totals().attention == 2 and engine.totals().cap is None  # failed + expired
+        # The expired lease; not the cancel: someone decided that (issue 12, point 8).
+        assert engine.totals().attention == 1 and engine.totals().cap is None
+        assert not engine.row(failed).attention
         # Another client's change reaches the engine through the change feed.
         new = workspace.submit(lane="alpha", name="d")["id"]
         await until(lambda: any(new in c.task_ids for c in changes), what="feed reported the new task")
@@ -114,3 +116,31 @@ async def test_actions_go_through_the_store_verbs_as_the_operator(workspace, sta
         engine.stop_workers_now()
         await asyncio.wait_for(job, 20)
     assert json.loads((workspace.store_root / ".lanes-tui" / "supervisor.json").read_text())["workers"] == {}
+
+
+async def test_a_queued_row_says_what_holds_it_a_busy_slot_a_paused_lane_or_another_dispatcher(
+        workspace, standins, monkeypatch):
+    """Issue 12, point 8: "nothing says why a queued task waits"."""
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    first = workspace.submit(lane="default", prompt="runs", name="a")["id"]
+    second = workspace.submit(lane="default", prompt="waits", name="b")["id"]
+    outside = workspace.submit(lane="elsewhere", prompt="not ours", name="c")["id"]
+    settings = make_settings(workspace, concurrency={"global": 1}, lanes={"elsewhere": {"mode": "external"}})
+    engine = Engine(workspace.store(), settings, config=load_config(workspace.config), operator="operator:test")
+    await engine.start()
+    job = asyncio.create_task(engine.run())
+    try:
+        await until(lambda: first in engine.running_ids(), what="the first task runs")
+        await until(lambda: engine.row(second).reason == "all 1 worker slot(s) busy", what="the busy slot")
+        assert not engine.row(second).attention  # it passes by itself: not a problem
+        assert engine.row(outside).reason.startswith("external lane")
+        engine.pause_lane("default")
+        await engine.cancel(first)
+        await until(lambda: engine.row(second).reason == "lane paused by the operator", what="the paused lane")
+        engine.pause_lane("default")
+        await until(lambda: second in engine.running_ids(), what="resumed: it runs")
+        assert engine.row(second).reason == ""
+    finally:
+        engine.request_stop("test over", grace=0)
+        engine.stop_workers_now()
+        await asyncio.wait_for(job, 20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.binding import Binding
 from textual.command import CommandInput, CommandList, CommandPalette
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 import lanes_tui.ui.app as app_module
 from lanes_tui.core.errors import ConfigError
@@ -15,6 +15,7 @@ from lanes_tui.ui.screens.help_screen import HelpScreen
 from lanes_tui.ui.widgets.task_table import TaskTable
 
 from .conftest import dashboard, shown
+from .test_help_screen import help_rows
 
 
 async def run_from_palette(app, pilot, label: str, *, type_it: bool = True) -> None:
@@ -199,8 +200,7 @@ async def test_help_shows_the_remapped_key_and_the_old_key_is_free(workspace, ui
         await pilot.press("question_mark")
         screen = await shown(app, pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "help")
         assert len(app.screen_stack) == 2  # the dashboard and the help, no submit form between
-        table = screen.query_one(DataTable)
-        rows = {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[0]) for i in range(table.row_count)}
+        rows = {what: key for key, what in help_rows(screen)}
         submit_help = app_module.HELP_TEXT["submit"]
         assert rows[submit_help] == app.get_key_display(Binding("ctrl+n", "submit"))
         assert rows[app_module.HELP_TEXT["quit"]] == "q"  # the others keep their keys

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import Log, Static
 
 from lanes_tui.ui.app import HELP_TEXT, KEYS
 from lanes_tui.ui.screens.help_screen import HelpScreen
@@ -13,6 +13,7 @@ from lanes_tui.ui.widgets.detail_pane import DetailPane
 from lanes_tui.ui.widgets.task_table import TaskTable
 
 from .conftest import dashboard, shown
+from .test_help_screen import help_rows
 
 PROMPT = "\n".join(f"step {i}: check part {i} of the build" for i in range(1, 31))
 
@@ -126,14 +127,13 @@ async def test_help_lists_every_action_with_its_key(workspace, ui_settings):
         for closing_key in ("escape", "question_mark", "q"):
             await pilot.press("question_mark")
             screen = await shown(app, pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "HelpScreen")
-            table = screen.query_one(DataTable)
-            rows = [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+            rows = help_rows(screen)
             expected = [(app.get_key_display(Binding(key, action)), HELP_TEXT[binding_id])
                         for binding_id, key, _label, action, _show in KEYS]
             assert rows == expected
             assert ("/", HELP_TEXT["filter"]) in rows and ("?", HELP_TEXT["help"]) in rows
-            footer = plain(screen.query_one("#help-footer", Static))
-            assert "ctrl+p" in footer and "lane:NAME state:STATE" in footer
+            footer = help_rows(screen, "help-more")
+            assert footer[0][0] == "ctrl+p" and "lane:NAME state:STATE" in footer[1][1]
             await pilot.press(closing_key)
             await shown(app, pilot, lambda: len(app.screen_stack) == 1, f"{closing_key} closes help")
             assert app.is_running  # q closed the help, it did not quit the app

@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers.supervisor import until
 from textual.widgets import Input, Select, Static, TextArea
+from textual.widgets.select import InvalidSelectValueError
 
 from lanes_tui.core.model import QUEUED
+from lanes_tui.core.titles import MAX_TITLE_CHARS
 from lanes_tui.engine.submitting import GENERATED_DIR
 from lanes_tui.ui.screens.submit_modal import SubmitModal, task_files
 from lanes_tui.wiring import Queue, build_app, build_engine
@@ -64,14 +67,18 @@ async def test_vendor_model_effort_and_metadata_reach_the_task(workspace, ui_set
         modal = await open_form(app, pilot)
         await pilot.press(*"go")
         modal.query_one("#vendor", Select).value = "codex"
-        modal.query_one("#model_class", Input).value = "astra"
-        modal.query_one("#effort", Input).value = "high"
+        await pilot.pause()  # the vendor's own model classes and efforts are offered
+        with pytest.raises(InvalidSelectValueError):
+            modal.query_one("#model_class", Select).value = "opus"  # claude's, not codex's
+        modal.query_one("#model_class", Select).value = "astra"
+        modal.query_one("#effort", Select).value = "high"
+        modal.query_one("#task-title", Input).value = "Fix the flaky test"
         modal.query_one("#metadata", Input).focus()
         await pilot.press(*"t=A-1, b = 2", "enter")  # enter in a one-line field submits
         await shown(app, pilot, lambda: not isinstance(app.screen, SubmitModal), "the form closed")
     metadata = only_task(workspace)["metadata"]
     assert metadata == {"required_vendor": "codex", "model_class": "astra", "effort": "high",
-                        "t": "A-1", "b": "2", "write_response": True}
+                        "t": "A-1", "b": "2", "write_response": True, "title": "Fix the flaky test"}
 
 
 async def test_bad_fields_are_shown_in_the_form_and_create_nothing(workspace, ui_settings, tmp_path):
@@ -94,20 +101,18 @@ async def test_bad_fields_are_shown_in_the_form_and_create_nothing(workspace, ui
         assert app.screen is modal and modal.focused is metadata
 
         metadata.value = ""
-        # An effort no vendor here takes: refused with the valid list, pointing at the field.
-        effort = modal.query_one("#effort", Input)
-        effort.value = "extreme"
+        # The choices come from the settings, so no unknown name can be picked; what is left is
+        # a preset wider than the lane allows, refused pointing at the field.
+        presets = modal.query_one("#permissions", Select)
+        presets.value = "trusted"
         await pilot.press("ctrl+s")
-        await shown(app, pilot, lambda: "unknown effort 'extreme'" in error_text(modal), "the effort error")
-        assert "known: high, low, max, medium, xhigh" in error_text(modal)
-        assert app.screen is modal and modal.focused is effort
-        effort.value = ""
-        model = modal.query_one("#model_class", Input)
-        model.value = "gpt-5-3"  # renamed away: codex 0.171.0 has no gpt-5.3
-        await pilot.press("ctrl+s")
-        await shown(app, pilot, lambda: "unknown model_class 'gpt-5-3'" in error_text(modal), "the model error")
-        assert app.screen is modal and modal.focused is model
-        model.value = ""
+        await shown(app, pilot, lambda: "wider than lane 'ok' allows" in error_text(modal), "the preset error")
+        assert app.screen is modal and modal.focused is presets
+        presets.value = "read-only"
+
+        title = modal.query_one("#task-title", Input)
+        title.insert_text_at_cursor("a" * 200)  # the field stops at the limit; a pasted one past it too
+        assert len(title.value) <= MAX_TITLE_CHARS
 
         request = modal.query_one("#request_path", Input)
         request.value = str(outside)
@@ -170,7 +175,7 @@ async def test_the_form_fits_80x24(workspace, ui_settings):
     async with dashboard(workspace, ui_settings, watch_only=True, size=(80, 24)) as (app, pilot):
         modal = await open_form(app, pilot)
         screen = modal.region
-        for selector in ("#prompt", "#lane", "#task_file", "#request_path", "#response_path", "#vendor",
-                         "#model_class", "#effort", "#metadata", "#submit", "#cancel"):
+        for selector in ("#prompt", "#task-title", "#lane", "#task_file", "#request_path", "#response_path",
+                         "#vendor", "#model_class", "#effort", "#permissions", "#metadata", "#submit", "#cancel"):
             region = modal.query_one(selector).region
             assert region.height >= 1 and screen.contains_region(region), (selector, region)

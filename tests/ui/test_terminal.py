@@ -70,6 +70,7 @@ def test_submit_through_the_form_and_watch_it_finish(workspace, tmp_path):
         "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
         "STANDIN_MODE": "slow", "STANDIN_DELAY": "0.3",  # slow enough to be seen running
         "TERM": "xterm-256color", "HOME": os.environ.get("HOME", str(tmp_path)),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
     }
     marker = f"exit-code-{uuid.uuid4().hex[:6]}"
     # The shell only reports the exit code after the app is gone: it is not part of what is tested.
@@ -101,7 +102,8 @@ def _hanging_dashboard(workspace, tmp_path):
     write_settings(workspace.config.parent / "lanes-tui.yaml")
     task_id = workspace.submit()["id"]
     env = {"PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]), "STANDIN_MODE": "hang",
-           "TERM": "xterm-256color", "HOME": os.environ.get("HOME", str(tmp_path))}
+           "TERM": "xterm-256color", "HOME": os.environ.get("HOME", str(tmp_path)),
+           "XDG_STATE_HOME": str(tmp_path / "state")}
     marker = f"exit-code-{uuid.uuid4().hex[:6]}"
     script = f'"$0" -m lanes_tui --config "$1"; echo "{marker}=$?"; sleep 60'
     term = Terminal(["sh", "-c", script, sys.executable, str(workspace.config)], env, str(workspace.root))

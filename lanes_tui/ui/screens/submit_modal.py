@@ -24,14 +24,19 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.taskfile import load_task_file
+from lanes_tui.core.titles import MAX_TITLE_CHARS
 from lanes_tui.engine.service import Engine
 from lanes_tui.engine.submitting import FieldError, SubmitForm, parse_metadata
+from lanes_tui.settings import Settings
 from lanes_tui.ui.screens.confirm_modal import DIALOG_CSS
 from lanes_tui.ui.screens.retry_modal import enabled_vendors
+from lanes_tui.vendors.permissions import PRESETS
 
 TASKS_DIR = "tasks"
 MAX_TASK_FILES = 500  # a huge tasks/ folder must not make the form slow to open
 ANY = "any"
+WIDGET_IDS = {"title": "task-title"}  # a form field whose widget has another id (#title is the dialog's)
+DEFAULT = "(default)"  # a Select's value for "leave it to the vendor / the lane"
 PROMPT_PLACEHOLDER = "what the agent should do"
 
 
@@ -92,6 +97,8 @@ class SubmitModal(ModalScreen[str | None]):
             with VerticalScroll(id="fields"):
                 yield from _row("Prompt", TextArea(id="prompt", compact=True, soft_wrap=True,
                                                    placeholder=PROMPT_PLACEHOLDER))
+                yield from _row("Title", Input(placeholder="empty: the prompt's first line", id="task-title",
+                                               max_length=MAX_TITLE_CHARS, compact=True))
                 yield from _row("Lane", Input(self._auto_lane, id="lane", compact=True))
                 yield from _row("Task file", Select([(Text(one_line(f, 80)), f) for f in files], id="task_file",
                                                     prompt="none" if files else f"none ({TASKS_DIR}/ has no .yaml)",
@@ -101,9 +108,13 @@ class SubmitModal(ModalScreen[str | None]):
                 yield from _row("Response path", Input(placeholder="empty: generated beside the request",
                                                        id="response_path", compact=True))
                 yield from _row("Vendor", Select(vendors, value=ANY, allow_blank=False, id="vendor", compact=True))
-                yield from _row("Model class", Input(placeholder="empty: the vendor's default", id="model_class",
-                                                     compact=True))
-                yield from _row("Effort", Input(placeholder="empty: the vendor's default", id="effort", compact=True))
+                models, efforts = choices(self._engine.settings, ANY)
+                yield from _row("Model class", Select(models, value=DEFAULT, allow_blank=False, id="model_class",
+                                                      compact=True))
+                yield from _row("Effort", Select(efforts, value=DEFAULT, allow_blank=False, id="effort",
+                                                 compact=True))
+                yield from _row("Permissions", Select(presets(), value=DEFAULT, allow_blank=False, id="permissions",
+                                                      compact=True))
                 yield from _row("Metadata", Input(placeholder="key=value, key2=value2", id="metadata", compact=True))
             error = Static("", id="error", classes="error")
             error.display = False
@@ -113,8 +124,12 @@ class SubmitModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        """A task file brings its own lane: show it in the lane field (a typed lane is kept)."""
+        """A task file brings its own lane: show it in the lane field (a typed lane is kept).
+        A vendor offers its own model classes and efforts."""
         event.stop()
+        if event.select.id == "vendor":
+            self._offer_vendor_choices(event.value if isinstance(event.value, str) else ANY)
+            return
         if event.select.id != "task_file":
             return
         config = self._engine.config
@@ -132,6 +147,15 @@ class SubmitModal(ModalScreen[str | None]):
         if lane_input.value == self._auto_lane:
             wanted = one_line(str(lane), 64) if lane else first_lane(self._engine, self._preferred_lane)
             lane_input.value = self._auto_lane = wanted
+
+    def _offer_vendor_choices(self, vendor: str) -> None:
+        models, efforts = choices(self._engine.settings, vendor)
+        for field_id, options in (("model_class", models), ("effort", efforts)):
+            select = self.query_one(f"#{field_id}", Select)
+            kept = select.value
+            select.set_options(options)
+            # What was picked stays picked when this vendor knows it too.
+            select.value = kept if any(value == kept for _, value in options) else DEFAULT
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()  # enter in a one-line field submits (the prompt's enter is a new line)
@@ -170,18 +194,24 @@ class SubmitModal(ModalScreen[str | None]):
         def text(field_id: str) -> str:
             return self.query_one(f"#{field_id}", Input).value
 
-        task_file = self.query_one("#task_file", Select).value
-        vendor = self.query_one("#vendor", Select).value
+        def chosen(field_id: str) -> str:
+            value = self.query_one(f"#{field_id}", Select).value
+            return value if isinstance(value, str) and value not in (ANY, DEFAULT) else ""
+
+        metadata = parse_metadata(text("metadata"))
+        if chosen("permissions"):
+            metadata.setdefault("permissions", chosen("permissions"))
         return SubmitForm(
             lane=text("lane"),
-            task_file=task_file if isinstance(task_file, str) else "",
+            task_file=chosen("task_file"),
             prompt=self.query_one("#prompt", TextArea).text,
+            title=text("task-title"),
             request_path=text("request_path"),
             response_path=text("response_path"),
-            vendor=vendor if isinstance(vendor, str) and vendor != ANY else "",
-            model_class=text("model_class"),
-            effort=text("effort"),
-            metadata=parse_metadata(text("metadata")),
+            vendor=chosen("vendor"),
+            model_class=chosen("model_class"),
+            effort=chosen("effort"),
+            metadata=metadata,
         )
 
     def _show_error(self, message: str, field_name: str | None) -> None:
@@ -190,9 +220,25 @@ class SubmitModal(ModalScreen[str | None]):
         error.display = True
         if field_name:
             try:
-                self.query_one(f"#{field_name}", Widget).focus()
+                self.query_one(f"#{WIDGET_IDS.get(field_name, field_name)}", Widget).focus()
             except NoMatches:
                 pass  # a field the form does not have (e.g. a prompt_file inside a task file)
+
+
+def choices(settings: Settings, vendor: str) -> tuple[list[tuple[Text, str]], list[tuple[Text, str]]]:
+    """The model classes and efforts to offer for `vendor` ("any": every enabled vendor's),
+    each list led by the vendor's default. Text labels: a Select reads a str as markup."""
+    names = enabled_vendors(settings) if vendor == ANY else [vendor]
+    known = [settings.vendors[name] for name in names if name in settings.vendors]
+    models = sorted({one_line(m, 64) for v in known for m in v.models})
+    efforts = sorted({one_line(e, 64) for v in known for e in v.efforts})
+    lead = [(Text("the vendor's default"), DEFAULT)]
+    return lead + [(Text(m), m) for m in models], lead + [(Text(e), e) for e in efforts]
+
+
+def presets() -> list[tuple[Text, str]]:
+    """The permission presets, led by the lane's own (a task may only narrow it)."""
+    return [(Text("the lane's preset"), DEFAULT)] + [(Text(p), p) for p in PRESETS]
 
 
 def _row(label: str, field: Widget) -> ComposeResult:

@@ -13,6 +13,7 @@ from textual.widgets import Log, Static
 from lanes_tui.core.request_files import FILE_DIFFERS, FILE_NOT_WRITTEN, FILE_WRITTEN
 from lanes_tui.core.sanitize import clean, one_line
 from lanes_tui.core.states import COMPLETED
+from lanes_tui.core.titles import first_line
 from lanes_tui.engine.service import TaskRow, TranscriptLine
 from lanes_tui.engine.task_git import detail_line, merged_event
 from lanes_tui.ui import formatting as fmt
@@ -49,6 +50,9 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
         text.append("\n" + one_line(str(detail["error"]), 300), "bold")
         return text
     task = detail["task"]
+    if row.title and row.title != first_line(task.get("prompt")):
+        text.append("\ntitle    ", "dim")  # given with --title (else it is the prompt's first line, below)
+        text.append(row.title, "bold")
     base = task.get("workspace_root")
     text.append("\nrequest  ", "dim")
     text.append(one_line(fmt.short_path(task.get("request_path"), base), 300))
@@ -61,18 +65,18 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
         text.append("\nbranch   ", "dim")
         text.append(branch)
     prompt = clean(str(task.get("prompt") or ""), 20_000).splitlines() or [""]
-    text.append("\nprompt", "dim")
+    text.append("\nprompt   ", "dim")  # its first line beside the heading: a short pane still shows some
     shown = prompt if prompt_lines <= 0 else prompt[:prompt_lines]
-    for line in shown:
-        text.append("\n  " + line[:500])
+    for i, line in enumerate(shown):
+        text.append(("" if i == 0 else "\n         ") + line[:500])
     if len(shown) < len(prompt):
         text.append(f"  (+{len(prompt) - len(shown)} lines)", "dim")
     events = detail.get("events") or []
     if events:
-        text.append("\nevents", "dim")
+        text.append("\nevents   ", "dim")
         tail = events if event_lines <= 0 else events[-event_lines:]
-        for event in tail:
-            text.append("\n  ")
+        for i, event in enumerate(tail):
+            text.append("" if i == 0 else "\n         ")
             text.append(one_line(str(event.get("created_at") or ""), 32)[11:19], "dim")
             text.append(" ")
             text.append(one_line(str(event.get("type") or "?"), 32), "bold")
@@ -116,7 +120,7 @@ def transcript_lines(lines: list[TranscriptLine]) -> list[str]:
 
 class DetailPane(Vertical):
     DEFAULT_CSS = """
-    DetailPane { height: 40%; border-top: solid $panel; }
+    DetailPane { height: 1fr; min-height: 6; border-top: solid $panel; }
     DetailPane > #detail-info { height: auto; max-height: 50%; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     DetailPane > #detail-answer { height: 1fr; min-height: 3; overflow-y: auto; }
     DetailPane > #detail-transcript { height: 1fr; min-height: 3; padding: 0 1; background: $surface;

@@ -12,7 +12,7 @@ plain `Text`, never parsed as markup.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable, Iterable
 
@@ -28,6 +28,7 @@ from textual.strip import Strip
 from lanes_tui.core.states import CLAIMED, COMPLETED, FAILED, QUEUED
 from lanes_tui.engine.service import TaskRow
 from lanes_tui.ui import formatting as fmt
+from lanes_tui.ui.short_ids import ShortIds
 from lanes_tui.ui.task_filter import TaskFilter
 
 
@@ -42,7 +43,8 @@ class Column:
 
 COLUMNS = (
     Column("mark", "", 1, 99),
-    Column("id", "ID", 15, 98),
+    Column("id", "ID", 8, 98),  # as wide as the shortest unique ids shown (ui/short_ids.py)
+    Column("title", "TITLE", 16, 85),  # takes part of what is left
     Column("lane", "LANE", 8, 90),
     Column("state", "STATE", 9, 97),
     Column("vme", "VENDOR/MODEL/EFFORT", 14, 40),
@@ -55,34 +57,72 @@ COLUMNS = (
     Column("cost", "COST", 8, 10, right=True),
 )
 FLEX = "activity"
+TITLE_EXTRA = 24  # the title grows by at most this much; the activity takes the rest
+MAX_ID_WIDTH = 22
 _RANK = {CLAIMED: 0, QUEUED: 1, FAILED: 2, COMPLETED: 3}
+# Columns `o` sorts by, in the order it cycles through them ("state" is the default order).
+SORTABLE = ("state", "id", "title", "lane", "vme", "age", "attempts", "changes", "cost")
+SortKey = tuple
 
 
-def sort_key(row: TaskRow) -> tuple[int, float]:
-    stamp = row.created_at.timestamp() if row.created_at else 0.0
+def _stamp(row: TaskRow) -> float:
+    return row.created_at.timestamp() if row.created_at else 0.0
+
+
+def sort_key(row: TaskRow, by: str = "state") -> SortKey:
+    """Where `row` goes when sorting by column `by`, ascending (`O` shows the reverse).
+
+    The default ("state") is the working order: running, queued oldest first, then failed
+    and completed newest first. Other columns sort by their value, ties in that order; a
+    missing value (no cost, no attempts yet) goes last."""
     rank = _RANK.get(row.state, 4)
-    return (rank, stamp if rank <= 1 else -stamp)
+    working = (rank, _stamp(row) if rank <= 1 else -_stamp(row))
+    if by == "title":
+        return (row.title.casefold(), *working)
+    if by == "lane":
+        return (row.lane.casefold(), *working)
+    if by == "vme":
+        return ("/".join((row.vendor, row.model, row.effort)).casefold(), *working)
+    if by in ("id", "age"):
+        return (-_stamp(row) if by == "age" else _stamp(row), row.id)  # age: youngest first
+    if by == "attempts":
+        return (row.attempts is None, -(row.attempts or 0), *working)  # most tries first
+    if by == "cost":
+        return (row.cost_usd is None, -(row.cost_usd or 0.0), *working)  # dearest first
+    if by == "changes":
+        return (not row.changes, row.changes, *working)
+    return working
 
 
-def fit_columns(width: int) -> list[tuple[Column, int]]:
-    """The columns that fit in `width` (one space between), the flexible one widened."""
-    shown = list(COLUMNS)
+def fit_columns(width: int, id_width: int = 8) -> list[tuple[Column, int]]:
+    """The columns that fit in `width` (one space between), the flexible ones widened; the id
+    column as wide as `id_width` (the widest short id shown)."""
+    shown = [replace(c, width=max(c.width, min(id_width, MAX_ID_WIDTH))) if c.key == "id" else c for c in COLUMNS]
     def needed(cols: list[Column]) -> int:
         return sum(c.width for c in cols) + len(cols) - 1
     while len(shown) > 3 and needed(shown) > width:
         shown.remove(min(shown, key=lambda c: c.priority))
     spare = max(0, width - needed(shown))
-    return [(c, c.width + spare if c.key == FLEX else c.width) for c in shown]
+    has_flex = any(c.key == FLEX for c in shown)
+    title_extra = min(TITLE_EXTRA, spare // 2) if has_flex else spare
+    widths = []
+    for c in shown:
+        extra = title_extra if c.key == "title" else spare - title_extra if c.key == FLEX else 0
+        widths.append((c, c.width + extra))
+    return widths
 
 
 class TaskTable(ScrollView, can_focus=True):
     """Rows of TaskRow; `selected_id` is the task under the cursor, `marked` the multi-selection."""
 
+    # The selected row: $lanes-selected, a background every state colour and $lanes-muted read
+    # on (4.5:1, tests/ui/test_theme_contrast.py); the cells keep their colours. Paler while the
+    # table is not focused (the filter box is).
     DEFAULT_CSS = """
-    TaskTable { background: $surface; height: 1fr; overflow-x: hidden; }
+    TaskTable { background: $surface; height: auto; min-height: 3; overflow-x: hidden; }
     TaskTable > .task-table--header { text-style: bold; color: $text-muted; background: $panel; }
-    TaskTable > .task-table--cursor { background: $accent 40%; }
-    TaskTable:focus > .task-table--cursor { background: $accent 70%; text-style: bold; }
+    TaskTable > .task-table--cursor { background: $lanes-selected 60%; }
+    TaskTable:focus > .task-table--cursor { background: $lanes-selected; text-style: bold; }
     TaskTable > .task-table--queued { color: $lanes-queued; }
     TaskTable > .task-table--claimed { color: $lanes-claimed; }
     TaskTable > .task-table--completed { color: $lanes-completed; }
@@ -116,7 +156,10 @@ class TaskTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._now = now
         self._all: dict[str, TaskRow] = {}
-        self._keys: list[tuple[tuple[int, float], str]] = []  # (sort_key, id) of the rows shown, sorted
+        self._keys: list[tuple[SortKey, str]] = []  # (sort_key, id) of the rows shown, ascending
+        self._short = ShortIds()  # the shown ids' shortest unique forms
+        self.sort_by = "state"
+        self.sort_reverse = False
         self._order: list[str] = []  # ids shown, in display order
         self._position: dict[str, int] = {}
         self.selected_id: str | None = None
@@ -138,22 +181,44 @@ class TaskTable(ScrollView, can_focus=True):
         for task_id, row in changed.items():
             old = self._all.get(task_id)
             if old is not None and self.filter.matches(old):
-                key = (sort_key(old), task_id)
+                key = (sort_key(old, self.sort_by), task_id)
                 at = bisect.bisect_left(self._keys, key)
                 if at < len(self._keys) and self._keys[at] == key:
                     del self._keys[at]
             if row is None:
                 self._all.pop(task_id, None)
                 self.marked.discard(task_id)
+                self._short.discard(task_id)
                 continue
             self._all[task_id] = row
             if self.filter.matches(row):
-                bisect.insort(self._keys, (sort_key(row), task_id))
+                bisect.insort(self._keys, (sort_key(row, self.sort_by), task_id))
+                self._short.add(task_id)
+            else:
+                self._short.discard(task_id)
         self._reorder()
 
     def set_filter(self, task_filter: TaskFilter) -> None:
         self.filter = task_filter
         self._resort()
+
+    def set_sort(self, by: str, reverse: bool = False) -> None:
+        """Sort by column `by` (one of SORTABLE), ascending or reversed; the cursor stays on its task."""
+        if by not in SORTABLE:
+            raise ValueError(f"cannot sort by {by!r}")
+        self.sort_by, self.sort_reverse = by, reverse
+        self._resort()
+
+    def sort_label(self) -> str:
+        """How the rows are sorted, for the status line: "" for the default order."""
+        if self.sort_by == "state" and not self.sort_reverse:
+            return ""
+        title = next(c.title for c in COLUMNS if c.key == self.sort_by)
+        return f"sorted by {title.lower()}{' (reversed)' if self.sort_reverse else ''}"
+
+    def short_id(self, task_id: str) -> str:
+        """The form of `task_id` the ID column shows (unique among the rows shown)."""
+        return self._short.label(task_id)
 
     def row(self, task_id: str) -> TaskRow | None:
         return self._all.get(task_id)
@@ -182,6 +247,17 @@ class TaskTable(ScrollView, can_focus=True):
             return marked
         return [self.selected_id] if self.selected_id is not None else []
 
+    def next_matching(self, wanted: Callable[[TaskRow], bool]) -> str | None:
+        """The first shown task after the cursor (wrapping round) for which `wanted` holds."""
+        if not self._order:
+            return None
+        start = (self.cursor if self.cursor is not None else -1) + 1
+        for offset in range(len(self._order)):
+            task_id = self._order[(start + offset) % len(self._order)]
+            if wanted(self._all[task_id]):
+                return task_id
+        return None
+
     def select(self, task_id: str) -> bool:
         if task_id not in self._position:
             return False
@@ -189,16 +265,22 @@ class TaskTable(ScrollView, can_focus=True):
         return True
 
     def _resort(self) -> None:
-        self._keys = sorted((sort_key(row), row.id) for row in self._all.values() if self.filter.matches(row))
+        self._keys = sorted((sort_key(row, self.sort_by), row.id) for row in self._all.values()
+                            if self.filter.matches(row))
+        self._short = ShortIds(task_id for _, task_id in self._keys)
         self._reorder()
 
     def _reorder(self) -> None:
         """Re-derive positions from the sorted keys and put the cursor back on its task."""
         previous = self.selected_id
         old_index = self._position.get(previous, 0) if previous else 0
-        self._order = [task_id for _, task_id in self._keys]
+        rows_before = len(self._order)
+        self._order = [task_id for _, task_id in (reversed(self._keys) if self.sort_reverse else self._keys)]
         self._position = {task_id: i for i, task_id in enumerate(self._order)}
         self.virtual_size = Size(self._width(), len(self._order) + 1)
+        if len(self._order) != rows_before:
+            # As tall as its rows (up to its max-height): the detail pane gets the rest, not empty rows.
+            self.refresh(layout=True)
         if previous in self._position:
             self._scroll_to_cursor(self._position[previous])
         elif self._order:
@@ -253,9 +335,22 @@ class TaskTable(ScrollView, can_focus=True):
             self.scroll_to(y=index - rows_visible + 1, animate=False)
 
     def on_click(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.y == 0:
+            self._sort_at(event.x)
+            return
         index = int(self.scroll_y) + event.y - 1
-        if event.y >= 1 and 0 <= index < len(self._order):
+        if 0 <= index < len(self._order):
             self._move_to(index)
+
+    def _sort_at(self, x: int) -> None:
+        """A click on a heading sorts by that column; a second click reverses."""
+        left = 0
+        for column, width in fit_columns(self._width(), self._short.widest()):
+            if left <= x < left + width and column.key in SORTABLE:
+                reverse = not self.sort_reverse if column.key == self.sort_by else False
+                self.set_sort(column.key, reverse)
+                return
+            left += width + 1
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self._width(), len(self._order) + 1)
@@ -268,10 +363,10 @@ class TaskTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width()
-        columns = fit_columns(width)
+        columns = fit_columns(width, self._short.widest())
         if y == 0:
             style = self.get_component_rich_style("task-table--header")
-            return self._strip([(c, w, Text(c.title)) for c, w in columns], style, width)
+            return self._strip([(c, w, Text(self._heading(c))) for c, w in columns], style, width)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._order):
             return Strip.blank(width, self.rich_style)
@@ -300,12 +395,19 @@ class TaskTable(ScrollView, can_focus=True):
                 segments.append(Segment(" " * pad, style))
         return Strip(segments).crop_extend(0, width, style)
 
+    def _heading(self, column: Column) -> str:
+        if column.key != self.sort_by or (column.key == "state" and not self.sort_reverse):
+            return column.title
+        return column.title + ("\u25bc" if self.sort_reverse else "\u25b2")
+
     def _cell(self, key: str, row: TaskRow) -> Text:
         now = self._now()
         if key == "mark":
             return Text("\u25cf", self._style("marked")) if row.id in self.marked else Text(" ")
         if key == "id":
-            return Text(fmt.short_id(row.id))
+            return Text(self._short.label(row.id))
+        if key == "title":
+            return Text(row.title)
         if key == "lane":
             return Text(row.lane)
         if key == "state":
@@ -326,6 +428,9 @@ class TaskTable(ScrollView, can_focus=True):
         if key == "activity":
             if row.activity:
                 return Text(row.activity)
+            if row.state == QUEUED and row.reason and not row.reason.startswith("waiting"):
+                # The column says why a queued task is not running: "waiting: all 2 slot(s) busy".
+                return Text(f"waiting: {row.reason}", self._style("attention" if row.attention else "muted"))
             return Text(row.reason, self._style("failed" if row.state == FAILED else "muted"))
         if key == "changes":
             return Text(row.changes, self._style("muted") if row.changes in ("merged", "no edits") else Style())

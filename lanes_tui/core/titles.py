@@ -1,0 +1,63 @@
+"""A task's title: what a person calls it in a table row (pure).
+
+`metadata.title` when the submitter gave one (`submit --title`, the form, a task
+file's metadata), else the prompt's first non-blank line. Either way it is
+agent-lanes data anyone can write, so it is cleaned to one printable line and
+capped. The prompt's head is kept beside it for the dashboard's filter: a word
+typed in the filter matches the title or the first PROMPT_HEAD_CHARS of the
+prompt, without the index holding every prompt whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lanes_tui.core.sanitize import one_line
+
+TITLE_KEY = "title"
+MAX_TITLE_CHARS = 120
+PROMPT_HEAD_CHARS = 500
+# A first line is looked for in this much of the prompt only: a 32 MB prompt with no
+# newline must not be scanned whole for every task the index loads.
+_FIRST_LINE_SCAN = 4096
+
+
+def task_title(task: dict[str, Any]) -> str:
+    """The title to show for `task` ("" when it has neither a title nor a prompt)."""
+    metadata = task.get("metadata")
+    given = metadata.get(TITLE_KEY) if isinstance(metadata, dict) else None
+    if isinstance(given, str) and given.strip():
+        return one_line(given.strip(), MAX_TITLE_CHARS)
+    return first_line(task.get("prompt"))
+
+
+def first_line(prompt: Any) -> str:
+    """The first non-blank line of `prompt`, cleaned and capped; "" for no text."""
+    if not isinstance(prompt, str):
+        return ""
+    for line in prompt[:_FIRST_LINE_SCAN].splitlines():
+        line = line.strip().lstrip("#").strip()  # a Markdown heading's marks are not its title
+        if line:
+            return one_line(line, MAX_TITLE_CHARS)
+    return ""
+
+
+def prompt_head(task: dict[str, Any]) -> str:
+    """The prompt's first PROMPT_HEAD_CHARS characters as one clean line (for matching words)."""
+    prompt = task.get("prompt")
+    if not isinstance(prompt, str):
+        return ""
+    return one_line(prompt[:PROMPT_HEAD_CHARS])
+
+
+def check_title(value: Any) -> str:
+    """A title as given on the command line or in the form: "" for none, else the text
+    (ValueError naming the problem: not one line, or too long)."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if "\n" in text or "\r" in text:
+        raise ValueError("a title is one line")
+    if len(text) > MAX_TITLE_CHARS:
+        raise ValueError(f"a title is at most {MAX_TITLE_CHARS} characters (got {len(text)})")
+    return text
