@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping, NamedTuple
 
 ATTEMPT_FAILED = "attempt_failed"
+ATTEMPT_INTERRUPTED = "attempt_interrupted"  # a supervisor stopped while it ran: it does not count
 
 
 class TaskState(StrEnum):
@@ -41,19 +42,28 @@ WIRE_KEYS = (
 
 
 class Attempts(NamedTuple):
-    claims: int = 0  # every claim is an attempt, whoever claimed
+    claims: int = 0  # every claim, whoever claimed (attempt logs are numbered by it)
     failures: int = 0
     reasons: tuple[str, ...] = ()  # of the failed ones, oldest first
+    interrupted: int = 0  # claims a supervisor handed back because it stopped (quit, SIGTERM)
+
+    @property
+    def counted(self) -> int:
+        """The attempts a person counts: every claim but those cut short by a supervisor
+        stopping, which said nothing about the task (the TRY column)."""
+        return self.claims - self.interrupted
 
 
 def attempts_of(events: Iterable[Mapping[str, Any]]) -> Attempts:
-    claims = failures = 0
+    claims = failures = interrupted = 0
     reasons: list[str] = []
     for event in events:
         kind = event.get("type")
         if kind == "claimed":
             claims += 1
+        elif kind == ATTEMPT_INTERRUPTED:
+            interrupted += 1
         elif kind == ATTEMPT_FAILED:
             failures += 1
             reasons.append(str(event.get("message") or ""))
-    return Attempts(claims, failures, tuple(reasons))
+    return Attempts(claims, failures, tuple(reasons), min(interrupted, claims))

@@ -36,7 +36,7 @@ from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.request_files import response_file_state
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED
+from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.feed import follow, load_and_arm
@@ -155,6 +155,36 @@ class LaneRow:
     done_recently: int  # completed within THROUGHPUT_WINDOW
     paused: bool
     permissions: str = "read-only"  # the lane's preset; "trusted" is shown as such
+    completed: int = 0  # all the lane's tasks the index holds, not only recent ones
+    failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class VendorRow:
+    name: str
+    running: int
+    completed: int
+    failed: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What runs of a task spent (a vendor's or a lane's sum, with `plus`)."""
+
+    vendor: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+
+    def plus(self, vendor: str, tokens_in: int, tokens_out: int, cost_usd: float | None) -> "Usage":
+        cost = self.cost_usd if cost_usd is None else (self.cost_usd or 0.0) + cost_usd
+        return Usage(self.vendor or vendor, self.tokens_in + tokens_in, self.tokens_out + tokens_out, cost)
 
 
 @dataclass(frozen=True)
@@ -366,10 +396,20 @@ class Engine:
         recent = now - THROUGHPUT_WINDOW
         found: dict[str, dict[str, Any]] = {}
         names = set(self.config.lanes) if self.config else set()
+        usage = self.usage()
+
+        def fresh() -> dict[str, Any]:
+            return {"queued": 0, "running": 0, "oldest": None, "done": 0, COMPLETED: 0, FAILED: 0, "usage": Usage()}
+
         for name in names:
-            found[name] = {"queued": 0, "running": 0, "oldest": None, "done": 0}
+            found[name] = fresh()
         for summary in self.index.summaries():
-            lane = found.setdefault(summary.lane, {"queued": 0, "running": 0, "oldest": None, "done": 0})
+            lane = found.setdefault(summary.lane, fresh())
+            spent = usage.get(summary.id)
+            if spent is not None:
+                lane["usage"] = lane["usage"].plus("", spent.tokens_in, spent.tokens_out, spent.cost_usd)
+            if summary.state in (COMPLETED, FAILED):
+                lane[summary.state] += 1
             if summary.state == QUEUED:
                 lane["queued"] += 1
                 created = _ts(summary.created_at)
@@ -384,42 +424,61 @@ class Engine:
         paused = self.supervisor.paused_lanes if self.supervisor else frozenset()
         return [
             LaneRow(one_line(name, 64), "watch" if self.watch_only else str(self.settings.lane(name).mode), data["queued"],
-                    data["running"], data["oldest"], data["done"], name in paused, self.settings.lane(name).permissions)
+                    data["running"], data["oldest"], data["done"], name in paused, self.settings.lane(name).permissions,
+                    completed=data[COMPLETED], failed=data[FAILED], tokens_in=data["usage"].tokens_in,
+                    tokens_out=data["usage"].tokens_out, cost_usd=data["usage"].cost_usd)
             for name, data in sorted(found.items())
         ]
 
-    def totals(self) -> Totals:
-        counts = self.index.counts()
-        tokens_in = tokens_out = 0
-        costs = []
+    def usage(self) -> dict[str, Usage]:
+        """Tokens and cost per task: this session's runs (every attempt), what the answers of
+        earlier ones recorded, and what running attempts used so far."""
+        found: dict[str, Usage] = {}
         records = self.supervisor.records if self.supervisor else {}
-        for record in records.values():
-            tokens_in += record.tokens_in
-            tokens_out += record.tokens_out
-            if record.cost_usd is not None:
-                costs.append(record.cost_usd)
+        for task_id, record in records.items():
+            found[task_id] = Usage(record.vendor or "", record.tokens_in, record.tokens_out, record.cost_usd)
         for task_id, run in self._runs.items():  # answered before this session, or elsewhere
             if task_id not in records:  # this session's record counts every attempt, the answer only the last
-                tokens_in += run.tokens_in
-                tokens_out += run.tokens_out
-                if run.cost_usd is not None:
-                    costs.append(run.cost_usd)
-        for task_id, worker in self._workers.items():  # what running attempts used so far
-            if task_id in self._ours:
-                tokens_in += worker.tokens_in
-                tokens_out += worker.tokens_out
-                if worker.cost_usd is not None:
-                    costs.append(worker.cost_usd)
+                found[task_id] = Usage(run.vendor, run.tokens_in, run.tokens_out, run.cost_usd)
+        for task_id in self._ours:  # what running attempts used so far
+            worker = self._workers.get(task_id)
+            if worker is not None:
+                found[task_id] = found.get(task_id, Usage(worker.vendor)).plus(
+                    worker.vendor, worker.tokens_in, worker.tokens_out, worker.cost_usd)
+        return found
+
+    def totals(self) -> Totals:
+        counts = self.index.counts()
+        usage = self.usage().values()
+        costs = [u.cost_usd for u in usage if u.cost_usd is not None]
         attention = sum(1 for s in self.index.summaries() if self._needs_attention(s)) + len(self.index.corrupt)
         return Totals(
             counts=counts,
             workers=len(self._ours) if self.supervisor else counts.get(CLAIMED, 0),
             cap=self.supervisor.global_cap if self.supervisor else None,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
+            tokens_in=sum(u.tokens_in for u in usage),
+            tokens_out=sum(u.tokens_out for u in usage),
             cost_usd=round(sum(costs), 6) if costs else None,
             attention=attention,
         )
+
+    def vendors(self) -> list[VendorRow]:
+        """Per vendor that ran something: running, done, failed, tokens and cost."""
+        usage = self.usage()
+        found: dict[str, dict[str, Any]] = {}
+        for summary in self.index.summaries():
+            spent = usage.get(summary.id)
+            vendor = spent.vendor if spent is not None and spent.vendor else ""
+            if not vendor:
+                continue  # never ran here, and its answer names no vendor: nobody to count it for
+            data = found.setdefault(vendor, {"running": 0, COMPLETED: 0, FAILED: 0, "usage": Usage(vendor)})
+            if summary.state == CLAIMED:
+                data["running"] += 1
+            elif summary.state in (COMPLETED, FAILED):
+                data[summary.state] += 1
+            data["usage"] = data["usage"].plus(vendor, spent.tokens_in, spent.tokens_out, spent.cost_usd)
+        return [VendorRow(_label(name, 32), d["running"], d[COMPLETED], d[FAILED], d["usage"].tokens_in,
+                          d["usage"].tokens_out, d["usage"].cost_usd) for name, d in sorted(found.items())]
 
     def location(self) -> str:
         """Where this queue is, for a header: `<workspace>/handoff/state` when the store is
@@ -436,18 +495,21 @@ class Engine:
         """The task's transcript as its attempt logs hold it (read with `update`, in a thread)."""
         return TaskTranscript(self.store.attempt_log_path(task_id, 1), first_attempt=first_attempt)
 
-    def task_detail(self, task_id: str) -> dict[str, Any]:
-        """task.json, the last events, the answer and whether its file is written (blocking: call
-        in a thread)."""
+    def task_detail(self, task_id: str, *, transcript_tail: int = 0) -> dict[str, Any]:
+        """task.json, the last events, the answer and whether its file is written, and with
+        `transcript_tail` the last lines of its transcript from the attempt logs (for a worker
+        this session never ran: before a restart, in watch-only mode, another supervisor's).
+        Blocking: call in a thread."""
         task = self.store.effective_task(task_id)
         events = self.store.read_events(task_id, limit=200).events
         response = self.store.read_response(task_id)
         metadata = response.get("metadata") if isinstance(response, dict) else None
         body = response.get("body") if isinstance(response, dict) else None
         answer = body if isinstance(body, str) else None
+        tail = self.task_transcript(task_id).update()[-transcript_tail:] if transcript_tail > 0 else []
         return {"task": task, "events": events, "response_exists": response is not None,
                 "response_metadata": metadata if isinstance(metadata, dict) else {},
-                "answer": answer, "response_file": response_file_state(task, answer)}
+                "answer": answer, "response_file": response_file_state(task, answer), "transcript_tail": tail}
 
     # -- operator actions ---------------------------------------------------------------
 
@@ -704,7 +766,7 @@ class Engine:
                 worker.tokens_in = worker.tokens_out = 0
                 worker.cost_usd = None
                 worker.attention = ""
-                self._attempts[task_id] = event.attempt
+                self._count_attempts_later([task_id])  # its claim is written: counted as TRY counts
                 self._waiting.pop(task_id, None)
                 effort = f"effort {event.effort}" if event.effort else "default effort"
                 worker.add("status", f"attempt {event.attempt}: {event.vendor} {event.model} ({effort}), "
@@ -834,11 +896,11 @@ class Engine:
         handled: set[str] = set()
         for task_id in task_ids:
             with contextlib.suppress(LanesError, OSError):
-                counts[task_id] = self.store.attempts(task_id)
+                events = self.store.read_events(task_id).events
+                counts[task_id] = attempts_of(events).counted  # not the runs a stopping supervisor cut short
                 summary = self.index.get(task_id)
                 if summary is not None and summary.state == FAILED and summary.failure_reason != CANCELLED:
-                    last = self.store.last_event(task_id)
-                    if isinstance(last, dict) and last.get("type") in HANDLED_EVENTS:
+                    if events and isinstance(events[-1], dict) and events[-1].get("type") in HANDLED_EVENTS:
                         handled.add(task_id)
         return counts, handled
 

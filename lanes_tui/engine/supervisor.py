@@ -28,7 +28,15 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.request_files import wants_answer_file, write_answer_file
-from lanes_tui.core.states import ATTEMPT_FAILED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
+from lanes_tui.core.states import (
+    ATTEMPT_FAILED,
+    ATTEMPT_INTERRUPTED,
+    CLAIMED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    attempts_of,
+)
 from lanes_tui.core.supervisors import (
     SupervisorRecord,
     SupervisorRegistry,
@@ -234,6 +242,9 @@ class Supervisor:
         record = self.registry.record
         killed = kill_leftover_workers(record)  # checks pid start times, like a successor would
         for worker in list(record.workers.values()):
+            with contextlib.suppress(LanesError, OSError):
+                self.store.append_event(worker.task_id, ATTEMPT_INTERRUPTED, f"stopped: {reason}; it does not count",
+                                        {"reason": reason}, claim_token=worker.claim_token)
             with contextlib.suppress(LanesError, OSError):
                 self.store.release(worker.task_id, claim_token=worker.claim_token, reason=reason)
         self.registry.release()
@@ -732,6 +743,10 @@ class Supervisor:
             record.state, record.reason = "abandoned", result.reason
             self.emit(ev.WorkerAbandoned(task_id, result.reason))
         elif result.outcome == STOPPED:
+            # Not the task's doing: the attempt does not count (TRY, README); its log keeps its number.
+            await self._event(task_id, token, ATTEMPT_INTERRUPTED,
+                              f"attempt {spec.attempt} stopped with the supervisor; it does not count",
+                              {"attempt": spec.attempt, "reason": self._stop_reason})
             await self._release(task_id, token, f"supervisor stopped: {self._stop_reason}")
             record.state, record.reason = QUEUED, "released: supervisor stopped"
             self.emit(ev.WorkerAbandoned(task_id, "supervisor stopped; claim released"))

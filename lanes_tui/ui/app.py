@@ -35,7 +35,7 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import CLAIMED, FAILED
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.service import DEPENDENCY_WAIT, Engine, EngineChanged, LaneRow, Totals
+from lanes_tui.engine.service import DEPENDENCY_WAIT, Engine, EngineChanged, LaneRow, Totals, VendorRow
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
 from lanes_tui.ui.widgets.detail_pane import DetailPane
@@ -44,6 +44,7 @@ from lanes_tui.ui.widgets.lanes_panel import LanesPanel
 from lanes_tui.ui.widgets.task_table import TaskTable
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+DETAIL_TRANSCRIPT_LINES = 200  # of a worker this session did not run, read from its attempt logs
 COALESCE_SECONDS = 0.02  # a burst of worker output costs one redraw; a change still shows at once
 EXIT_OK, EXIT_CONFLICT, EXIT_ERROR = 0, 1, 70
 
@@ -89,7 +90,8 @@ HELP_TEXT = {
             "a click on a heading sorts by it",
     "sort_reverse": "Reverse the sort order",
     "open": "Open the full task screen (prompt, paths, all events, transcript)",
-    "log": "Full-screen log of the selected task's worker, with search",
+    "log": "Full-screen transcript of the selected task, every attempt (/ searches, n/N next/previous, "
+           "& only matching lines, z unfolds)",
     "pause": "Pause or resume claiming on the selected task's lane",
     "cap_up": "Allow one more worker at a time",
     "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
@@ -143,7 +145,7 @@ class LanesApp(App[int]):
         self._pending_all = False
         self._flush_scheduled = False
         self._detail_cache: dict[str, Any] = {}
-        self._summary: tuple[Totals, list[LaneRow]] | None = None
+        self._summary: tuple[Totals, list[LaneRow], list[VendorRow]] | None = None
         self._shown_times: tuple[str, ...] = ()
         self._shown_lane_ages: tuple[str, ...] = ()
         self._quitting: str | None = None  # "leave" | "stop" once the operator chose
@@ -371,12 +373,12 @@ class LanesApp(App[int]):
 
     def _redraw_summary(self, *, recompute: bool = True) -> None:
         if recompute or self._summary is None:
-            self._summary = (self.engine.totals(), self.engine.lanes())
-        totals, lanes = self._summary
+            self._summary = (self.engine.totals(), self.engine.lanes(), self.engine.vendors())
+        totals, lanes, vendors = self._summary
         self.header_bar.show(self.queue_name, self.engine.location(), totals,
                                        watch_only=self.engine.watch_only)
         selected = self.table.row(self.table.selected_id) if self.table.selected_id else None
-        self.lanes_panel.show(lanes, self.now(), selected.lane if selected else None)
+        self.lanes_panel.show(lanes, self.now(), selected.lane if selected else None, vendors)
 
     def on_task_table_selection_changed(self, message: TaskTable.SelectionChanged) -> None:
         self._show_detail()
@@ -397,7 +399,9 @@ class LanesApp(App[int]):
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self, task_id: str) -> None:
         try:
-            detail = await asyncio.to_thread(self.engine.task_detail, task_id)
+            # The transcript's tail from disk when this session saw no worker of it run.
+            tail = 0 if self.engine.transcript(task_id) else DETAIL_TRANSCRIPT_LINES
+            detail = await asyncio.to_thread(self.engine.task_detail, task_id, transcript_tail=tail)
         except LanesError as exc:
             detail = {"error": str(exc)}
         self._detail_cache[task_id] = detail

@@ -144,3 +144,36 @@ async def test_a_queued_row_says_what_holds_it_a_busy_slot_a_paused_lane_or_anot
         engine.request_stop("test over", grace=0)
         engine.stop_workers_now()
         await asyncio.wait_for(job, 20)
+
+
+async def test_an_attempt_cut_short_by_stopping_the_supervisor_does_not_count(workspace, standins, monkeypatch):
+    """Issue 12, point 9: "a worker stopped by quitting counts as an attempt"."""
+    from lanes_tui.core.states import ATTEMPT_INTERRUPTED, attempts_of
+
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    task_id = workspace.submit(prompt="long job")["id"]
+    store = workspace.store()
+    engine = _board(workspace)
+    await engine.start()
+    job = asyncio.create_task(engine.run())
+    await until(lambda: task_id in engine.running_ids(), what="it runs")
+    await until(lambda: engine.row(task_id).attempts == 1, what="TRY 1 while it runs")
+    engine.request_stop("operator quit", grace=0)  # what `q` then "stop them" does
+    await asyncio.wait_for(job, 20)
+    events = store.read_events(task_id).events
+    assert [e["type"] for e in events if e["type"] in ("claimed", ATTEMPT_INTERRUPTED, "released")] == [
+        "claimed", ATTEMPT_INTERRUPTED, "released"]
+    assert attempts_of(events).counted == 0 and store.read_task(task_id)["state"] == QUEUED
+
+    monkeypatch.setenv("STANDIN_MODE", "ok")
+    again = _board(workspace)
+    await again.start()
+    job = asyncio.create_task(again.run())
+    try:
+        await until(lambda: again.row(task_id).state == "completed", what="the next session finishes it")
+        assert again.row(task_id).attempts == 1  # the cut-short run is not a try
+        # The logs keep one number per claim: the second run did not overwrite the first's.
+        assert store.attempt_log_path(task_id, 1).exists() and store.attempt_log_path(task_id, 2).exists()
+    finally:
+        again.request_stop("test over", grace=0)
+        await asyncio.wait_for(job, 20)

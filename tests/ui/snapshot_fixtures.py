@@ -14,9 +14,12 @@ Everything that reaches the screen is fixed:
   timestamps, lease expiries, events, ages and countdowns all derive from it;
   it is left at NOW while the dashboard is drawn, and the App's tick is an hour
   so no timer redraws anything between two runs;
-* no supervisor runs and no process starts: idle, light and submit use a
+* no supervisor runs and no agent process starts: idle, light and submit use a
   watch-only Engine; busy and break use `ShowcaseEngine`, a watch-only engine
   dressed as a supervising one, fed fixed WorkerStarted/Activity/Usage events;
+* only git runs, for the diff scene: its workspace is a repository whose commits
+  have a fixed author, committer and date and no host config, so their ids (and
+  the diff's header) are the same on every machine;
 * animations are off and text cursors do not blink; each scene waits for the
   first table, the attempt counts (read from events in a thread) and the
   selected task's detail before it is photographed.
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,14 +38,16 @@ from typing import Any, Awaitable, Callable
 
 from helpers.clock import ManualClock
 from textual.pilot import Pilot
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, RichLog, Static, TextArea
 from textual.widgets._markdown import MarkdownBlock
 
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev
+from lanes_tui.gitwork import refs
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.ui.app import LanesApp
 from lanes_tui.ui.screens.break_modal import BreakModal
+from lanes_tui.ui.screens.diff_screen import DiffScreen
 from lanes_tui.ui.screens.log_screen import LogScreen
 from lanes_tui.ui.screens.submit_modal import SubmitModal
 from lanes_tui.ui.screens.task_screen import TaskScreen
@@ -59,6 +66,8 @@ WORKER_CAP = 4
 TICK_SECONDS = 3600.0  # no clock tick within a snapshot run
 SETTLE_SECONDS = 20.0  # upper bound for any wait below; a hang fails instead of blocking
 SUBMIT_PROMPT = "Add a --since filter to queue list"
+# Typed into the `/` filter: the failed and running build tasks, and a key that does not exist.
+FILTER_TEXT = "state:fail state:run lane:b colour:red"
 
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -139,8 +148,10 @@ class Scene:
         self.store.cancel(self.ids[key], by=OPERATOR, reason="superseded")
 
 
-def build_scene(folder: Path, *, busy: bool) -> Scene:
-    """A fresh workspace `folder/ws` with finished and queued tasks; `busy` adds tasks being worked on."""
+def build_scene(folder: Path, *, busy: bool, repository: bool = False) -> Scene:
+    """A fresh workspace `folder/ws` with finished and queued tasks; `busy` adds tasks being worked on;
+    `repository` makes it a git repository holding json-output's branch (its answer names the real
+    branch, base and tip; without it they are made up, and there is no repository to diff)."""
     root = Path(folder) / WORKSPACE_NAME
     if root.exists():
         raise ValueError(f"{root} exists: a scene is built in a new folder")
@@ -154,9 +165,13 @@ def build_scene(folder: Path, *, busy: bool) -> Scene:
 
     # History: two answered (one inside the 10-minute throughput window), two failed.
     scene.submit("json-output", 1, "build", "Add --json output to `queue list`", model_class="sonnet")
+    branch, base, head = "lanes/4f1c2a9e7b30", "1" * 40, "2" * 40
+    if repository:
+        branch = refs.task_branch(scene.ids["json-output"])
+        base, head = make_branch_repository(root, branch)
     scene.claim("json-output", 2, OURS, 15)
     scene.respond("json-output", 9, JSON_OUTPUT_ANSWER, metadata={"git": {
-        "branch": "lanes/4f1c2a9e7b30", "base": "1" * 40, "base_branch": "main", "head": "2" * 40, "commits": 2,
+        "branch": branch, "base": base, "base_branch": "main", "head": head, "commits": len(JSON_OUTPUT_COMMITS),
         "diffstat": {"files": 3, "insertions": 48, "deletions": 7,
                      "paths": ["lanes/cli.py", "lanes/listing.py", "tests/test_cli.py"]}}})
     scene.submit("lease-review", 3, "review", "Review the lease renewal patch", required_vendor="codex",
@@ -227,6 +242,236 @@ JSON_OUTPUT_STREAM = (
     {"type": "result", "subtype": "success", "result": JSON_OUTPUT_ANSWER, "num_turns": 3,
      "total_cost_usd": 0.0412, "usage": {"input_tokens": 9800, "output_tokens": 1200}},
 )
+
+
+# -- json-output's branch: a real repository for the diff view ---------------------------------
+# main as the task found it, then the two commits its worker made on the task's branch:
+# 3 files, +48 -7, as its answer's `git` metadata says.
+JSON_OUTPUT_BASE: dict[str, str] = {
+    "lanes/cli.py": '''\
+"""The `lanes` command line: `lanes queue list` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lanes import listing as rows
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lanes")
+    commands = top.add_subparsers(dest="command", required=True)
+    queue = commands.add_parser("queue").add_subparsers(dest="action", required=True)
+    listing = queue.add_parser("list", help="the tasks, oldest first")
+    listing.add_argument("--lane")
+    listing.add_argument("--active-only", action="store_true")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "queue" and args.action == "list":
+        for line in rows.text_lines(rows.tasks(lane=args.lane, active_only=args.active_only)):
+            print(line)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+''',
+    "lanes/listing.py": '''\
+"""The rows `lanes queue list` prints."""
+
+from __future__ import annotations
+
+from lanes.store import Task, load_tasks
+
+COLUMNS = ("id", "lane", "state", "created_at")
+ACTIVE = ("queued", "claimed")
+
+
+def tasks(*, lane: str | None = None, active_only: bool = False) -> list[Task]:
+    found = [task for task in load_tasks() if lane is None or task.lane == lane]
+    if active_only:
+        found = [task for task in found if task.state in ACTIVE]
+    return sorted(found, key=lambda task: task.created_at)
+
+
+def text_lines(found: list[Task]) -> list[str]:
+    return ["  ".join(str(getattr(task, column)) for column in COLUMNS) for task in found]
+''',
+    "tests/test_cli.py": '''\
+from lanes import cli
+
+
+def test_list_prints_one_line_per_task(capsys, two_tasks):
+    assert cli.main(["queue", "list"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_list_active_only(capsys, two_tasks):
+    assert cli.main(["queue", "list", "--active-only"]) == 0
+    assert "completed" not in capsys.readouterr().out
+''',
+}
+JSON_OUTPUT_COMMITS: tuple[tuple[float, str, dict[str, str]], ...] = (  # (minute, message, files written)
+    (5, "queue list: --json prints one object per task", {
+        "lanes/cli.py": '''\
+"""The `lanes` command line: `lanes queue list [--json]` and friends."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lanes import listing as rows
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="lanes")
+    commands = top.add_subparsers(dest="command", required=True)
+    queue = commands.add_parser("queue").add_subparsers(dest="action", required=True)
+    listing = queue.add_parser("list", help="the tasks, oldest first, as text or JSON")
+    listing.add_argument("--lane")
+    listing.add_argument("--json", action="store_true", help="one JSON object per task, one per line")
+    listing.add_argument("--active-only", action="store_true")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "queue" and args.action == "list":
+        found = rows.tasks(lane=args.lane, active_only=args.active_only)
+        for line in rows.json_lines(found) if args.json else rows.text_lines(found):
+            print(line)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+''',
+        "lanes/listing.py": '''\
+"""The rows `lanes queue list` prints: as text, or as JSON (`--json`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from lanes.store import Task, load_tasks
+
+COLUMNS = ("id", "lane", "state", "created_at")
+ACTIVE = ("queued", "claimed")
+
+
+def tasks(*, lane: str | None = None, active_only: bool = False) -> list[Task]:
+    found = [task for task in load_tasks() if lane is None or task.lane == lane]
+    if active_only:
+        found = [task for task in found if task.state in ACTIVE]
+    return sorted(found, key=lambda task: task.created_at)
+
+
+def _plain(value: Any) -> Any:
+    """A value JSON can hold: timestamps as ISO 8601, None as null, anything else as text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def row(task: Task) -> dict[str, Any]:
+    """The columns `status` shows, by name."""
+    return {column: _plain(getattr(task, column)) for column in COLUMNS}
+
+
+def text_lines(found: list[Task]) -> list[str]:
+    return ["  ".join(str(value) for value in row(task).values()) for task in found]
+
+
+def json_lines(found: list[Task]) -> list[str]:
+    return [json.dumps(row(task), sort_keys=True) for task in found]
+''',
+    }),
+    (8, "test queue list --json", {
+        "tests/test_cli.py": '''\
+import json
+
+from lanes import cli
+
+
+def _lines(capsys) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def test_list_prints_one_line_per_task(capsys, two_tasks):
+    assert cli.main(["queue", "list"]) == 0
+    assert len(_lines(capsys)) == 2
+
+
+def test_list_active_only(capsys, two_tasks):
+    assert cli.main(["queue", "list", "--active-only"]) == 0
+    assert not any("completed" in line for line in _lines(capsys))
+
+
+def test_list_json_prints_one_object_per_task(capsys, two_tasks):
+    assert cli.main(["queue", "list", "--json"]) == 0
+    objects = [json.loads(line) for line in _lines(capsys)]
+    assert [item["id"] for item in objects] == [task.id for task in two_tasks]
+
+
+def test_list_json_keeps_the_filters(capsys, two_tasks):
+    assert cli.main(["queue", "list", "--json", "--active-only"]) == 0
+    assert {json.loads(line)["state"] for line in _lines(capsys)} <= {"queued", "claimed"}
+''',
+    }),
+)
+GIT_PEOPLE = {"main": ("Demo Planner", "planner@example.invalid"), "task": ("lanes-tui", "lanes-tui@build-01.invalid")}
+
+
+def _git(root: Path, *args: str, minute: float = 0, who: str = "task") -> str:
+    """git in `root`, the same on every machine: no host or user config (no hooks, no signing, no
+    templates), no GIT_* variable from the caller (a hook running the tests sets GIT_DIR), and a
+    fixed author, committer and date, so every commit id is the same in every run."""
+    name, email = GIT_PEOPLE[who]
+    stamp = f"@{int((T0 + timedelta(minutes=minute)).timestamp())} +0000"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", LC_ALL="C",
+               GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=stamp,
+               GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email, GIT_COMMITTER_DATE=stamp)
+    argv = ["git", "-C", str(root), "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false",
+            "-c", f"core.hooksPath={os.devnull}", *args]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL).stdout.strip()
+
+
+def _write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def make_branch_repository(root: Path, branch: str) -> tuple[str, str]:
+    """`root` made a git repository: main with JSON_OUTPUT_BASE (a day before T0), and `branch` from
+    it with JSON_OUTPUT_COMMITS, as the task's worktree left it; main checked out. (base, tip)."""
+    _git(root, "init", "-q", "--template=")
+    _write_files(root, JSON_OUTPUT_BASE)
+    _git(root, "add", "--", *JSON_OUTPUT_BASE)
+    _git(root, "commit", "-q", "-m", "lanes: queue list", minute=-24 * 60, who="main")
+    base = _git(root, "rev-parse", "HEAD")
+    _git(root, "checkout", "-q", "-b", branch)
+    for minute, message, files in JSON_OUTPUT_COMMITS:
+        _write_files(root, files)
+        _git(root, "add", "--", *files)
+        _git(root, "commit", "-q", "-m", message, minute=minute)
+    head = _git(root, "rev-parse", "HEAD")
+    _git(root, "checkout", "-q", "main")
+    return base, head
 
 
 # (scene key, lane, vendor, model, effort, attempt, pid, transcript: activity text or (tokens in, out, cost))
@@ -383,6 +628,40 @@ def _transcript(scene: Scene) -> RunBefore:
     return run
 
 
+def _diff(scene: Scene) -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LanesApp)
+        await _answer(scene)(pilot)
+        await pilot.press("d")
+
+        def drawn() -> bool:
+            screen = app.screen
+            return (isinstance(screen, DiffScreen) and screen.shown_lines > 0
+                    and len(screen.query_one("#diff-lines", RichLog).lines) == screen.shown_lines)
+
+        await until(pilot, drawn, "the diff of the task's branch from its base, read from git")
+        # A diff is read from its top: after the refresh that lays it out it is still there (it
+        # once ended at its last line, each RichLog write queueing a scroll to the end).
+        log = app.screen.query_one("#diff-lines", RichLog)
+        await asyncio.wait_for(log.wait_for_refresh(), SETTLE_SECONDS)
+        await until(pilot, lambda: log.scroll_y == 0 and log.max_scroll_y > 0, "the diff shown from its first line")
+
+    return run
+
+
+async def _filter(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, LanesApp)
+    await dashboard_ready(pilot)
+    await pilot.press("slash")
+    await until(pilot, lambda: app.focused is app.filter_box, "the filter box open and focused")
+    steady_cursors(app)
+    app.filter_box.insert_text_at_cursor(FILTER_TEXT)  # as typing leaves it, without 38 key presses
+    await until(pilot, lambda: app.table.filter.text == FILTER_TEXT and app.filter_note.display and _settled(app),
+                "the table narrowed, the unknown key noted, the selected task's detail drawn")
+
+
 def _break(scene: Scene) -> RunBefore:
     async def run(pilot: Pilot[Any]) -> None:
         app = pilot.app
@@ -405,10 +684,11 @@ class State:
     name: str  # also the screenshot's file name
     busy: bool
     run_before: Callable[[Scene], RunBefore]
+    repository: bool = False  # the workspace a git repository with json-output's branch (build_scene)
 
     def build(self, folder: Path) -> tuple[LanesApp, RunBefore]:
         """Build the workspace in `folder`, then the App and what to do before the picture is taken."""
-        scene = build_scene(folder, busy=self.busy)
+        scene = build_scene(folder, busy=self.busy, repository=self.repository)
         return make_app(scene, busy=self.busy), self.run_before(scene)
 
 
@@ -423,5 +703,7 @@ STATES: dict[str, State] = {
         State("answer", False, _answer),
         State("task-screen", False, _task_screen),
         State("transcript", False, _transcript),
+        State("diff", False, _diff, repository=True),
+        State("filter", True, lambda scene: _filter),
     )
 }

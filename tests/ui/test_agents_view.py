@@ -85,3 +85,25 @@ async def test_status_follows_the_clock_and_hostile_notes_show_escaped(workspace
         assert note.plain == "\\x1b[2J[bold red]x[/] \\u202eevil\\u202c" and not note.spans
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "\u202e" not in svg
+
+
+async def test_finished_workers_fold_into_one_line_that_f_unfolds(workspace, ui_settings):
+    """Issue 12, point 8: the view filled with finished workers that stay offline for ever."""
+    presence = file_presence(workspace.store().root)
+    presence.register("alice", role="reviewer", pid=os.getpid())
+    workers = [f"lanes-worker-{n}-20261024T155119250137Z-alpha-dd38d9525789" for n in range(3)]
+    for worker in workers:
+        presence.register(worker, role="worker", pid=_dead_pid(), task_id="20261024T155119250137Z-alpha-dd38d9525789")
+    async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
+        await pilot.press("A")
+        screen = await shown(app, pilot, lambda: isinstance(app.screen, AgentsScreen) and app.screen, "agents view")
+        await shown(app, pilot, lambda: screen.loaded.is_set() and len(_cells(screen)) == 2, "folded")
+        alice, folded = _cells(screen)
+        assert alice[0] == "alice" and folded[0] == "3 finished worker(s)" and folded[6] == "f shows them"
+        assert "4 registered" in str(screen.query_one("#agents-title").visual)  # the title still counts them
+        await pilot.press("f")
+        await shown(app, pilot, lambda: len(_cells(screen)) == 4, "unfolded")
+        rows = _by_id(screen)
+        assert all(rows[w][1] == "" and rows[w][3] == "offline" for w in workers)  # no name repeating the id
+        await pilot.press("f")
+        await shown(app, pilot, lambda: len(_cells(screen)) == 2, "folded again")

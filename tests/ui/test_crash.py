@@ -51,7 +51,7 @@ async def test_a_failing_background_load_is_shown_not_swallowed(workspace, ui_se
 
     task_id = workspace.submit()["id"]
 
-    def broken(self, task_id):
+    def broken(self, task_id, **options):
         raise Boom("the detail could not be read")
 
     monkeypatch.setattr(Engine, "task_detail", broken)

@@ -172,8 +172,9 @@ async def test_hostile_agent_output_in_transcripts_and_toasts(workspace, ui_sett
         assert find(lines, "    " + SHOWN[:80])  # the final result's body, sanitised
 
         # Search for markup-looking text: it is a plain substring, nothing is parsed.
-        await pilot.press("slash", *"[bold red]", "enter")
-        await shown(app, pilot, lambda: log_screen.query_text == "[bold red]", "search applied")
+        await pilot.press("slash", *"[bold red]", "enter", "ampersand")
+        await shown(app, pilot, lambda: log_screen.query_text == "[bold red]" and log_screen.only_matching,
+                    "search applied")
         assert log_screen.log_view.lines and all("[bold red]" in line for line in log_screen.log_view.lines)
         svg, lines = screen(app)
         assert_nothing_raw(svg)

@@ -102,13 +102,27 @@ async def test_log_screen_follows_a_running_worker_then_searches(workspace, ui_s
         assert list(screen.lines) == lines  # unfiltered: the Log shows every line received
         assert seen[0] == 0 and seen[-1] == len(lines)
 
-        # Search: only the matching lines, case-insensitive, with a count in the header.
+        # Search, as in less: enter goes to the first match (case-insensitive), n and N on.
         await pilot.press("slash")
         assert screen.search_input.has_focus
         await pilot.press(*"BASH", "enter")
         await shown(app, pilot, lambda: screen.query_text == "BASH", "search applied")
-        matching = [line for line in lines if "bash" in line.lower()]
-        assert matching and log_lines(screen) == matching
+        at = [i for i, line in enumerate(lines) if "bash" in line.lower()]
+        matching = [lines[i] for i in at]
+        assert len(at) >= 2 and log_lines(screen) == lines  # every line still shown
+        assert screen.current_match == at[0]
+        header = plain(screen.query_one("#log-header", Static))
+        assert f"match 1 of {len(at)} (line {at[0] + 1}) 'BASH'" in header
+        await pilot.press("n")
+        await shown(app, pilot, lambda: screen.current_match == at[1], "n: the next match")
+        assert f"match 2 of {len(at)}" in plain(screen.query_one("#log-header", Static))
+        view = screen.log_view  # the match near the top of the view, as far as the log can scroll
+        assert round(view.scroll_y) == min(max(0, at[1] - 2), round(view.max_scroll_y))
+        await pilot.press("N", "N")  # back to the first, then round to the last
+        await shown(app, pilot, lambda: screen.current_match == at[-1], "N wraps round")
+        # & shows only the matching lines, with a count in the header.
+        await pilot.press("ampersand")
+        await shown(app, pilot, lambda: log_lines(screen) == matching, "only the matching lines")
         header = plain(screen.query_one("#log-header", Static))
         assert f"{len(matching)} of {len(lines)} lines match 'BASH'" in header
         # escape clears the search first ...

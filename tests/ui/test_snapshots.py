@@ -12,6 +12,7 @@ tests are plain sync functions.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterator
 
 import pytest
@@ -27,6 +28,17 @@ WORK_SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 30), (160, 45)], i
 def no_colour_setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No host setting that changes colours."""
     monkeypatch.delenv("NO_COLOR", raising=False)  # read by App.__init__
+    yield
+
+
+@pytest.fixture
+def plain_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No host or user git config (diff.noprefix, core.abbrev...) and no GIT_* variable (a hook
+    running the tests sets GIT_DIR) reaches the git the dashboard runs: the diff is git's own."""
+    for key in [key for key in os.environ if key.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     yield
 
 
@@ -84,3 +96,15 @@ def test_task_screen(snap: Any, size: tuple[int, int]) -> None:
 def test_transcript(snap: Any, size: tuple[int, int]) -> None:
     """`l` on it: the transcript (a whole message, folded thinking, an edit as a diff, a folded result)."""
     assert snap("transcript", size)
+
+
+@WORK_SIZES
+def test_diff(snap: Any, plain_git: None, size: tuple[int, int]) -> None:
+    """`d` on it: its branch's two commits as one coloured diff from the base (a real repository)."""
+    assert snap("diff", size)
+
+
+@WORK_SIZES
+def test_filter(snap: Any, size: tuple[int, int]) -> None:
+    """`/` with a filter typed: the failed and running build tasks, and the key it did not understand."""
+    assert snap("filter", size)

@@ -4,7 +4,9 @@ Each row: id, name, role, status (active / idle / offline), how long ago the age
 last seen, the task it said it works on, and its note. The view follows `<store>/agents/`
 through a folder watcher and re-reads every few seconds anyway: status decays with time
 (a heartbeat that stops coming, a process that dies) and no file event announces that.
-Ids, names and notes are agents' text: every cell is a sanitised `rich.text.Text`, never markup.
+Workers the supervisor started stay registered, offline, once they finish: they fold into
+one line (`f` shows them), so the view is about who is around. Ids, names and notes are
+agents' text: every cell is a sanitised `rich.text.Text`, never markup.
 """
 
 from __future__ import annotations
@@ -35,11 +37,22 @@ def _ts(value: str) -> datetime | None:
         return None
 
 
+WORKER_ROLE = "worker"  # what the supervisor registers its workers as (engine/worker_presence.py)
+FOLDED_KEY = "__finished_workers__"
+
+
+def finished_worker(state: AgentState) -> bool:
+    """A worker the supervisor started whose process is gone: it stays offline for ever."""
+    return state.record.role == WORKER_ROLE and state.status == "offline"
+
+
 def agent_cells(state: AgentState, now: datetime, status_style: Style | str = "") -> list[Text]:
     record = state.record
+    # A worker's name is its id: the same 60 characters twice say nothing more.
+    name = "" if record.role == WORKER_ROLE and record.name == record.id else record.name
     return [
         Text(one_line(record.id, 60)),
-        Text(one_line(record.name, 40)),
+        Text(one_line(name, 40)),
         Text(one_line(record.role or "", 40)),
         Text(state.status, status_style),
         Text(fmt.age(_ts(record.last_seen), now)),
@@ -59,11 +72,15 @@ class AgentsScreen(FollowingScreen):
     """
     # Theme colours, read when a row is drawn (a theme switch shows at the next re-read).
     COMPONENT_CLASSES = {"agents--active", "agents--idle", "agents--offline"}
-    BINDINGS = [Binding("escape,A", "close", "Back", id="agents.close")]
+    BINDINGS = [
+        Binding("escape,A", "close", "Back", id="agents.close"),
+        Binding("f", "toggle_finished", "Finished workers", id="agents.finished"),
+    ]
 
     def __init__(self, engine: Any, now: Callable[[], datetime]) -> None:
         super().__init__(engine, now)
-        self.states: list[AgentState] = []
+        self.states: list[AgentState] = []  # as the table shows them (finished workers folded or not)
+        self.show_finished = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Agents"), id="agents-title")
@@ -80,18 +97,30 @@ class AgentsScreen(FollowingScreen):
             states = []
         table = self.query_one(DataTable)
         selected = self.selected()
-        self.states = states
+        finished = [s for s in states if finished_worker(s)]
+        self.states = states if self.show_finished else [s for s in states if not finished_worker(s)]
         now = self.now()
         table.clear()
-        for state in states:
+        for state in self.states:
             style = self.get_component_rich_style(f"agents--{state.status}", partial=True)
             table.add_row(*agent_cells(state, now, style), key=state.record.id)
+        if finished and not self.show_finished:
+            # One line for them all: finished workers pile up, one per task ever run.
+            newest = max((_ts(s.record.last_seen) for s in finished), key=lambda t: t or datetime.min.replace(
+                tzinfo=now.tzinfo), default=None)
+            table.add_row(Text(f"{len(finished)} finished worker(s)", "dim"), Text(""), Text(WORKER_ROLE, "dim"),
+                          Text("offline", "dim"), Text(fmt.age(newest, now)), Text(""),
+                          Text("f shows them", "dim"), key=FOLDED_KEY)
         if selected is not None:
-            ids = [s.record.id for s in states]
+            ids = [s.record.id for s in self.states]
             if selected.record.id in ids:  # the row may have moved: status reorders the table
                 table.move_cursor(row=ids.index(selected.record.id))
         self.query_one("#agents-title", Static).update(Text(self.title_text(states)))
         self.loaded.set()
+
+    async def action_toggle_finished(self) -> None:
+        self.show_finished = not self.show_finished
+        await self.reload()
 
     @staticmethod
     def title_text(states: list[AgentState]) -> str:

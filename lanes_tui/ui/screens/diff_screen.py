@@ -50,7 +50,9 @@ class DiffScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"diff  {self.task_id}  loading\u2026"), id="diff-header", markup=False)
-        yield RichLog(id="diff-lines", markup=False, highlight=False, wrap=False, max_lines=MAX_LINES_SHOWN + 1)
+        # auto_scroll off: a diff is read from its top (each write would queue a scroll to the end).
+        yield RichLog(id="diff-lines", markup=False, highlight=False, wrap=False, max_lines=MAX_LINES_SHOWN + 1,
+                      auto_scroll=False)
         yield Footer()
 
     def on_mount(self) -> None:

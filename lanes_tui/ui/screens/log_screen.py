@@ -9,10 +9,11 @@ engine change for the task, and once a second for workers of other processes),
 appending only new lines. `z` unfolds thinking and tool results (and folds them
 again). Every line is sanitised before it reaches the `Log`, which parses no markup.
 
-Search is a filter rather than a cursor: `/` opens an input, enter shows only
-the lines containing the text (case-insensitive) with "N of M lines match",
-and new matching lines keep arriving. `escape` clears the search first, then
-closes the screen.
+Search works as in less: `/` opens an input, enter goes to the first line
+containing the text (case-insensitive) from where the view is, `n` and `N` to
+the next and previous one (wrapping round), the header saying "match 3 of 17".
+`&` shows only the matching lines instead (new matching lines keep arriving)
+and back. `escape` clears the search first, then closes the screen.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class LogScreen(Screen[None]):
     """
     BINDINGS = [
         Binding("slash", "search", "Search", id="log.search"),
+        Binding("n", "next_match(1)", "Next match", id="log.next"),
+        Binding("N", "next_match(-1)", "Previous match", id="log.previous"),
+        Binding("ampersand", "toggle_only_matching", "Only matching", id="log.only_matching"),
         Binding("z", "unfold", "Fold/unfold", id="log.unfold"),
         Binding("escape", "back", "Clear search / back", id="log.back"),
     ]
@@ -59,6 +63,8 @@ class LogScreen(Screen[None]):
         self.lines: deque[str] = deque(maxlen=MAX_LINES)  # every line received, plain
         self.query_text = ""  # the active search ("" = none)
         self.match_count = 0
+        self.only_matching = False  # `&`: the Log shows the matching lines only
+        self.current_match: int | None = None  # with all lines shown: the index (in `lines`) gone to
         self.transcript = engine.task_transcript(task_id)
         self.unfolded = False
         self.reads = 0  # transcript reads finished (tests wait on it)
@@ -114,12 +120,13 @@ class LogScreen(Screen[None]):
         if new:
             dropped = len(self.lines) + len(new) > MAX_LINES
             self.lines.extend(new)
-            shown = [line for line in new if matches(line, self.query_text)] if self.query_text else new
+            found = [line for line in new if matches(line, self.query_text)] if self.query_text else []
             if dropped and self.query_text:
                 self.match_count = sum(1 for line in self.lines if matches(line, self.query_text))
+                self.current_match = None  # the indexes moved with the lines dropped
             else:
-                self.match_count += len(shown)
-            self.log_view.write_lines(shown)
+                self.match_count += len(found)
+            self.log_view.write_lines(found if self.only_matching and self.query_text else new)
         self._show_header()
 
     def action_unfold(self) -> None:
@@ -145,11 +152,22 @@ class LogScreen(Screen[None]):
             text.append("  (no attempt log yet)" if self.reads else "  (reading\u2026)", "dim")
         if self.unfolded:
             text.append("  unfolded", "dim")
-        if self.query_text:
+        if self.query_text and self.only_matching:
             text.append("\n")
             text.append(f"{self.match_count} of {len(self.lines)} lines match ", "bold")
             text.append(repr(one_line(self.query_text, 80)), "bold")
-            text.append("   escape: show all", "dim")
+            text.append("   &: all lines  escape: clear", "dim")
+        elif self.query_text:
+            text.append("\n")
+            where = self._match_position()
+            if not self.match_count:
+                text.append("no line matches ", "bold")
+            elif where is not None:
+                text.append(f"match {where} of {self.match_count} (line {self.current_match + 1}) ", "bold")
+            else:
+                text.append(f"{self.match_count} line(s) match ", "bold")
+            text.append(repr(one_line(self.query_text, 80)), "bold")
+            text.append("   n/N: next/previous  &: only matching lines  escape: clear", "dim")
         else:
             text.append("   /: search  z: fold/unfold  escape: back", "dim")
         self.query_one("#log-header", Static).update(text)
@@ -169,17 +187,66 @@ class LogScreen(Screen[None]):
         self.set_query(event.value)
 
     def set_query(self, query: str) -> None:
-        """Show only the lines containing `query` (case-insensitive); "" shows all."""
+        """Search for `query` (case-insensitive): go to its first line from the top of the view,
+        or, with only matching lines shown, show those; "" clears the search."""
         self.query_text = query if query.strip() else ""
         box = self.search_input
         box.display = bool(self.query_text)
+        self.match_count = sum(1 for line in self.lines if matches(line, self.query_text)) if self.query_text else 0
+        self.current_match = None
+        if not self.query_text:
+            self.only_matching = False
+        self._redraw()
+        if self.query_text and not self.only_matching:
+            self._go_to_match(int(self.log_view.scroll_y) - 1, 1)
+        self.log_view.focus()
+        self._show_header()
+
+    def _redraw(self) -> None:
         log = self.log_view
         log.clear()
-        shown = [line for line in self.lines if matches(line, self.query_text)] if self.query_text else list(self.lines)
-        self.match_count = len(shown)
-        log.write_lines(shown)
+        if self.only_matching and self.query_text:
+            log.write_lines([line for line in self.lines if matches(line, self.query_text)])
+        else:
+            log.write_lines(list(self.lines))
         log.scroll_end(animate=False)
-        log.focus()
+
+    def action_next_match(self, direction: int) -> None:
+        if not self.query_text:
+            self.action_search()
+            return
+        if self.only_matching:
+            self.log_view.scroll_relative(y=direction, animate=False)  # every line is a match here
+            return
+        start = self.current_match if self.current_match is not None else int(self.log_view.scroll_y) - 1
+        self._go_to_match(start, direction)
+        self._show_header()
+
+    def _go_to_match(self, after: int, direction: int) -> None:
+        """Go to the first matching line past index `after` in `direction`, wrapping round."""
+        count = len(self.lines)
+        for step in range(1, count + 1):
+            index = (after + direction * step) % count
+            if matches(self.lines[index], self.query_text):
+                self.current_match = index
+                # A few lines of context above it, as less leaves the match near the top.
+                self.log_view.scroll_to(y=max(0, index - 2), animate=False)
+                return
+
+    def _match_position(self) -> int | None:
+        """Which match (1-based) the current one is, counting from the top."""
+        if self.current_match is None or self.current_match >= len(self.lines):
+            return None
+        return 1 + sum(1 for line in list(self.lines)[:self.current_match] if matches(line, self.query_text))
+
+    def action_toggle_only_matching(self) -> None:
+        if not self.query_text:
+            self.notify("search first (/), then & shows only the matching lines", markup=False, timeout=3)
+            return
+        self.only_matching = not self.only_matching
+        self._redraw()
+        if not self.only_matching and self.current_match is not None:
+            self.log_view.scroll_to(y=max(0, self.current_match - 2), animate=False)
         self._show_header()
 
     def action_back(self) -> None:

@@ -118,6 +118,21 @@ def transcript_lines(lines: list[TranscriptLine]) -> list[str]:
     return [f"{marks.get(line.kind, '-')} {line.text}" for line in lines]
 
 
+class TailLog(Log):
+    """A Log that stays at its end when it is resized while at its end (the pane grows and
+    shrinks with the table above it): the latest line stays in view."""
+
+    _at_end = True
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._at_end = new_value >= self.max_scroll_y
+
+    def on_resize(self) -> None:
+        if self._at_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+
 class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 1fr; min-height: 6; border-top: solid $panel; }
@@ -131,13 +146,23 @@ class DetailPane(Vertical):
         super().__init__(id=id)
         self.task_id: str | None = None
         self._last_seq = 0  # of the transcript line shown last
+        # (task, detail loaded?, the transcript's tail from disk) as last drawn while no line came
+        self._shown_history: tuple[str | None, bool, list[str]] = (None, False, [])
+
+    @staticmethod
+    def _history_of(detail: dict[str, Any] | None) -> list[str]:
+        return list((detail or {}).get("transcript_tail") or [])
+
+    @staticmethod
+    def _placeholder(detail: dict[str, Any] | None) -> str:
+        return "(loading\u2026)" if detail is None else "(no worker output yet: no attempt log)"
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no task selected", "dim"), id="detail-info")
         answer = AnswerView(id="detail-answer")
         answer.display = False
         yield answer
-        yield Log(id="detail-transcript", highlight=False, max_lines=5000)
+        yield TailLog(id="detail-transcript", highlight=False, max_lines=5000)
 
     def show(self, row: TaskRow | None, detail: dict[str, Any] | None, transcript: list[TranscriptLine],
              now: datetime) -> None:
@@ -157,17 +182,22 @@ class DetailPane(Vertical):
         answer_view.display = bool(answer)
         log.display = not answer
         answer_view.show(answer or None)
-        if row.id != self.task_id:
+        history = self._history_of(detail)
+        shown = (row.id, detail is not None, history)
+        if row.id != self.task_id or (not transcript and shown != self._shown_history):
             log.clear()
             self._last_seq = 0
             if not transcript:
-                log.write_line("(no worker output in this session)")
+                # No worker of it ran in this session: the end of its transcript on disk.
+                log.write_lines(history or [self._placeholder(detail)])
+                log.scroll_end(animate=False)
+        self._shown_history = shown
         self.task_id = row.id
         new = [line for line in transcript if line.seq > self._last_seq]
         if new:
             first_fill = self._last_seq == 0
             if first_fill:
-                log.clear()  # the placeholder
+                log.clear()  # the placeholder, or the transcript from disk this session's lines go on from
             log.write_lines(transcript_lines(new), scroll_end=True if first_fill else None)
             if first_fill:  # the info block above may grow after this: end up at the latest line
                 self.call_after_refresh(log.scroll_end, animate=False)

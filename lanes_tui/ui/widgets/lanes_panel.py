@@ -1,14 +1,17 @@
-"""Per lane: handler mode, depth, age of the oldest queued task, throughput, paused or not."""
+"""Per lane: handler mode, depth, age of the oldest queued task, throughput, done, failed, tokens
+and cost, paused or not; per vendor beside it when the terminal is wide enough."""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from lanes_tui.engine.service import THROUGHPUT_WINDOW, LaneRow
+from lanes_tui.engine.service import THROUGHPUT_WINDOW, LaneRow, VendorRow
 from lanes_tui.ui import formatting as fmt
 
 
@@ -16,7 +19,8 @@ def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None) -> Ta
     window = int(THROUGHPUT_WINDOW.total_seconds() // 60)
     table = Table(box=None, expand=False, pad_edge=False, show_edge=False, header_style="bold dim")
     for title, justify in (("LANE", "left"), ("MODE", "left"), ("QUEUED", "right"), ("RUNNING", "right"),
-                           ("OLDEST", "right"), (f"DONE/{window}m", "right"), ("", "left")):
+                           ("OLDEST", "right"), (f"DONE/{window}m", "right"), ("DONE", "right"),
+                           ("FAILED", "right"), ("TOKENS", "right"), ("COST", "right"), ("", "left")):
         table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for lane in lanes:
         marker = "\u25b8 " if lane.name == selected else "  "
@@ -27,11 +31,53 @@ def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None) -> Ta
             Text(str(lane.running)),
             Text(fmt.age(lane.oldest_queued_at, now)),
             Text(str(lane.done_recently)),
+            Text(str(lane.completed)),
+            Text(str(lane.failed)),
+            Text(_tokens(lane.tokens_in, lane.tokens_out)),
+            Text(fmt.money(lane.cost_usd)),
             _flags(lane),
         )
     if not lanes:
-        table.add_row(Text("  no lanes yet: press n to submit a task", "dim"), *[Text("")] * 6)
+        table.add_row(Text("  no lanes yet: press n to submit a task", "dim"), *[Text("")] * 10)
     return table
+
+
+def vendors_table(vendors: list[VendorRow]) -> Table:
+    table = Table(box=None, expand=False, pad_edge=False, show_edge=False, header_style="bold dim")
+    for title, justify in (("VENDOR", "left"), ("RUNNING", "right"), ("DONE", "right"), ("FAILED", "right"),
+                           ("TOKENS", "right"), ("COST", "right")):
+        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for vendor in vendors:
+        table.add_row(Text(vendor.name), Text(str(vendor.running)), Text(str(vendor.completed)),
+                      Text(str(vendor.failed)), Text(_tokens(vendor.tokens_in, vendor.tokens_out)),
+                      Text(fmt.money(vendor.cost_usd)))
+    return table
+
+
+def _tokens(tokens_in: int, tokens_out: int) -> str:
+    return f"{fmt.tokens(tokens_in)}/{fmt.tokens(tokens_out)}" if tokens_in or tokens_out else ""
+
+
+def panel(lanes: Table, vendors: Table | None, width: int) -> Table:
+    """The lanes, and the vendors to their right when both fit in `width` (else lanes only:
+    the header has the totals)."""
+    if vendors is None or not vendors.rows:
+        return lanes
+    needed = _width(lanes) + 4 + _width(vendors)
+    if needed > width:
+        return lanes
+    grid = Table.grid(padding=(0, 4))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_row(lanes, vendors)
+    return grid
+
+
+_MEASURE = Console(width=10_000, file=io.StringIO())  # only measures: never prints
+
+
+def _width(table: Table) -> int:
+    return _MEASURE.measure(table).maximum
 
 
 def _flags(lane: LaneRow) -> Text:
@@ -55,7 +101,11 @@ class LanesPanel(Static):
 
     _shown_lanes = -1
 
-    def show(self, lanes: list[LaneRow], now: datetime, selected: str | None) -> None:
-        # A layout pass only when the number of lanes (the panel's height) changes.
-        self.update(lanes_table(lanes, now, selected), layout=len(lanes) != self._shown_lanes)
-        self._shown_lanes = len(lanes)
+    def show(self, lanes: list[LaneRow], now: datetime, selected: str | None,
+             vendors: list[VendorRow] | None = None) -> None:
+        shown = panel(lanes_table(lanes, now, selected), vendors_table(vendors) if vendors else None,
+                      self.size.width or 80)
+        height = max(len(lanes), len(vendors or ()))
+        # A layout pass only when the panel's height changes.
+        self.update(shown, layout=height != self._shown_lanes)
+        self._shown_lanes = height
