@@ -10,6 +10,7 @@ prompt, without the index holding every prompt whole.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lanes_tui.core.sanitize import one_line
@@ -61,3 +62,23 @@ def check_title(value: Any) -> str:
     if len(text) > MAX_TITLE_CHARS:
         raise ValueError(f"a title is at most {MAX_TITLE_CHARS} characters (got {len(text)})")
     return text
+
+
+# The supervisor's failure body: "failed after 2 attempt(s):\n1. <reason>\n2. <reason>".
+_FAILED_AFTER = re.compile(r"failed after (\d+) attempt\(s\):\s*\n")
+_NUMBERED = re.compile(r"^\d+\.\s+")
+
+
+def failure_summary(reason: str) -> str:
+    """A failure reason as a row shows it: the last attempt's reason first, the count after
+    ("exited 3: no .env (after 2 attempts)"), not "failed after 1 attempt(s): 1. ..." cut off
+    before anything useful. Other reasons ("cancelled", an agent's own) as they are."""
+    head = _FAILED_AFTER.match(reason)
+    if head is None:
+        return reason
+    lines = [line for line in reason[head.end():].splitlines() if line.strip()]
+    if not lines:
+        return reason
+    last = _NUMBERED.sub("", lines[-1].strip())
+    count = int(head.group(1))
+    return last if count == 1 else f"{last} (after {count} attempts)"

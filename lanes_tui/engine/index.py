@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Iterable
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.states import CLAIMED, QUEUED, TERMINAL_STATES
-from lanes_tui.core.titles import prompt_head, task_title
+from lanes_tui.core.titles import failure_summary, prompt_head, task_title
 from lanes_tui.storage.results import Loaded, NextResult
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class TaskSummary:
             claim_owner=task.get("claim_owner"),
             lease_expires_at=task.get("lease_expires_at"),
             updated_at=task.get("updated_at"),
-            failure_reason=str(reason)[:500] if reason is not None else None,
+            failure_reason=failure_summary(str(reason))[:500] if reason is not None else None,
             model_class=str(model_class)[:64] if model_class is not None else None,
             effort=str(effort)[:64] if effort is not None else None,
             needs_repair=needs_repair,

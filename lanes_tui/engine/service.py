@@ -37,6 +37,7 @@ from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.request_files import response_file_state
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
+from lanes_tui.core.titles import failure_summary
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.feed import follow, load_and_arm
@@ -803,7 +804,10 @@ class Engine:
                     worker.attention = one_line(event.attention, 300)
                     worker.add("error", f"needs attention: {event.attention}")
             elif isinstance(event, ev.TaskFailed):
-                worker.add("error", f"failed: {event.reason}")
+                summary = failure_summary(event.reason)
+                # After its attempts failed, the line above already said why: no third copy of it.
+                worker.add("error", "no attempts left: the task failed" if summary != event.reason
+                           else f"failed: {event.reason}")
                 worker.activity = ""
             elif isinstance(event, ev.WorkerAbandoned):
                 worker.add("status", f"stopped: {event.reason}")

@@ -28,6 +28,7 @@ from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.lifecycle import lease_expired
 from lanes_tui.core.request_files import wants_answer_file, write_answer_file
+from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import (
     ATTEMPT_FAILED,
     ATTEMPT_INTERRUPTED,
@@ -837,7 +838,7 @@ class Supervisor:
         """A failed attempt: retry with backoff, or fail the task with every attempt's reason (G3)."""
         task_id, token = spec.task["id"], spec.claim_token
         record = self.records.setdefault(task_id, TaskRecord(task_id, spec.task["lane"]))
-        await self._event(task_id, token, "headless_failed", "headless agent invocation failed",
+        await self._event(task_id, token, "headless_failed", f"attempt {spec.attempt} failed: {one_line(reason, 300)}",
                           {"attempt": spec.attempt, "reason": reason})
         await self._event(task_id, token, ATTEMPT_FAILED, reason, {"attempt": spec.attempt, "reason": reason})
         failures = await self._failed_attempts(task_id)

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lanes_tui.core.sanitize import is_clean
-from lanes_tui.core.titles import MAX_TITLE_CHARS, PROMPT_HEAD_CHARS, check_title, prompt_head, task_title
+from lanes_tui.core.titles import (
+    MAX_TITLE_CHARS,
+    PROMPT_HEAD_CHARS,
+    check_title,
+    failure_summary,
+    prompt_head,
+    task_title,
+)
 
 
 def test_the_given_title_wins_over_the_prompt():
@@ -44,3 +51,12 @@ def test_a_submitted_title_is_one_line_of_limited_length(bad, message):
     with pytest.raises(ValueError, match=message):
         check_title(bad)
     assert check_title("  ok  ") == "ok" and check_title(None) == ""
+
+
+def test_a_failure_shows_its_last_reason_first():
+    assert failure_summary("failed after 1 attempt(s):\n1. exited 3: no .env in the worktree") == \
+        "exited 3: no .env in the worktree"
+    assert failure_summary("failed after 2 attempt(s):\n1. timed out\n2. exited 1: boom") == \
+        "exited 1: boom (after 2 attempts)"
+    assert failure_summary("cancelled") == "cancelled"
+    assert failure_summary("failed after 1 attempt(s):\n") == "failed after 1 attempt(s):\n"  # nothing to show

@@ -31,8 +31,10 @@ class Terminal:
         # The environment goes through env(1): tmux's own (-e, the global environment) does not
         # reliably override PATH for the first window of a new server.
         assignments = [f"{key}={value}" for key, value in env.items()]
+        # -u COLUMNS -u LINES: a pytest process has readline loaded, which exports COLUMNS=80
+        # LINES=24 to its children; Textual would take its size from them, not from the pane.
         self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), "-c", cwd,
-                   "--", "env", *assignments, *argv)
+                   "--", "env", "-u", "COLUMNS", "-u", "LINES", *assignments, *argv)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run([TMUX or "tmux", "-L", self.socket, *args], check=True, capture_output=True,

@@ -169,7 +169,7 @@ class LogScreen(Screen[None]):
             text.append(repr(one_line(self.query_text, 80)), "bold")
             text.append("   n/N: next/previous  &: only matching lines  escape: clear", "dim")
         else:
-            text.append("   /: search  z: fold/unfold  escape: back", "dim")
+            text.append("   / search  z fold  esc back", "dim")
         self.query_one("#log-header", Static).update(text)
 
     # -- search ----------------------------------------------------------------------

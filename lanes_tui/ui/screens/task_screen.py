@@ -23,11 +23,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from lanes_tui.core.errors import LanesError
+from lanes_tui.core.states import FAILED
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.service import Engine, EngineChanged
 from lanes_tui.ui.screens.log_screen import COALESCE_SECONDS, MAX_LINES
 from lanes_tui.ui.widgets.answer_view import AnswerView
-from lanes_tui.ui.widgets.detail_pane import detail_text
+from lanes_tui.ui.widgets.detail_pane import detail_text, events_text
 
 # Events that only add transcript lines or counters: no reason to read task.json again.
 _TRANSCRIPT_ONLY = (ev.WorkerActivity, ev.WorkerUsage)
@@ -65,6 +66,7 @@ class TaskScreen(Screen[None]):
             heading.display = False
             yield heading
             yield AnswerView(id="task-answer")
+            yield Static(Text(""), id="task-events")  # after the answer: it is what one came for
         yield Static(Text("transcript"), id="task-transcript-title")
         yield Log(id="task-transcript", highlight=False, max_lines=MAX_LINES)
         yield Footer()
@@ -114,10 +116,15 @@ class TaskScreen(Screen[None]):
             text.append("  is not in the queue (any more)", "dim")
             info.update(text)
             return
-        info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, event_lines=0, wrap=True))
+        info.update(detail_text(row, self.detail, self.now(), prompt_lines=0, wrap=True, with_events=False))
         answer = (self.detail or {}).get("answer") or None
-        self.query_one("#task-answer-title", Static).display = answer is not None
+        heading = self.query_one("#task-answer-title", Static)
+        heading.display = answer is not None
+        # A failed task's response is its failure, not an answer.
+        heading.update(Text("failure" if row.state == FAILED else "answer", "dim"))
         self.query_one("#task-answer", AnswerView).show(answer)
+        events = self.query_one("#task-events", Static)
+        events.update(events_text(self.detail, first="\n") if self.detail and "error" not in self.detail else Text())
 
     @work(group="task-transcript", exit_on_error=False)
     async def _append_transcript(self) -> None:

@@ -12,7 +12,7 @@ from textual.widgets import Log, Static
 
 from lanes_tui.core.request_files import FILE_DIFFERS, FILE_NOT_WRITTEN, FILE_WRITTEN
 from lanes_tui.core.sanitize import clean, one_line
-from lanes_tui.core.states import COMPLETED
+from lanes_tui.core.states import COMPLETED, FAILED
 from lanes_tui.core.titles import first_line
 from lanes_tui.engine.service import TaskRow, TranscriptLine
 from lanes_tui.engine.task_git import detail_line, merged_event
@@ -24,10 +24,11 @@ EVENT_LINES = 4
 
 
 def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, prompt_lines: int = PROMPT_LINES,
-                event_lines: int = EVENT_LINES, wrap: bool = False) -> Text:
+                event_lines: int = EVENT_LINES, wrap: bool = False, with_events: bool = True) -> Text:
     """Plain Text (never markup) of what we know about one task; `detail` may be None while loading.
 
-    Unwrapped (the pane: one screen line per line, cut with an ellipsis) unless `wrap`.
+    Unwrapped (the pane: one screen line per line, cut with an ellipsis) unless `wrap`;
+    without the events when `with_events` is False (the task screen shows them after the answer).
     """
     text = Text(no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
     text.append(row.id, "bold")
@@ -71,9 +72,17 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
         text.append(("" if i == 0 else "\n         ") + line[:500])
     if len(shown) < len(prompt):
         text.append(f"  (+{len(prompt) - len(shown)} lines)", "dim")
+    if with_events:
+        text.append_text(events_text(detail, event_lines, first="\n"))
+    return text
+
+
+def events_text(detail: dict[str, Any], event_lines: int = 0, *, first: str = "") -> Text:
+    """The task's last `event_lines` events (0: all that were read), one line each."""
+    text = Text()
     events = detail.get("events") or []
     if events:
-        text.append("\nevents   ", "dim")
+        text.append(first + "events   ", "dim")
         tail = events if event_lines <= 0 else events[-event_lines:]
         for i, event in enumerate(tail):
             text.append("" if i == 0 else "\n         ")
@@ -87,6 +96,8 @@ def detail_text(row: TaskRow, detail: dict[str, Any] | None, now: datetime, *, p
 
 def response_note(detail: dict[str, Any]) -> str:
     """What is true of the response file: the store's answer and the file are two things."""
+    if (detail.get("task") or {}).get("state") == FAILED:
+        return "no answer: the task failed (the failure is recorded as its response)"
     state = detail.get("response_file")
     if state == FILE_WRITTEN:
         return "answer written to this file"

@@ -15,15 +15,30 @@ from lanes_tui.engine.service import THROUGHPUT_WINDOW, LaneRow, VendorRow
 from lanes_tui.ui import formatting as fmt
 
 
-def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None) -> Table:
+# The totals columns, dropped (last first) when the terminal is too narrow: the header has the sums.
+TOTALS = ("DONE", "FAILED", "TOKENS", "COST")
+
+
+def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None, width: int = 10_000) -> Table:
+    """The lanes with as many of the totals columns as fit in `width`."""
+    for keep in range(len(TOTALS), -1, -1):
+        table = _lanes_table(lanes, now, selected, TOTALS[:keep])
+        if keep == 0 or _width(table) <= width:
+            return table
+    raise AssertionError("unreachable")
+
+
+def _lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None, totals: tuple[str, ...]) -> Table:
     window = int(THROUGHPUT_WINDOW.total_seconds() // 60)
     table = Table(box=None, expand=False, pad_edge=False, show_edge=False, header_style="bold dim")
     for title, justify in (("LANE", "left"), ("MODE", "left"), ("QUEUED", "right"), ("RUNNING", "right"),
-                           ("OLDEST", "right"), (f"DONE/{window}m", "right"), ("DONE", "right"),
-                           ("FAILED", "right"), ("TOKENS", "right"), ("COST", "right"), ("", "left")):
+                           ("OLDEST", "right"), (f"DONE/{window}m", "right"),
+                           *((name, "right") for name in totals), ("", "left")):
         table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for lane in lanes:
         marker = "\u25b8 " if lane.name == selected else "  "
+        cells = {"DONE": str(lane.completed), "FAILED": str(lane.failed),
+                 "TOKENS": _tokens(lane.tokens_in, lane.tokens_out), "COST": fmt.money(lane.cost_usd)}
         table.add_row(
             Text(marker + lane.name, "bold" if lane.name == selected else ""),
             Text(lane.mode, "dim"),
@@ -31,14 +46,11 @@ def lanes_table(lanes: list[LaneRow], now: datetime, selected: str | None) -> Ta
             Text(str(lane.running)),
             Text(fmt.age(lane.oldest_queued_at, now)),
             Text(str(lane.done_recently)),
-            Text(str(lane.completed)),
-            Text(str(lane.failed)),
-            Text(_tokens(lane.tokens_in, lane.tokens_out)),
-            Text(fmt.money(lane.cost_usd)),
+            *(Text(cells[name]) for name in totals),
             _flags(lane),
         )
     if not lanes:
-        table.add_row(Text("  no lanes yet: press n to submit a task", "dim"), *[Text("")] * 10)
+        table.add_row(Text("  no lanes yet: press n to submit a task", "dim"), *[Text("")] * (6 + len(totals)))
     return table
 
 
@@ -103,8 +115,8 @@ class LanesPanel(Static):
 
     def show(self, lanes: list[LaneRow], now: datetime, selected: str | None,
              vendors: list[VendorRow] | None = None) -> None:
-        shown = panel(lanes_table(lanes, now, selected), vendors_table(vendors) if vendors else None,
-                      self.size.width or 80)
+        width = self.size.width or 80
+        shown = panel(lanes_table(lanes, now, selected, width), vendors_table(vendors) if vendors else None, width)
         height = max(len(lanes), len(vendors or ()))
         # A layout pass only when the panel's height changes.
         self.update(shown, layout=height != self._shown_lanes)
