@@ -147,7 +147,7 @@ async def test_a_queued_row_says_what_holds_it_a_busy_slot_a_paused_lane_or_anot
 
 
 async def test_an_attempt_cut_short_by_stopping_the_supervisor_does_not_count(workspace, standins, monkeypatch):
-    """Issue 12, point 9: "a worker stopped by quitting counts as an attempt"."""
+    """G3; issue 12, point 9: "a worker stopped by quitting counts as an attempt"."""
     from lanes_tui.core.states import ATTEMPT_INTERRUPTED, attempts_of
 
     monkeypatch.setenv("STANDIN_MODE", "hang")
