@@ -97,7 +97,7 @@ HELP_TEXT = {
     "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
     "locks": "Advisory file locks agents hold (holder, reason, expiry, alive?); b breaks the selected one",
     "agents": "Agents registered in this repository: status (active, idle, offline), last seen, task, note",
-    "messages": "Messages between agents, newest last, with the selected one's full body; c writes one as the operator",
+    "messages": "Messages between agents, newest last, with the selected one's full body; w writes one as the operator",
     "theme": "Switch theme",
     "help": "This help",
     "quit": "Quit (asks what to do with running workers)",

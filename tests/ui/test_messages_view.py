@@ -77,7 +77,7 @@ async def test_compose_sends_as_the_operator_and_an_agent_receives_it(workspace,
     box = file_messages(root)
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
         screen = await _open(app, pilot)
-        await pilot.press("c")
+        await pilot.press("w")
         modal = await shown(app, pilot, lambda: isinstance(app.screen, ComposeModal) and app.screen, "compose")
         to = modal.query_one("#to", Input)
         assert to.value == "all"
@@ -104,7 +104,7 @@ async def test_a_bad_address_is_refused_in_the_modal_and_nothing_is_sent(workspa
     box = file_messages(workspace.store().root)
     async with dashboard(workspace, ui_settings, watch_only=True) as (app, pilot):
         screen = await _open(app, pilot)
-        await pilot.press("c")
+        await pilot.press("w")
         modal = await shown(app, pilot, lambda: isinstance(app.screen, ComposeModal) and app.screen, "compose")
         modal.query_one("#to", Input).value = "role:Not A Role"
         await pilot.press(*"hello")

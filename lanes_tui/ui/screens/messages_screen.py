@@ -1,4 +1,4 @@
-"""`M`: the messages agents (and operators) sent each other; `c` writes one as the operator.
+"""`M`: the messages agents (and operators) sent each other; `w` writes one as the operator.
 
 The table lists the recent messages, newest at the bottom (selected while the operator has
 not moved away from it, so the view follows a conversation); the selected message's whole
@@ -192,7 +192,8 @@ class MessagesScreen(FollowingScreen):
     MessagesScreen > #message-pane { height: 40%; border-top: solid $panel; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("c", "compose_message", "Compose", id="messages.compose"),
+        # `w`, not `c`: on the dashboard `c` cancels; one meaning per key across screens.
+        Binding("w", "compose_message", "Write", id="messages.compose"),
         Binding("escape,M", "close", "Back", id="messages.close"),
     ]
 
@@ -233,7 +234,7 @@ class MessagesScreen(FollowingScreen):
         self.show_body()
         title = f"Messages: the last {len(messages)}" if len(messages) == LIMIT else f"Messages: {len(messages)}"
         if not messages:
-            title += "   (none yet: c writes one; agents use `lanes-tui send`)"
+            title += "   (none yet: w writes one; agents use `lanes-tui send`)"
         self.query_one("#messages-title", Static).update(Text(title))
         self.loaded.set()
 
