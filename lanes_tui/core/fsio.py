@@ -13,7 +13,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 import stat
 from typing import Any, Iterable, Iterator
 
@@ -113,7 +112,7 @@ def write_atomic_chunks(
     name: str, chunks: Iterable[bytes | memoryview], *, dir_fd: int, mode: int = FILE_MODE, durable: bool = True
 ) -> None:
     """write_atomic for binary content given in pieces (written in order, never joined in memory)."""
-    tmp = f".{name}.{secrets.token_hex(16)}.tmp"
+    tmp = f".{name}.{os.urandom(16).hex()}.tmp"  # secrets.token_hex(16), without importing secrets
     fd = os.open(
         tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd
     )

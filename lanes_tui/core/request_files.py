@@ -5,7 +5,6 @@ rule, by SHA-256)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -16,6 +15,8 @@ from lanes_tui.core.paths import expand_user
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # ~4 ms to import (OpenSSL): only where a request is hashed, not in `list`
+
     digest = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO must not block us
     try:

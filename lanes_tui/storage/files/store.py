@@ -21,7 +21,6 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -543,7 +542,7 @@ def _undo_on_error(fd: int) -> Iterator[None]:
     a response.json the verb created is removed. Renames and unlinks need no free
     space, so this works on a full disk too.
     """
-    backup = f".task.json.{secrets.token_hex(16)}.tmp"
+    backup = f".task.json.{os.urandom(16).hex()}.tmp"  # secrets.token_hex, without its import cost
     try:
         os.link("task.json", backup, src_dir_fd=fd, dst_dir_fd=fd, follow_symlinks=False)
     except OSError:
