@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lanes_tui.commands.hooks import add_parsers as add_hook_parsers
 
     add_hook_parsers(sub, [out])
+    from lanes_tui.commands.mcp import add_parsers as add_mcp_parsers
+
+    add_mcp_parsers(sub, [out])
 
     from lanes_tui.commands.merge import add_parser as add_merge_parser
     from lanes_tui.commands.worktrees import add_parser as add_worktrees_parser

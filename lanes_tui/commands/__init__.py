@@ -23,6 +23,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import agents
 
         return agents.run(args)
+    if command == "mcp":
+        from lanes_tui.commands import mcp
+
+        return mcp.run(args)
     if command == "merge":
         from lanes_tui.commands import merge
 
