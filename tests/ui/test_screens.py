@@ -45,7 +45,8 @@ async def test_enter_opens_the_full_task_and_escape_closes_it(workspace, ui_sett
         for i in range(1, 31):
             assert f"step {i}: check part {i} of the build" in info
         assert "lines)" not in info  # nothing cut
-        assert "response" in info and "created" in info  # the events, oldest included
+        events = plain(screen.query_one("#task-events", Static))
+        assert "response" in info and "created" in events  # the events, oldest included, after the answer
         transcript = screen.query_one("#task-transcript", Log)
         await shown(app, pilot, lambda: any("final result" in line for line in transcript.lines), "the transcript")
         assert transcript.lines[0] == "\u2500\u2500 attempt 1 \u2500\u2500 attempt-1.log"
