@@ -392,12 +392,18 @@ class Engine:
     def running_ids(self) -> list[str]:
         return sorted(self._ours)
 
-    def lanes(self) -> list[LaneRow]:
+    def summary(self) -> tuple[Totals, list[LaneRow], list[VendorRow]]:
+        """The header's totals, the lanes and the vendors, from one reckoning of what runs spent
+        (the dashboard redraws all three on every change)."""
+        usage = self.usage()
+        return self.totals(usage), self.lanes(usage), self.vendors(usage)
+
+    def lanes(self, usage: dict[str, Usage] | None = None) -> list[LaneRow]:
         now = self.store.now()
         recent = now - THROUGHPUT_WINDOW
         found: dict[str, dict[str, Any]] = {}
         names = set(self.config.lanes) if self.config else set()
-        usage = self.usage()
+        usage = self.usage() if usage is None else usage
 
         def fresh() -> dict[str, Any]:
             return {"queued": 0, "running": 0, "oldest": None, "done": 0, COMPLETED: 0, FAILED: 0, "usage": Usage()}
@@ -448,30 +454,30 @@ class Engine:
                     worker.vendor, worker.tokens_in, worker.tokens_out, worker.cost_usd)
         return found
 
-    def totals(self) -> Totals:
+    def totals(self, usage: dict[str, Usage] | None = None) -> Totals:
         counts = self.index.counts()
-        usage = self.usage().values()
-        costs = [u.cost_usd for u in usage if u.cost_usd is not None]
+        spent = (self.usage() if usage is None else usage).values()
+        costs = [u.cost_usd for u in spent if u.cost_usd is not None]
         attention = sum(1 for s in self.index.summaries() if self._needs_attention(s)) + len(self.index.corrupt)
         return Totals(
             counts=counts,
             workers=len(self._ours) if self.supervisor else counts.get(CLAIMED, 0),
             cap=self.supervisor.global_cap if self.supervisor else None,
-            tokens_in=sum(u.tokens_in for u in usage),
-            tokens_out=sum(u.tokens_out for u in usage),
+            tokens_in=sum(u.tokens_in for u in spent),
+            tokens_out=sum(u.tokens_out for u in spent),
             cost_usd=round(sum(costs), 6) if costs else None,
             attention=attention,
         )
 
-    def vendors(self) -> list[VendorRow]:
+    def vendors(self, usage: dict[str, Usage] | None = None) -> list[VendorRow]:
         """Per vendor that ran something: running, done, failed, tokens and cost."""
-        usage = self.usage()
+        usage = self.usage() if usage is None else usage
         found: dict[str, dict[str, Any]] = {}
-        for summary in self.index.summaries():
-            spent = usage.get(summary.id)
-            vendor = spent.vendor if spent is not None and spent.vendor else ""
-            if not vendor:
-                continue  # never ran here, and its answer names no vendor: nobody to count it for
+        for task_id, spent in usage.items():  # the tasks that ran: not a pass over all of them
+            summary = self.index.get(task_id)
+            vendor = spent.vendor
+            if summary is None or not vendor:
+                continue  # gone (archived), or an answer that names no vendor: nobody to count it for
             data = found.setdefault(vendor, {"running": 0, COMPLETED: 0, FAILED: 0, "usage": Usage(vendor)})
             if summary.state == CLAIMED:
                 data["running"] += 1
