@@ -41,7 +41,7 @@ class TaskSummary:
     # the two writes): whoever can should call store.recover() (G8).
     needs_repair: bool = False
     title: str = ""  # metadata.title, else the prompt's first line (core/titles.py)
-    prompt_head: str = ""  # the prompt's start, for the dashboard's filter words
+    prompt_head: str = ""  # the prompt's start (raw), for the dashboard's filter words only
 
     @classmethod
     def of(cls, task: dict[str, Any], needs_repair: bool = False) -> "TaskSummary":

@@ -60,6 +60,7 @@ ACKNOWLEDGED = "acknowledged"  # the task event an operator's `x` appends: its p
 # A finished task whose last event is one of these was dealt with: retried as a new task, or
 # acknowledged. It no longer needs attention, in this dashboard or any other on the queue.
 HANDLED_EVENTS = frozenset({ACKNOWLEDGED, "requeued"})
+DETAIL_TAIL_BYTES = 256 << 10  # of each attempt log, for the detail pane's last lines
 ANSWER_FACTS_LOADED_AT_START = 1000  # the newest completed tasks whose answers are read at start
 
 
@@ -143,7 +144,7 @@ class TaskRow:
     permissions: str = "read-only"  # the preset it runs (or would run) with
     changes: str = ""  # what its branch holds: "+12 -3", "no edits", "merged"; "" without a branch
     title: str = ""  # metadata.title or the prompt's first line; sanitised
-    prompt_head: str = ""  # the prompt's start (sanitised), for filter words
+    prompt_head: str = ""  # the prompt's start, raw: only matched by filter words, never drawn
 
 
 @dataclass(frozen=True)
@@ -513,7 +514,11 @@ class Engine:
         metadata = response.get("metadata") if isinstance(response, dict) else None
         body = response.get("body") if isinstance(response, dict) else None
         answer = body if isinstance(body, str) else None
-        tail = self.task_transcript(task_id).update()[-transcript_tail:] if transcript_tail > 0 else []
+        tail: list[str] = []
+        if transcript_tail > 0:
+            # A few hundred lines are at the end: the last 256 KB, not the log screen's 4 MB.
+            tail = TaskTranscript(self.store.attempt_log_path(task_id, 1),
+                                  tail_bytes=DETAIL_TAIL_BYTES).update()[-transcript_tail:]
         return {"task": task, "events": events, "response_exists": response is not None,
                 "response_metadata": metadata if isinstance(metadata, dict) else {},
                 "answer": answer, "response_file": response_file_state(task, answer), "transcript_tail": tail}

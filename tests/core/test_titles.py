@@ -41,9 +41,15 @@ def test_a_title_is_always_one_clean_line(prompt, given_title):
     assert is_clean(title) and "\n" not in title and len(title) <= MAX_TITLE_CHARS
 
 
-def test_the_prompt_head_is_its_start_on_one_line():
+def test_the_prompt_head_is_its_start_for_matching():
     head = prompt_head({"prompt": "find\nthe   bug " + "y" * 2000})
-    assert head.startswith("find the bug y") and len(head) <= PROMPT_HEAD_CHARS
+    assert head.startswith("find\nthe   bug y") and len(head) == PROMPT_HEAD_CHARS
+    assert prompt_head({"prompt": None}) == ""
+
+
+def test_a_long_first_line_is_capped_without_scanning_the_whole_prompt():
+    title = task_title({"prompt": "word " * 10_000})
+    assert len(title) <= MAX_TITLE_CHARS and title.endswith("\u2026")
 
 
 @pytest.mark.parametrize("bad, message", [("two\nlines", "one line"), ("x" * (MAX_TITLE_CHARS + 1), "at most")])
