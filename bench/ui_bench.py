@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
 """Dashboard benchmark: the full-screen `lanes-tui` app in a real pty, next to `lanes-tui --no-ui`.
 
-The issue's targets: with 10,000 tasks in the store the first frame appears in
-under 1.5 s, a change shows within 200 ms, and an idle dashboard uses under 2%
-of a core. This script measures them the way a user meets them: the
-`lanes-tui` console script (no subcommand, `--config handoff/handoff.yaml`)
-runs in a pseudo-terminal of 120x40 with TERM=xterm-256color, and what it
-draws is read back from the pty's master side (a reader thread, select +
-os.read, every chunk time-stamped on arrival). ANSI sequences are stripped
-from the byte stream before searching it, so a marker is found however Textual
-splits a line into styled pieces.
+The issue's targets (issue 12): with 10,000 tasks and their history on disk the
+first frame appears in under 1.5 s, a change shows within 200 ms, an idle
+dashboard uses under 2% of a core, and the transcript of a 20 MB attempt log
+opens in under 300 ms (paged, not read whole). This script measures them the way
+a user meets them: the `lanes-tui` console script (no subcommand, `--config
+handoff/handoff.yaml`) runs in a pseudo-terminal of 120x40 with
+TERM=xterm-256color, and what it draws is read back from the pty's master side
+(a reader thread, select + os.read, every chunk time-stamped on arrival). ANSI
+sequences are stripped from the byte stream before searching it, so a marker is
+found however Textual splits a line into styled pieces. The script only prints
+(no asserts on the targets).
 
-The store: bench/queue_bench.py's generator (imported), 90% completed, 10%
-queued on two lanes, written where handoff.yaml's queue_root points. The
-workspace's lanes-tui.yaml sets `lane_defaults: {mode: external}`, so the
-supervisor never runs those tasks, and one extra `probe` lane internal (used
-only by the headless latency probe below). Three programs, each launched N
-times (default 3) on the same store:
+The store: bench/queue_bench.py's generator (imported), 90% finished, 10%
+queued on two lanes, written where handoff.yaml's queue_root points, then given
+the history a queue lanes-tui's supervisor ran for a while leaves behind
+(`add_history`): answers with the run's metadata as the supervisor writes it
+(vendor, model_used/model_reported, effort_used, tokens, cost_usd: what
+RunFacts.of reads), events for every attempt (claimed with its number,
+dispatcher_started, headless_started, headless_completed or headless_failed +
+attempt_failed + released), 8% completed on a second attempt, 4% failed after 3
+attempts, 1% cancelled, every 20th queued task back in the queue after a failed
+attempt, and small Claude/Codex stream-json attempt logs (Backend.attempt_log_path)
+for a quarter of the finished tasks and every failed or retried one. One task is
+claimed (by another host's supervisor, lease one day): its running attempt's log
+is 20 MB (bench/transcript_bench.py's generator) ending in a message with a
+marker; it sorts first in the table (running, then queued oldest first), so it
+is the selected row at start. The workspace's lanes-tui.yaml sets
+`lane_defaults: {mode: external}`, so the supervisor never runs those tasks, and
+one extra `probe` lane internal (used only by the headless latency probe below).
+Three programs, each launched N times (default 3) on the same store:
 
   * the dashboard with its embedded supervisor (lanes external: it only watches);
   * the dashboard with --watch-only (no supervisor at all);
@@ -36,7 +50,12 @@ Per launch:
      nothing for tasks on external lanes, so its probe task goes to the
      internal `probe` lane with metadata.depends_on = a queued task, and the
      time runs until its `task_waiting` JSON line (detection plus one planning
-     step, no agent started).
+     step, no agent started);
+  5. (dashboards) transcript opened, 3 times: `l` written to the pty (the
+     selected row is the claimed task) until the log screen shows the big log's
+     last line (its marker, drawn after the screen's `log <task id>` header),
+     then escape until the dashboard's header is back. Also noted: the header's
+     token totals once the answers read at start are in (the history shown).
 Then the dashboard is quit with `q` (the time to exit is reported), --no-ui
 with SIGTERM; SIGTERM/SIGKILL to the process group if they linger, and any
 process left in the session is killed and reported.
@@ -44,11 +63,14 @@ process left in the session is killed and reported.
 One untimed launch of each dashboard mode goes first (its first frame is
 reported: the first launch on a freshly written store); Python bytecode is
 warm for all launches (a private PYTHONPYCACHEPREFIX, filled by a warm-up
-launch on a small store). agent-lanes has no dashboard; its `status --all`
-(human output, through a pipe) on the same store is the nearest thing an
-agent-lanes user runs to see the queue, shown beside the first frame.
+launch on a small store with history, which also opens the log screen).
+agent-lanes has no dashboard; its `status --all` (human output, through a
+pipe) on the same store is the nearest thing an agent-lanes user runs to see
+the queue, shown beside the first frame. Phases measured apart for the notes:
+the app's imports in a bare interpreter, the index scan and the transcript read
+in this process.
 
-    python bench/ui_bench.py                   # 10,000 tasks, 3 launches of each (about 3.5 minutes)
+    python bench/ui_bench.py                   # 10,000 tasks, 3 launches of each (about 4.5 minutes)
     python bench/ui_bench.py --quick           # smoke run: 1,000 tasks, 1 launch, 5 s idle window
     python bench/ui_bench.py --markdown-out table.md --tmpdir /var/tmp
 
@@ -61,6 +83,8 @@ import argparse
 import bisect
 import codecs
 import fcntl
+import hashlib
+import json
 import os
 import pty
 import re
@@ -69,14 +93,16 @@ import shutil
 import signal
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import termios
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -86,6 +112,7 @@ for folder in (REPO, BENCH):
 
 import bench_common  # noqa: E402
 import queue_bench  # noqa: E402  (bench/queue_bench.py: generator, workspace, helpers)
+import transcript_bench  # noqa: E402  (bench/transcript_bench.py: the big attempt log's generator)
 from queue_bench import (  # noqa: E402
     LANES,
     WORKSPACE_ID,
@@ -98,7 +125,12 @@ from queue_bench import (  # noqa: E402
     run_cli,
 )
 
+from lanes_tui.engine import service  # noqa: E402
+from lanes_tui.engine.attempt_transcript import TAIL_BYTES, TaskTranscript  # noqa: E402
+from lanes_tui.engine.index import TaskIndex  # noqa: E402
 from lanes_tui.storage.files.backend import FileBackend  # noqa: E402
+from lanes_tui.storage.files.scan import all_tasks  # noqa: E402
+from lanes_tui.ui import formatting as fmt  # noqa: E402
 from lanes_tui.ui.app import COALESCE_SECONDS  # noqa: E402  (quoted in the notes)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -106,12 +138,318 @@ PROBE_LANE = "probe"  # internal: the headless supervisor reports its tasks (the
 FIRST_FRAME_TARGET = 1.5  # seconds
 CHANGE_TARGET = 0.200  # seconds
 IDLE_TARGET = 2.0  # % of one core
+TRANSCRIPT_TARGET = 0.300  # seconds: `l` on a task whose attempt log is 20 MB, to its last line shown
 
 # Complete escape sequences: CSI, OSC (BEL or ST), DCS, charset selection, two-byte ESC x.
 ANSI = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|P[^\x1b]*\x1b\\|[()*+][0-9A-Za-z]|[@-Z\\-_=>78])"
 )
-HEADER = r"queued\s+(?P<queued>\d+)\s+claimed\s+\d+\s+completed\s+{completed}(?!\d)"
+# The header's figures, with its long labels or the short ones it uses when they would not fit.
+HEADER = r"(?:queued|q)\s+(?P<queued>\d+)\s+(?:claimed|run)\s+\d+\s+(?:completed|done)\s+{completed}(?!\d)"
+
+
+# -- history on disk ---------------------------------------------------------------------------
+#
+# queue_bench's generator writes what agent-lanes leaves behind: task.json, a created/claimed/
+# response event trail, a bare answer. A queue lanes-tui's supervisor ran for a while holds more,
+# and the dashboard reads some of it at start: the answers' run facts (vendor, model, tokens,
+# cost: RunFacts.of over response.json's metadata, as Supervisor._record_answer writes it), the
+# attempts of unfinished and failed tasks (counted from their events), and the attempt logs under
+# the store's cache folder (Backend.attempt_log_path) when a transcript is opened.
+
+SUPERVISOR_OWNER = "lanes-tui@bench-host:4242"  # another host's supervisor: never reclaimed here
+FAILED_EVERY = 25  # finished task i with i % 25 == 7: failed for good after 3 attempts (4%)
+CANCELLED_EVERY = 100  # i % 100 == 13: cancelled while queued (1%)
+RETRIED_EVERY = 12  # i % 12 == 5: completed on the second attempt, the first failed (8%)
+LOG_EVERY = 4  # i % 4 == 0: the attempt logs are on disk (also every failed and retried task)
+QUEUED_RETRY_EVERY = 20  # queued task k with k % 20 == 3: one failed attempt behind it, back in the queue
+BIG_LOG_TITLE = "Refactor the storage layer (long run)"
+FAIL_REASONS = (
+    "claude exited with code 1: API Error: 529 overloaded",
+    "no answer within the lane's timeout of 1800 s",
+    "the agent's stream ended without a result (killed by signal 9)",
+)
+MODELS = (  # (vendor, model_used, model_reported or "", effort, $ per M tokens in, out)
+    ("claude", "claude-sonnet-5", "claude-sonnet-5-20260915", "high", 3.0, 15.0),
+    ("claude", "claude-opus-4-8", "", "xhigh", 15.0, 75.0),
+    ("claude", "claude-haiku-4-5", "", "", 1.0, 5.0),
+    ("codex", "gpt-6.2-sol", "", "medium", 1.25, 10.0),
+)
+
+
+@dataclass
+class History:
+    counts: dict[str, int]  # tasks by state
+    big_task: str  # the claimed task whose attempt log is big (the table's first row)
+    marker: str  # the text on the big log's last display line
+    big_log_bytes: int
+    big_log_lines: int
+    logs: int  # attempt logs written (the big one included)
+    log_bytes: int
+    tasks_with_logs: int
+    answers_with_facts: int
+    cancelled: int
+    expected_tokens: str  # the header's `tokens IN/OUT` once the answers read at start are in ("" if unknown)
+
+
+def _jl(items: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(item) + "\n" for item in items).encode()
+
+
+def small_log(i: int, attempt: int, vendor: str, model: str, ok: bool, answer: str, usage: tuple[int, int],
+              cost: float, reason: str) -> bytes:
+    """One attempt's stdout as the vendor's CLI streams it: a few tool calls and the answer (3-6 KB)."""
+    session = hashlib.md5(f"{i}-{attempt}".encode()).hexdigest()
+    listing = "\n".join(f"{n:4}  {'def' if n % 9 == 0 else '   '} line {n} of src/module_{i % 40}.py" for n in range(40))
+    if vendor == "codex":
+        items = [
+            {"type": "thread.started", "thread_id": session},
+            {"type": "item.completed", "item": {"id": "item_0", "type": "reasoning",
+                                                "text": f"Reading the request for task {i}, then the diff."}},
+            {"type": "item.completed", "item": {"id": "item_1", "type": "command_execution",
+                                                "command": "bash -lc 'git diff --stat HEAD~1'", "exit_code": 0,
+                                                "aggregated_output": listing, "status": "completed"}},
+        ]
+        if ok:
+            items.append({"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": answer}})
+            items.append({"type": "turn.completed", "usage": {"input_tokens": usage[0], "cached_input_tokens": 0,
+                                                              "output_tokens": usage[1]}})
+        else:
+            items.append({"type": "turn.failed", "error": {"message": reason}})
+        return _jl(items)
+    items = [
+        {"type": "system", "subtype": "init", "session_id": session, "model": model, "tools": ["Read", "Bash", "Edit"]},
+        {"type": "assistant", "message": {"id": f"m{i}a", "content": [
+            {"type": "text", "text": f"I will read request.md (task {i}) and the change it points at."}]}},
+        {"type": "assistant", "message": {"id": f"m{i}b", "content": [
+            {"type": "tool_use", "id": "t1", "name": "Read", "input": {"file_path": "request.md"}}]}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "content": listing}]}},
+        {"type": "assistant", "message": {"id": f"m{i}c", "content": [
+            {"type": "tool_use", "id": "t2", "name": "Bash",
+             "input": {"command": "git diff --stat HEAD~1", "description": "What the change touches"}}]}},
+        {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t2", "content": listing}]}},
+    ]
+    if ok:
+        items.append({"type": "assistant", "message": {"id": f"m{i}d", "content": [{"type": "text", "text": answer}]}})
+        items.append({"type": "result", "subtype": "success", "is_error": False, "result": answer, "num_turns": 3,
+                      "session_id": session, "duration_ms": 52_000, "total_cost_usd": cost,
+                      "usage": {"input_tokens": usage[0], "output_tokens": usage[1]}})
+    else:
+        items.append({"type": "result", "subtype": "error_during_execution", "is_error": True, "num_turns": 2,
+                      "session_id": session, "errors": [reason], "usage": {"input_tokens": usage[0] // 2,
+                                                                          "output_tokens": 0}})
+    return _jl(items)
+
+
+def _write_log(path: Path, data: bytes) -> None:
+    for folder in (path.parent.parent.parent, path.parent.parent, path.parent):  # .lanes-tui/logs/<id>, all 0700
+        folder.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def add_history(store_root: Path, shape: queue_bench.StoreShape, ws: Workspace, big_log_mb: int) -> History:
+    """Turn queue_bench's store into one lanes-tui's supervisor has run for a while (in place).
+
+    Finished tasks (90%): answered by a lanes-tui supervisor with the run's metadata (a mix of
+    vendors and models, tokens, cost), events for every attempt (claimed with its attempt number,
+    dispatcher_started, headless_started with the log's path, headless_completed or
+    headless_failed + attempt_failed + released), 8% completed on a second attempt, 4% failed
+    after 3 attempts, 1% cancelled while queued; a quarter of them (and every failed or retried
+    one) with their small attempt logs. Queued tasks (10%): every 20th has a failed attempt behind
+    it; the oldest on the second lane is claimed (by another host's supervisor, lease one day)
+    and its running attempt's log is `big_log_mb` MB of stream-json (transcript_bench's
+    generator) ending in a message that carries `marker`. The claimed task sorts first in the
+    dashboard's table (running, then queued oldest first), so it is the selected row at start.
+    """
+    backend = FileBackend(store_root)
+    tasks_dir = store_root / "tasks"
+    ids = sorted(os.listdir(tasks_dir))  # queue_bench's ids start with the creation time: i order
+    n = len(ids)
+    finished = n - shape.queued
+    queued_ids = [task_id for lane in LANES for task_id in shape.ids_by_lane[lane]]
+    queued_rank = {task_id: k for k, task_id in enumerate(sorted(queued_ids))}
+    big_task = shape.ids_by_lane[LANES[1]][0]
+    marker = f"UIBENCH-LAST-LINE-{hashlib.md5(big_task.encode()).hexdigest()[:10]}"
+    now = datetime.now(UTC)
+    counts = {"queued": 0, "claimed": 0, "completed": 0, "failed": 0}
+    logs = log_bytes = tasks_with_logs = facts = cancelled = 0
+    completed_usage: list[tuple[str, int, int]] = []  # (completed_at, tokens in, out) of answers with facts
+    old_umask = os.umask(0o077)
+    try:
+        for i, task_id in enumerate(ids):
+            folder = tasks_dir / task_id
+            task = json.loads((folder / "task.json").read_text())
+            created = datetime.strptime(task["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            vendor, model, reported, effort, price_in, price_out = MODELS[(i * 7) % len(MODELS)]
+            lane = task["lane"]
+            task["metadata"] = {"title": f"Review the {lane} change #{i}"}
+            events = [queue_bench._event(created, "created", "task queued", {"lane": lane})]
+            with_logs = i % LOG_EVERY == 0
+            attempt_logs: list[tuple[int, bytes]] = []
+
+            def attempt(number: int, start: datetime, ok: bool, reason: str = "", *, last: bool = True,
+                        answer: str = "", usage: tuple[int, int] = (0, 0), cost: float = 0.0) -> datetime:
+                """The events of one attempt from `start`; returns when it ended."""
+                log_path = backend.attempt_log_path(task_id, number)
+                events.append(queue_bench._event(start, "claimed", "task claimed",
+                                                 {"owner": SUPERVISOR_OWNER, "attempt": number}))
+                events.append(queue_bench._event(
+                    start, "dispatcher_started", "dispatcher claimed task and is preparing headless agent",
+                    {"owner": SUPERVISOR_OWNER, "vendor": vendor, "model_class": "any", "effort": effort or None,
+                     "permissions": "read-only"}))
+                events.append(queue_bench._event(
+                    start + timedelta(milliseconds=300), "headless_started", "headless agent invocation started",
+                    {"vendor": vendor, "model": model, "effort": effort or None, "permissions": "read-only",
+                     "attempt": number, "pid": 10_000 + i, "log": str(log_path)}))
+                end = start + timedelta(seconds=52)
+                if ok:
+                    events.append(queue_bench._event(end, "headless_completed", "headless agent invocation completed",
+                                                     {"attempt": number, "duration_ms": 52_000}))
+                else:
+                    events.append(queue_bench._event(end, "headless_failed", "headless agent invocation failed",
+                                                     {"attempt": number, "reason": reason}))
+                    events.append(queue_bench._event(end, "attempt_failed", reason, {"attempt": number, "reason": reason}))
+                    if not last:
+                        events.append(queue_bench._event(end, "released", "claim released", {
+                            "reason": f"attempt {number} failed: {reason}; retry in 30 s"}))
+                if with_logs:
+                    attempt_logs.append((number, small_log(i, number, vendor, model, ok, answer, usage, cost, reason)))
+                return end + timedelta(seconds=30 if not ok else 0)
+
+            if i < finished and i % CANCELLED_EVERY == 13:
+                stamp = queue_bench._ts(created + timedelta(seconds=20))
+                task.update(state="failed", claim_owner=None, claim_token=None, lease_expires_at=None, claimed_at=None,
+                            completed_at=None, failed_at=stamp, updated_at=stamp, failure_reason="cancelled")
+                events.append(queue_bench._event(created + timedelta(seconds=20), "cancelled", "task cancelled by operator",
+                                                 {"by": "operator", "reason": "superseded", "previous_state": "queued",
+                                                  "previous_owner": None}))
+                (folder / "response.json").unlink()
+                cancelled += 1
+            elif i < finished:
+                failed = i % FAILED_EVERY == 7
+                with_logs = with_logs or failed or i % RETRIED_EVERY == 5
+                moment = created + timedelta(seconds=1)
+                if failed:
+                    for number in (1, 2, 3):
+                        moment = attempt(number, moment, False, FAIL_REASONS[(i + number) % 3], last=number == 3)
+                    body = "failed after 3 attempt(s):\n" + "\n".join(
+                        f"{k}. {FAIL_REASONS[(i + k) % 3]}" for k in (1, 2, 3))
+                    metadata: dict[str, Any] = {}
+                    status = "failed"
+                else:
+                    number = 1
+                    if i % RETRIED_EVERY == 5:
+                        moment = attempt(1, moment, False, FAIL_REASONS[i % 3], last=False)
+                        number = 2
+                    tokens_in, tokens_out = 20_000 + (i * 7919) % 180_000, 800 + (i * 104_729) % 9_000
+                    cost = round((tokens_in * price_in + tokens_out * price_out) / 1e6, 6)
+                    body = (f"Verdict: accept.\n\nTask {i}: the change to src/module_{i % 40}.py does what "
+                            "request.md asks. No blocking issues.\n\nNon-blocking:\n"
+                            + "".join(f"- line {10 * k}: the name could say what it holds ({k}).\n" for k in range(1, 12)))
+                    moment = attempt(number, moment, True, answer=body, usage=(tokens_in, tokens_out), cost=cost)
+                    metadata = {
+                        "model_used": model, "effort_used": effort or None, "permissions": "read-only",
+                        "tokens_in": tokens_in, "tokens_out": tokens_out, "tokens_cache_read": tokens_in // 2,
+                        "tokens_cache_write": tokens_in // 10, "tokens_reasoning": tokens_out // 3 if vendor == "codex" else 0,
+                        "cost_usd": cost, "cost_estimated": vendor == "codex", "duration_ms": 52_000,
+                        "api_retries": 1 if i % 3 == 0 else 0, "vendor": vendor,
+                        "session_id": hashlib.md5(f"{i}-{number}".encode()).hexdigest(), "attempt": number,
+                    }
+                    if reported:
+                        metadata["model_reported"] = reported
+                    status = "completed"
+                    facts += 1
+                stamp = queue_bench._ts(moment)
+                token = hashlib.md5(f"{task_id}-last".encode()).hexdigest()
+                task.update(claim_owner=SUPERVISOR_OWNER, claim_token=token, updated_at=stamp,
+                            claimed_at=queue_bench._ts(moment - timedelta(seconds=52)),
+                            lease_expires_at=queue_bench._ts(moment + timedelta(seconds=848)))
+                if failed:
+                    task.update(state="failed", completed_at=None, failed_at=stamp, failure_reason=body)
+                else:
+                    task.update(state="completed", completed_at=stamp, failed_at=None, failure_reason=None)
+                    completed_usage.append((stamp, metadata["tokens_in"], metadata["tokens_out"]))
+                response = {
+                    "task_id": task_id, "reviewer": SUPERVISOR_OWNER, "status": status, "body": body,
+                    "reviewed_request_sha256": task["request_sha256"], "request_changed_before_response": False,
+                    "follow_up_required": False, "verdict": None, "blocking_count": None, "nonblocking_count": None,
+                    "metadata": metadata, "created_at": stamp,
+                }
+                (folder / "response.json").write_text(queue_bench._dumps(response))
+                events.append(queue_bench._event(moment, "response", "response submitted", {"reviewer": SUPERVISOR_OWNER}))
+            elif task_id == big_task:
+                task["metadata"] = {"title": BIG_LOG_TITLE}
+                claimed = now - timedelta(minutes=20)
+                task.update(state="claimed", claim_owner=SUPERVISOR_OWNER,
+                            claim_token=hashlib.md5(task_id.encode()).hexdigest(), claimed_at=queue_bench._ts(claimed),
+                            updated_at=queue_bench._ts(claimed),
+                            lease_expires_at=queue_bench._ts(now + timedelta(days=1)))
+                with_logs = False  # its one log is written below
+                events.append(queue_bench._event(claimed, "claimed", "task claimed",
+                                                 {"owner": SUPERVISOR_OWNER, "attempt": 1}))
+                path = backend.attempt_log_path(task_id, 1)
+                events.append(queue_bench._event(claimed, "headless_started", "headless agent invocation started",
+                                                 {"vendor": "claude", "model": "claude-opus-4-8", "effort": "xhigh",
+                                                  "permissions": "edit", "attempt": 1, "pid": 9999, "log": str(path)}))
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                big_lines = transcript_bench.write_log(path, big_log_mb)
+                with path.open("ab") as out:  # the running attempt's newest message: the screen's last line
+                    out.write(_jl([{"type": "assistant", "message": {"id": "last", "content": [
+                        {"type": "text", "text": f"{marker} (the newest message of this run)"}]}}]))
+                big_lines += 1
+                logs, log_bytes, tasks_with_logs = logs + 1, log_bytes + path.stat().st_size, tasks_with_logs + 1
+            elif queued_rank.get(task_id, 0) % QUEUED_RETRY_EVERY == 3:
+                with_logs = True
+                attempt(1, created + timedelta(seconds=1), False, FAIL_REASONS[i % 3], last=False)
+                task["updated_at"] = queue_bench._ts(created + timedelta(seconds=53))
+            for number, data in attempt_logs:
+                _write_log(backend.attempt_log_path(task_id, number), data)
+                logs, log_bytes = logs + 1, log_bytes + len(data)
+            tasks_with_logs += bool(attempt_logs)
+            counts[task["state"]] += 1
+            (folder / "task.json").write_text(queue_bench._dumps(task))
+            (folder / "events.jsonl").write_text("".join(events))
+    finally:
+        os.umask(old_umask)
+    expected = ""
+    loaded_at_start = getattr(service, "ANSWER_FACTS_LOADED_AT_START", None)
+    if isinstance(loaded_at_start, int):  # the newest answers the engine reads at start: their tokens in the header
+        newest = sorted(completed_usage, reverse=True)[:loaded_at_start]
+        expected = f"{fmt.tokens(sum(u[1] for u in newest))}/{fmt.tokens(sum(u[2] for u in newest))}"
+    return History(counts, big_task, marker, (backend.attempt_log_path(big_task, 1)).stat().st_size, big_lines,
+                   logs, log_bytes, tasks_with_logs, facts, cancelled, expected)
+
+
+def check_history(store_root: Path, history: History, scratch: Path, ws: Workspace) -> None:
+    """The generated history reads back as lanes-tui's own would: the same keys as a task the
+    store API answered with metadata, run facts found, states counted, the big log's last line."""
+    real = FileBackend(scratch)
+    task = real.create_task(workspace_id=WORKSPACE_ID, correlation_id="c", source_agent="s", lane=LANES[0],
+                            workspace_root=ws.root, request_path=ws.request, response_path=ws.root / "r.md", prompt="p")
+    claimed = real.claim(task["id"], owner=SUPERVISOR_OWNER, lease_seconds=60)
+    real.respond(task["id"], body="ok", reviewer=SUPERVISOR_OWNER, claim_token=claimed["claim_token"],
+                 metadata={"vendor": "claude", "model_used": "m", "tokens_in": 1})
+    store = FileBackend(store_root)
+    listing = all_tasks(store)
+    assert not listing.corrupt, f"corrupt tasks in the generated history: {listing.corrupt[:3]}"
+    by_state: dict[str, int] = {}
+    for item in listing.tasks:
+        by_state[item["state"]] = by_state.get(item["state"], 0) + 1
+    assert by_state == {k: v for k, v in history.counts.items() if v}, (by_state, history.counts)
+    done = next(t for t in listing.tasks if t["state"] == "completed")
+    mine, theirs = store.read_response(done["id"]), real.read_response(task["id"])
+    assert mine is not None and theirs is not None and set(mine) == set(theirs), "response.json keys differ"
+    assert set(done) == set(real.read_task(task["id"])), "task.json keys differ"
+    assert service.RunFacts.of(mine["metadata"]) is not None, "no run facts in a generated answer"
+    assert store.attempts(history.big_task) == 1
+    transcript = TaskTranscript(store.attempt_log_path(history.big_task, 1))
+    lines = transcript.update()
+    assert lines and history.marker in lines[-1], f"the big log's last display line: {lines[-1:]!r}"
+    shutil.rmtree(scratch)
 
 
 # -- the pty ----------------------------------------------------------------------------
@@ -124,6 +462,7 @@ class _Watch:
     done: threading.Event = field(default_factory=threading.Event)
     at: float = 0.0
     match: re.Match[str] | None = None
+    end: int = 0  # absolute offset just past the match
 
 
 class PtyProcess:
@@ -214,7 +553,7 @@ class PtyProcess:
         if match:
             # The chunk that completed the match: the first whose end reaches the match's end.
             end = self._base + match.end()
-            watch.match, watch.at = match, self._times[bisect.bisect_left(self._ends, end)]
+            watch.match, watch.at, watch.end = match, self._times[bisect.bisect_left(self._ends, end)], end
             watch.done.set()
 
     def mark(self) -> int:
@@ -362,6 +701,9 @@ class Launch:
     idle: float | None = None  # % of one core
     idle_others: float | None = None  # % of one core used by everything else meanwhile
     changes: list[float] = field(default_factory=list)
+    opens: list[float] = field(default_factory=list)  # `l` to the big log's last line on the log screen
+    opens_screen: list[float] = field(default_factory=list)  # `l` to the log screen's header
+    history: float | None = None  # spawn to the header's cost of the answers read at start
     quit: float | None = None
     bytes_read: int = 0
 
@@ -379,6 +721,8 @@ class Bench:
     settle: float
     window: float
     changes: int
+    opens: int = 0  # transcript openings per full dashboard launch
+    history: History | None = None
     notes: list[str] = field(default_factory=list)
 
     def argv(self, *args: str) -> list[str]:
@@ -413,9 +757,13 @@ class Bench:
         wall, used = w1 - w0, c1 - c0
         return 100.0 * used / wall, max(0.0, 100.0 * ((b1 - b0) - used) / wall)
 
-    def dashboard(self, mode_args: tuple[str, ...], tag: str, *, full: bool = True) -> Launch:
-        """One launch of the dashboard: first byte, first frame, and (full) idle CPU and change latency."""
+    def dashboard(self, mode_args: tuple[str, ...], tag: str, *, full: bool = True, opens: int | None = None) -> Launch:
+        """One launch of the dashboard: first frame, and (full) idle CPU, change latency and transcript openings."""
         proc = self.spawn(*mode_args)
+        history = self.history
+        # The header's token totals, as it shows them with long labels or short ones.
+        usage = (proc.watch(rf"(?:tokens|tok)\s+{re.escape(history.expected_tokens)}(?![\d.])", 0)
+                 if history is not None and history.expected_tokens else None)
         try:
             frame = proc.wait(proc.watch(self.header(), 0), 120, "first frame")
             shown = int(frame.match.group("queued")) if frame.match else -1
@@ -432,6 +780,10 @@ class Bench:
                     proc.wait(item, 30, f"change {k + 1} (header queued {self.queued})")
                     launch.changes.append(item.at - t0)
                     time.sleep(0.6 + 0.1 * k)  # land the next one at another phase of the 1 s tick
+            for k in range(self.opens if opens is None else opens):
+                self.open_transcript(proc, launch, k)
+            if usage is not None and usage.done.is_set():
+                launch.history = usage.at - proc.started
         finally:
             launch_quit, notes = proc.stop(b"q")
             self.notes.extend(notes)
@@ -439,6 +791,26 @@ class Bench:
             raise RuntimeError(f"dashboard exited {proc.returncode}: {proc.tail()!r}")
         launch.quit, launch.bytes_read = launch_quit, proc.bytes_read
         return launch
+
+    def open_transcript(self, proc: PtyProcess, launch: Launch, k: int) -> None:
+        """`l` on the selected row (the claimed task with the big log: the table's first row) until
+        the log screen shows the log's last line, then escape until the dashboard is back. The
+        last line counts only once drawn after the log screen's header: the dashboard's detail
+        pane may show the same line for the selected task."""
+        assert self.history is not None
+        screen = proc.watch(rf"log\s+{re.escape(self.history.big_task)}", proc.mark())
+        t0 = time.perf_counter()
+        proc.write(b"l")
+        proc.wait(screen, 30, f"transcript {k + 1}: the log screen's header")
+        last = proc.wait(proc.watch(re.escape(self.history.marker), screen.end), 30,
+                         f"transcript {k + 1}: the big log's last line")
+        launch.opens.append(last.at - t0)
+        launch.opens_screen.append(screen.at - t0)
+        time.sleep(0.3)
+        back = proc.watch(self.header(self.queued), proc.mark())
+        proc.write(b"\x1b")
+        proc.wait(back, 30, f"transcript {k + 1}: back on the dashboard")
+        time.sleep(0.5 + 0.2 * k)  # another phase of the 1 s tick
 
     def headless(self, tag: str) -> Launch:
         """One launch of `lanes-tui --no-ui --json`: first byte, supervisor_started, idle CPU, probe latency."""
@@ -497,7 +869,8 @@ def render(header: str, rows: list[tuple[str, ...]], notes: list[str]) -> str:
 
 
 def build_table(args: argparse.Namespace, runs: dict[str, list[Launch]], cold: dict[str, Launch],
-                al_status: list[float], create_times: list[float], bench: Bench, header: str) -> str:
+                al_status: list[float], create_times: list[float], bench: Bench, header: str,
+                phases: dict[str, float]) -> str:
     n = f"{args.tasks:,}"
     sup, wo, nui = runs["supervisor"], runs["watch-only"], runs["no-ui"]
 
@@ -510,7 +883,13 @@ def build_table(args: argparse.Namespace, runs: dict[str, list[Launch]], cold: d
     def idles(launches: list[Launch]) -> str:
         return ", ".join(f"{pct(x.idle or 0.0)} ({pct(x.idle_others or 0.0)})" for x in launches)
 
+    def opens(launches: list[Launch]) -> list[float]:
+        return [o for x in launches for o in x.opens]
+
     ff_sup, ff_wo = med(sup, lambda x: x.ready), med(wo, lambda x: x.ready)
+    op_sup, op_wo = median(opens(sup)), median(opens(wo))
+    history = bench.history
+    assert history is not None
     ch_sup, ch_wo = median(changes(sup)), median(changes(wo))
     idle_sup, idle_wo = med(sup, lambda x: x.idle or 0.0), med(wo, lambda x: x.idle or 0.0)
     window = f"{args.idle_window:g} s"
@@ -534,8 +913,25 @@ def build_table(args: argparse.Namespace, runs: dict[str, list[Launch]], cold: d
          pct(med(nui, lambda x: x.idle or 0.0)), "-", f"< {IDLE_TARGET:g} %", met(idle_sup, IDLE_TARGET)),
         (f"idle CPU over {window} — `--watch-only`", n, pct(idle_wo), "-", "-", f"< {IDLE_TARGET:g} %",
          met(idle_wo, IDLE_TARGET)),
+        (f"transcript opened: `l` on the task whose attempt log is {history.big_log_bytes / (1 << 20):.0f} MB to its "
+         "last line on the log screen — dashboard with supervisor", n, fmt_value(op_sup, "s"), "-", "-",
+         f"< {TRANSCRIPT_TARGET * 1000:.0f} ms", met(op_sup, TRANSCRIPT_TARGET)),
+        ("transcript opened — `--watch-only`", n, fmt_value(op_wo, "s"), "-", "-",
+         f"< {TRANSCRIPT_TARGET * 1000:.0f} ms", met(op_wo, TRANSCRIPT_TARGET)),
     ]
+    c = history.counts
     notes = [
+        f"The store: {n} tasks with a history on disk — {c['completed']:,} completed, {c['failed']:,} failed "
+        f"({history.cancelled:,} of them cancelled), {c['queued']:,} queued, {c['claimed']} claimed. Completed tasks "
+        "answered by a "
+        "lanes-tui supervisor with the run's metadata (vendor, model_used/model_reported, effort_used, tokens, "
+        f"cost_usd; {history.answers_with_facts:,} answers), events for every attempt (claimed with its number, "
+        "dispatcher_started, headless_started, headless_completed or headless_failed + attempt_failed + released), "
+        f"8% completed on a second attempt, failed ones after 3 attempts or cancelled; {history.logs:,} attempt "
+        f"logs ({history.log_bytes / (1 << 20):.1f} MB) for {history.tasks_with_logs:,} tasks under the store's "
+        f"`.lanes-tui/logs/`. The claimed task (the table's first row, selected at start) is running an attempt "
+        f"whose log is {history.big_log_bytes / (1 << 20):.1f} MB of Claude stream-json ({history.big_log_lines:,} "
+        "lines, bench/transcript_bench.py's generator, plus a last message carrying a marker).",
         f"Each program launched {args.repeat} time(s) in a pty of {args.cols}x{args.rows} (TERM=xterm-256color) "
         "on the same store; every cell is the median over launches (change rows: over all "
         f"{args.repeat} x {args.changes} samples). Bytecode warm; the store's files in the page cache.",
@@ -556,6 +952,26 @@ def build_table(args: argparse.Namespace, runs: dict[str, list[Launch]], cold: d
         f"{med(wo, lambda x: x.bytes_read) / 1024:.0f} KiB watch-only). Per launch: with supervisor "
         f"{idles(sup)}; watch-only {idles(wo)}; --no-ui {idles(nui)} (in brackets: what all other processes on "
         f"the machine used meanwhile, % of one core, {os.cpu_count()} cores).",
+        f"Transcript samples (ms, {bench.opens} per launch, each on a fresh log screen: `l` written to the pty until "
+        f"the chunk holding the log's last line arrived): with supervisor {secs(opens(sup))}; watch-only "
+        f"{secs(opens(wo))}. The log screen's header (`log <task id>`, before the read) showed after "
+        f"{secs([o for x in sup + wo for o in x.opens_screen])} ms. The screen reads the log's last "
+        f"{TAIL_BYTES >> 20} MB in a thread and writes the lines into Textual's `Log`; that read alone "
+        f"(TaskTranscript.update in this process, {phases['transcript_lines']:,.0f} display lines) takes "
+        f"{fmt_value(phases['transcript_read'], 's')} (median of 5). The last line counts once drawn after the "
+        "log screen's header (the dashboard's detail pane may show the selected task's last transcript lines too).",
+        f"First frame, by phase (bytecode warm): first byte {fmt_value(med(sup, lambda x: x.first_byte), 's')} "
+        f"(supervisor) / {fmt_value(med(wo, lambda x: x.first_byte), 's')} (watch-only); "
+        f"`python -c 'import lanes_tui.ui.app'` takes {fmt_value(phases['import_app'], 's')} against "
+        f"{fmt_value(phases['python'], 's')} for `python -c pass`; the index scan of this store in this process "
+        f"(TaskIndex.rescan, listing cache warm) {fmt_value(phases['scan'], 's')}"
+        f". "
+        + (f"The answers' run facts (the header's `tokens {history.expected_tokens}`: the "
+           f"{getattr(service, 'ANSWER_FACTS_LOADED_AT_START', 0):,} newest answers, read after the first frame "
+           "in a thread) were all shown after "
+           f"{', '.join(fmt_value(x.history, 's') if x.history is not None else 'not seen' for x in sup)} "
+           f"(supervisor) and {', '.join(fmt_value(x.history, 's') if x.history is not None else 'not seen' for x in wo)} "
+           "(watch-only) from spawn." if history.expected_tokens else ""),
         f"Quit: `q` on the pty, exit after {fmt_value(med(sup, lambda x: x.quit or 0.0), 's')} (supervisor) and "
         f"{fmt_value(med(wo, lambda x: x.quit or 0.0), 's')} (watch-only); --no-ui: SIGTERM, exit after "
         f"{fmt_value(med(nui, lambda x: x.quit or 0.0), 's')}. agent-lanes `status --all` (human output, "
@@ -578,6 +994,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--changes", type=int, default=5, help="change-latency samples per launch (default 5)")
     parser.add_argument("--idle-window", type=float, help="seconds of idle CPU sampling (default 10; --quick: 5)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the first frame before sampling")
+    parser.add_argument("--opens", type=int, default=3, help="transcript openings per dashboard launch (default 3)")
+    parser.add_argument("--log-mb", type=int, default=20, help="size of the big attempt log in MB (default 20)")
     parser.add_argument("--size", default="120x40", help="terminal COLSxROWS (default 120x40)")
     parser.add_argument("--markdown-out", type=Path, help="also write the table to this file")
     parser.add_argument("--tmpdir", help="where to create the workspace and store (default: the system temp dir)")
@@ -589,8 +1007,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.cols, args.rows = (int(x) for x in args.size.lower().split("x"))
     except ValueError:
         parser.error(f"--size: expected COLSxROWS, got {args.size!r}")
-    if args.tasks < 20 or args.repeat < 1 or args.changes < 1:
-        parser.error("--tasks must be at least 20, --repeat and --changes at least 1")
+    if args.tasks < 20 or args.repeat < 1 or args.changes < 1 or args.opens < 1 or args.log_mb < 1:
+        parser.error("--tasks must be at least 20, --repeat, --changes, --opens and --log-mb at least 1")
     return args
 
 
@@ -613,12 +1031,16 @@ def write_settings(ws: Workspace) -> None:
 
 
 def warm_bytecode(base: Path, env: dict[str, str], args: argparse.Namespace) -> None:
-    """One launch of each program on a small store, so every module is compiled before timing."""
+    """One launch of each program on a small store with history (the dashboards open the log
+    screen once), so every module is compiled before timing; the history generator is checked there."""
     ws = make_workspace(base / "warm")
     write_settings(ws)
-    shape = generate_store(ws.config.parent / "state", 20, ws)
-    bench = Bench(ws, FileBackend(ws.config.parent / "state"), env, 20 - shape.queued, shape.queued,
-                  shape.ids_by_lane[LANES[0]][0], args.rows, args.cols, 0.0, 0.0, 1)
+    store_root = ws.config.parent / "state"
+    shape = generate_store(store_root, 20, ws)
+    history = add_history(store_root, shape, ws, 1)
+    check_history(store_root, history, base / "warm" / "check", ws)
+    bench = Bench(ws, FileBackend(store_root), env, history.counts["completed"], history.counts["queued"],
+                  shape.ids_by_lane[LANES[0]][0], args.rows, args.cols, 0.0, 0.0, 1, 1, history)
     bench.dashboard((), "warm", full=False)
     bench.dashboard(("--watch-only",), "warm", full=False)
     proc = bench.spawn("--no-ui", "--json")
@@ -627,6 +1049,30 @@ def warm_bytecode(base: Path, env: dict[str, str], args: argparse.Namespace) -> 
     finally:
         proc.stop(None)
     shutil.rmtree(base / "warm")
+
+
+def timed_median(run: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return median(times)
+
+
+def phases_of(store_root: Path, history: History, env: dict[str, str]) -> dict[str, float]:
+    """What goes into the first frame and the transcript's opening, measured apart (in this
+    process, or a bare interpreter with the same bytecode cache)."""
+    def python(code: str) -> None:
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+    phases = {"python": timed_median(lambda: python("pass"), 5),
+              "import_app": timed_median(lambda: python("import lanes_tui.ui.app"), 5),
+              "scan": timed_median(lambda: TaskIndex(FileBackend(store_root)).rescan(), 3)}
+    path = FileBackend(store_root).attempt_log_path(history.big_task, 1)
+    phases["transcript_read"] = timed_median(lambda: TaskTranscript(path).update(), 5)
+    phases["transcript_lines"] = float(len(TaskTranscript(path).update()))
+    return phases
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -645,13 +1091,16 @@ def main(argv: list[str] | None = None) -> int:
         store_root = ws.config.parent / "state"  # where handoff.yaml's queue_root points
         t0 = time.monotonic()
         shape = generate_store(store_root, args.tasks, ws)
-        log(f"generated {args.tasks:,} tasks ({shape.queued} queued) in {time.monotonic() - t0:.1f} s under {base}")
-        bench = Bench(ws, FileBackend(store_root), env, args.tasks - shape.queued, shape.queued,
+        history = add_history(store_root, shape, ws, args.log_mb)
+        log(f"generated {args.tasks:,} tasks with history ({', '.join(f'{v:,} {k}' for k, v in history.counts.items())}; "
+            f"{history.logs:,} attempt logs, {history.log_bytes / (1 << 20):.1f} MB) in {time.monotonic() - t0:.1f} s "
+            f"under {base}")
+        bench = Bench(ws, FileBackend(store_root), env, history.counts["completed"], history.counts["queued"],
                       shape.ids_by_lane[LANES[0]][0], args.rows, args.cols, args.settle, args.idle_window,
-                      args.changes)
+                      args.changes, args.opens, history)
 
-        cold = {"supervisor": bench.dashboard((), "cold", full=False),
-                "watch-only": bench.dashboard(("--watch-only",), "cold", full=False)}
+        cold = {"supervisor": bench.dashboard((), "cold", full=False, opens=0),
+                "watch-only": bench.dashboard(("--watch-only",), "cold", full=False, opens=0)}
         log(f"first launches: first frame {cold['supervisor'].ready:.2f} s (supervisor), "
             f"{cold['watch-only'].ready:.2f} s (watch-only)")
         runs: dict[str, list[Launch]] = {"supervisor": [], "watch-only": [], "no-ui": []}
@@ -663,7 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name].append(result)
                 log(f"launch {i + 1}/{args.repeat} {name}: first byte {result.first_byte:.2f} s, ready "
                     f"{result.ready:.2f} s, idle {pct(result.idle or 0.0)} (others "
-                    f"{pct(result.idle_others or 0.0)}), changes {secs(result.changes)} ms")
+                    f"{pct(result.idle_others or 0.0)}), changes {secs(result.changes)} ms"
+                    + (f", transcript {secs(result.opens)} ms" if result.opens else ""))
 
         create_times = []
         for k in range(args.changes):  # create_task alone, for the notes
@@ -673,6 +1123,9 @@ def main(argv: list[str] | None = None) -> int:
         run_cli(ws.al(store_root, "status", "--all"), ws)  # warm-up
         al_status = [run_cli(ws.al(store_root, "status", "--all"), ws)[0] for _ in range(max(3, args.repeat))]
         log(f"agent-lanes status --all: {fmt_value(median(al_status), 's')}")
+        phases = phases_of(store_root, history, env)
+        log("phases: " + ", ".join(f"{k} {v * 1000:.0f} ms" if k != "transcript_lines" else f"{k} {v:.0f}"
+                                   for k, v in phases.items()))
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -682,7 +1135,7 @@ def main(argv: list[str] | None = None) -> int:
                f"program, total {time.monotonic() - started:.0f} s; load average (1/5/15 min) "
                f"{'/'.join(f'{x:.2f}' for x in load_before)} at the start, "
                f"{'/'.join(f'{x:.2f}' for x in load_after)} at the end.")
-    table = build_table(args, runs, cold, al_status, create_times, bench, header)
+    table = build_table(args, runs, cold, al_status, create_times, bench, header, phases)
     bench_common.publish(table, args.markdown_out)
     return 0
 

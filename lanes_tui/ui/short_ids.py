@@ -35,7 +35,6 @@ class ShortIds:
     def __init__(self, ids: Iterable[str] = ()) -> None:
         self._forms: dict[str, tuple[str, ...]] = {}
         self._counts: list[Counter[str]] = [Counter() for _ in range(LEVELS)]
-        self._widest: int | None = None
         for task_id in ids:
             self.add(task_id)
 
@@ -48,7 +47,6 @@ class ShortIds:
         ladder = self._forms[task_id] = forms(task_id)
         for count, form in zip(self._counts, ladder):
             count[form] += 1
-        self._widest = None
 
     def discard(self, task_id: str) -> None:
         ladder = self._forms.pop(task_id, None)
@@ -58,7 +56,6 @@ class ShortIds:
             count[form] -= 1
             if not count[form]:
                 del count[form]
-        self._widest = None
 
     def label(self, task_id: str) -> str:
         """The shortest form of `task_id` no other shown id shares (the id itself if not shown)."""
@@ -69,10 +66,3 @@ class ShortIds:
             if count[form] == 1:
                 return form
         return task_id
-
-    def widest(self) -> int:
-        """The longest label shown (0 for none): the id column's width. Computed once per
-        change of the shown set, not per drawn line."""
-        if self._widest is None:
-            self._widest = max((len(self.label(task_id)) for task_id in self._forms), default=0)
-        return self._widest

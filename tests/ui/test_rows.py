@@ -60,7 +60,7 @@ async def test_o_cycles_the_sort_column_O_reverses_and_a_heading_click_sorts(wor
         assert "TITLE\u25bc" in line(table, 0)
         # The selection stays on its task while rows move under it.
         table.select(made["bravo"])
-        columns = fit_columns(table.scrollable_content_region.width, table._short.widest())
+        columns = fit_columns(table.scrollable_content_region.width, table._id_width())
         lane_x = sum(w + 1 for c, w in columns[:[c.key for c, _ in columns].index("lane")])
         await pilot.click(TaskTable, offset=(lane_x + 1, 0))
         await shown(app, pilot, lambda: table.sort_by == "lane" and not table.sort_reverse, "a click sorts by lane")

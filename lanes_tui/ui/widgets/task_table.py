@@ -158,6 +158,9 @@ class TaskTable(ScrollView, can_focus=True):
         self._all: dict[str, TaskRow] = {}
         self._keys: list[tuple[SortKey, str]] = []  # (sort_key, id) of the rows shown, ascending
         self._short = ShortIds()  # the shown ids' shortest unique forms
+        self._shown_version = 0  # bumped whenever the rows shown (or their order) change
+        self._id_width_key: tuple[int, int, int] | None = None
+        self._id_width_cached = 0
         self.sort_by = "state"
         self.sort_reverse = False
         self._order: list[str] = []  # ids shown, in display order
@@ -275,6 +278,7 @@ class TaskTable(ScrollView, can_focus=True):
         previous = self.selected_id
         old_index = self._position.get(previous, 0) if previous else 0
         rows_before = len(self._order)
+        self._shown_version += 1
         self._order = [task_id for _, task_id in (reversed(self._keys) if self.sort_reverse else self._keys)]
         self._position = {task_id: i for i, task_id in enumerate(self._order)}
         self.virtual_size = Size(self._width(), len(self._order) + 1)
@@ -342,10 +346,21 @@ class TaskTable(ScrollView, can_focus=True):
         if 0 <= index < len(self._order):
             self._move_to(index)
 
+    def _id_width(self) -> int:
+        """The widest short id on screen: the rows drawn, not all 10,000 (whose widest label
+        would be reckoned again on every new task). Cached per scroll position and row set."""
+        top = int(self.scroll_y)
+        key = (top, self.size.height, self._shown_version)
+        if key != self._id_width_key:
+            shown = self._order[top:top + max(0, self.size.height - 1)]
+            self._id_width_key = key
+            self._id_width_cached = max((len(self._short.label(task_id)) for task_id in shown), default=0)
+        return self._id_width_cached
+
     def _sort_at(self, x: int) -> None:
         """A click on a heading sorts by that column; a second click reverses."""
         left = 0
-        for column, width in fit_columns(self._width(), self._short.widest()):
+        for column, width in fit_columns(self._width(), self._id_width()):
             if left <= x < left + width and column.key in SORTABLE:
                 reverse = not self.sort_reverse if column.key == self.sort_by else False
                 self.set_sort(column.key, reverse)
@@ -363,7 +378,7 @@ class TaskTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width()
-        columns = fit_columns(width, self._short.widest())
+        columns = fit_columns(width, self._id_width())
         if y == 0:
             style = self.get_component_rich_style("task-table--header")
             return self._strip([(c, w, Text(self._heading(c))) for c, w in columns], style, width)
