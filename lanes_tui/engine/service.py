@@ -393,7 +393,7 @@ class Engine:
     def running_ids(self) -> list[str]:
         return sorted(self._ours)
 
-    def summary(self) -> tuple[Totals, list[LaneRow], list[VendorRow]]:
+    def overview(self) -> tuple[Totals, list[LaneRow], list[VendorRow]]:
         """The header's totals, the lanes and the vendors, from one reckoning of what runs spent
         (the dashboard redraws all three on every change)."""
         usage = self.usage()

@@ -373,7 +373,7 @@ class LanesApp(App[int]):
 
     def _redraw_summary(self, *, recompute: bool = True) -> None:
         if recompute or self._summary is None:
-            self._summary = self.engine.summary()
+            self._summary = self.engine.overview()
         totals, lanes, vendors = self._summary
         self.header_bar.show(self.queue_name, self.engine.location(), totals,
                                        watch_only=self.engine.watch_only)
