@@ -624,6 +624,8 @@ class Supervisor:
             return
         self.index.refresh([task_id])
         self._waiting.pop(task_id, None)
+        self._not_before.pop(task_id, None)  # its backoff is over: no entry per retried task for ever
+        self._retry_at.pop(task_id, None)
         attempt = await self._attempts(task_id)  # counts the claim just made
         record = self.records.setdefault(task_id, TaskRecord(task_id, task["lane"]))
         record.state, record.vendor, record.model = CLAIMED, plan.vendor.name, plan.command.model

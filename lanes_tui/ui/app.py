@@ -399,8 +399,12 @@ class LanesApp(App[int]):
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def _load_detail(self, task_id: str) -> None:
         try:
-            # The transcript's tail from disk when this session saw no worker of it run.
-            tail = 0 if self.engine.transcript(task_id) else DETAIL_TRANSCRIPT_LINES
+            # The transcript's tail from disk when this session saw no worker of it run; not for
+            # a completed task, whose answer takes the log's place (scrolling through finished
+            # rows would read an attempt log per row for nothing).
+            row = self.engine.row(task_id)
+            shows_log = row is not None and row.state != "completed" and not self.engine.transcript(task_id)
+            tail = DETAIL_TRANSCRIPT_LINES if shows_log else 0
             detail = await asyncio.to_thread(self.engine.task_detail, task_id, transcript_tail=tail)
         except LanesError as exc:
             detail = {"error": str(exc)}
