@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lanes_tui.commands.mcp import add_parsers as add_mcp_parsers
 
     add_mcp_parsers(sub, [out])
+    from lanes_tui.commands.requests import add_parsers as add_request_parsers
+
+    add_request_parsers(sub, [out])
 
     from lanes_tui.commands.merge import add_parser as add_merge_parser
     from lanes_tui.commands.worktrees import add_parser as add_worktrees_parser

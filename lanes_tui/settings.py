@@ -103,6 +103,9 @@ class LaneSettings:
     retry_from: str = "base"  # where a new attempt's worktree starts: the base, or the previous attempt's tip
     verify: tuple[tuple[str, ...], ...] = ()  # argv lists `merge` runs on the merged result first (tests)
     verify_timeout_seconds: float = 1800.0
+    # How long a request to a person (a question, a blocker, a permission) waits for an answer
+    # before it is denied as expired; the attempt's timeout is held off meanwhile.
+    request_timeout_seconds: float = 1800.0
 
     def may_isolate(self) -> bool:
         """Whether its tasks can get a worktree at all (if not, no need to ask git)."""
@@ -504,6 +507,7 @@ class _Parser:
             retry_from=self.choice(raw, "retry_from", base.retry_from, key, RETRY_FROM),
             verify=self.commands(raw, "verify", base.verify, key),
             verify_timeout_seconds=self.seconds(raw, "verify_timeout_seconds", base.verify_timeout_seconds, key),
+            request_timeout_seconds=self.seconds(raw, "request_timeout_seconds", base.request_timeout_seconds, key),
         )
         # Renewing no more often than the lease lasts would let the lease lapse under a live worker.
         if lane.renew_seconds >= lane.lease_seconds:

@@ -27,6 +27,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import mcp
 
         return mcp.run(args)
+    if command in ("requests", "answer"):
+        from lanes_tui.commands import requests
+
+        return requests.run(args)
     if command == "merge":
         from lanes_tui.commands import merge
 

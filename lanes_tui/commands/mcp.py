@@ -1,7 +1,9 @@
-"""`lanes-tui mcp`: the agent tools (messages, locks, intents, decisions) as an MCP server on stdio.
+"""`lanes-tui mcp`: the agent tools (messages, locks, intents, decisions, questions and blockers
+for a person) as an MCP server on stdio.
 
 Who the agent is: `--as NAME`, else `LANES_AGENT_ID` (set for every worker the
-supervisor starts); its task: `--task`, else `LANES_TASK_ID`. stdout is the
+supervisor starts); its task: `--task`, else `LANES_TASK_ID` (its lane's
+`request_timeout_seconds` bounds how long a question waits). stdout is the
 protocol's, so problems before the server runs go to stderr with the CLI's exit
 codes (4 no queue, 5 a reserved or missing name, 64 bad flags).
 """
@@ -20,18 +22,25 @@ def run(args: argparse.Namespace) -> int:
     from lanes_tui.agent_tools.server import serve
     from lanes_tui.agent_tools.tools import AgentTools
     from lanes_tui.core.handoff import load_config
+    from lanes_tui.settings import load_settings
     from lanes_tui.storage import open_store
 
     config = load_config(args.config, store_override=args.store)
+    settings = load_settings(args.settings, config_dir=config.path.parent)
     store = open_store(config.store_root)
+    task_id = args.task or os.environ.get(TASK_ENV) or None
+    lane = store.read_task(task_id)["lane"] if task_id else None  # NotFound (exit 4) for a wrong id
     tools = AgentTools(store, args.as_name or os.environ.get(AGENT_ENV, ""), config.workspace_root,
-                       task_id=args.task or os.environ.get(TASK_ENV) or None)
+                       task_id=task_id, lane=lane,
+                       request_timeout=settings.lane(lane).request_timeout_seconds if lane else
+                       settings.lane_defaults.request_timeout_seconds)
     serve(tools)
     return 0
 
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     mcp = sub.add_parser("mcp", parents=parents,
-                         help="the agent tools (messages, locks, intents, decisions) as an MCP server on stdio")
+                         help="the agent tools (messages, locks, intents, decisions, questions for a person) "
+                              "as an MCP server on stdio")
     mcp.add_argument("--as", dest="as_name", help=f"the agent's id (default: ${AGENT_ENV})")
     mcp.add_argument("--task", help=f"the task the agent works on (default: ${TASK_ENV})")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # annotations only
     from lanes_tui.core.locks import LockTable
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
+    from lanes_tui.core.requests import RequestBook
     from lanes_tui.core.supervisors import SupervisorRegistry
     from lanes_tui.core.wire import EventLog
 
@@ -186,8 +187,11 @@ class Backend(Protocol):
 
     def journal(self) -> Journal: ...
 
+    def requests(self) -> RequestBook:
+        """Where agents wait for a person: questions, blockers, permission requests."""
+
     def record_feed(self, kind: str) -> RecordChanges:
-        """Changes to "locks", "agents" or "messages", armed before it returns (blocking)."""
+        """Changes to "locks", "agents", "messages" or "requests", armed before it returns (blocking)."""
 
     def record_watch(self, kind: str) -> RecordWatch:
         """The same for blocking code (`lock --wait`)."""

@@ -3,6 +3,7 @@ the server a real `lanes-tui mcp` subprocess on stdio), on a real store (issue 1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -12,13 +13,26 @@ from mcp import Client, StdioServerParameters
 
 from lanes_tui.storage.files.coordination import file_presence
 
-TOOLS = {"send_message", "read_messages", "lock_files", "unlock_files", "post_intent", "record_decision"}
+TOOLS = {"send_message", "read_messages", "lock_files", "unlock_files", "post_intent", "record_decision",
+         "ask_operator", "report_blocker"}
 
 
-def server(workspace: Any, agent: str) -> StdioServerParameters:
-    env = {key: value for key, value in os.environ.items() if key != "LANES_AGENT_ID"}
+def server(workspace: Any, agent: str, *extra: str) -> StdioServerParameters:
+    env = {key: value for key, value in os.environ.items() if key not in ("LANES_AGENT_ID", "LANES_TASK_ID")}
     return StdioServerParameters(command=sys.executable, cwd=str(workspace.root), env=env,
-                                 args=["-m", "lanes_tui", "--config", str(workspace.config), "mcp", "--as", agent])
+                                 args=["-m", "lanes_tui", "--config", str(workspace.config), "mcp", "--as", agent,
+                                       *extra])
+
+
+def wait_for_request(store: Any) -> Any:
+    """The first open request, once the server has written it (woken by the folder's watch)."""
+    watch = store.record_watch("requests")
+    try:
+        while not (pending := store.requests().pending()):
+            watch.wait(5.0)
+        return pending[0]
+    finally:
+        watch.close()
 
 
 def payload(result: Any) -> dict[str, Any]:
@@ -75,3 +89,87 @@ def test_an_operator_name_is_refused_before_serving(workspace):
     done = workspace.run("mcp", "--as", "operator:me", input="")
     assert done.returncode == 5 and "reserved for people" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""  # nothing on the protocol's channel
+
+
+async def test_ask_operator_waits_for_the_answer_given_from_another_process(workspace):
+    task = workspace.submit(lane="review")
+    async with Client(server(workspace, "sup/1", "--task", task["id"])) as agent:
+        call = asyncio.ensure_future(agent.call_tool("ask_operator", {"question": "Which database?\x1b[31m",
+                                                                      "options": ["postgres", "sqlite"]}))
+        request = await asyncio.to_thread(wait_for_request, workspace.store())
+        assert (request.kind, request.agent, request.task_id) == ("question", "sup/1", task["id"])
+        assert request.lane == "review"
+        assert request.options == ("postgres", "sqlite") and not call.done()
+        listed = workspace.run("requests")  # what the operator sees: escaped, with the options
+        assert listed.returncode == 0 and "Which database?\\x1b[31m" in listed.stdout
+        assert "1) postgres  2) sqlite" in listed.stdout and "\x1b" not in listed.stdout
+        answered = workspace.run("answer", request.id, "--option", "1", "--by", "ann")
+        assert answered.returncode == 0, answered.stderr
+        result = payload(await call)
+    assert result == {"request": request.id, "answered": True, "answer": "postgres", "answered_by": "operator:ann"}
+    kinds = [e["type"] for e in workspace.store().read_events(task["id"]).events if e["type"].startswith("input_")]
+    assert kinds == ["input_requested", "input_answered"]
+    again = workspace.run("answer", request.id, "sqlite")
+    assert again.returncode == 16 and "is answered" in again.stderr
+
+
+async def test_an_unanswered_question_expires_after_the_lanes_time_and_the_agent_is_told(workspace):
+    (workspace.config.parent / "lanes-tui.yaml").write_text("lanes: {slow: {request_timeout_seconds: 0.5}}\n")
+    task = workspace.submit(lane="slow")
+    async with Client(server(workspace, "sup/1", "--task", task["id"])) as agent:
+        result = payload(await agent.call_tool("ask_operator", {"question": "anyone?"}))
+    assert result["answered"] is False and "no answer by" in result["reason"] and "decide" in result["note"]
+    (request,) = workspace.store().requests().all()
+    assert request.state == "expired"  # written down, not only read so
+    late = workspace.run("answer", request.id, "yes")
+    assert late.returncode == 16 and "expired" in late.stderr
+
+
+async def test_blockers_go_to_the_lead_as_a_message_or_to_a_human_whose_reply_is_a_message(workspace):
+    task = workspace.submit()  # submitted by "test": the lead when no parent task runs
+    async with Client(server(workspace, "sup/1", "--task", task["id"])) as agent:
+        to_lead = payload(await agent.call_tool("report_blocker", {"summary": "schema unclear", "needs": "lead"}))
+        assert to_lead["reported_to"] == "test"
+        (message,) = workspace.store().messages().inbox("test")
+        assert message.sender == "sup/1" and message.body == f"Blocked on task {task['id']}: schema unclear"
+
+        to_human = payload(await agent.call_tool("report_blocker", {"summary": "need prod credentials"}))
+        request = workspace.store().requests().get(to_human["request"])
+        assert (request.kind, request.state) == ("blocker", "open")  # does not wait
+        assert workspace.run("answer", request.id, "use", "staging", "--by", "ann").returncode == 0
+        inbox = payload(await agent.call_tool("read_messages", {}))
+        (reply,) = inbox["messages"]
+        assert reply["from"] == "operator:ann" and reply["body"] == f"Reply to your blocker {request.id}: use staging"
+        bad = await agent.call_tool("report_blocker", {"summary": "x", "needs": "boss"})
+        assert bad.is_error and "needs: one of lead, human" in bad.content[0].text
+
+
+async def test_a_blocker_for_the_lead_reaches_the_running_parent_tasks_agent(workspace):
+    parent = workspace.submit(name="parent")
+    claimed = workspace.store().claim(parent["id"], owner="sup-a", lease_seconds=600)
+    child = workspace.submit(metadata={"parent_task_id": parent["id"]}, name="child")
+    async with Client(server(workspace, f"sup-a/{child['id']}", "--task", child["id"])) as agent:
+        sent = payload(await agent.call_tool("report_blocker", {"summary": "which API?", "needs": "lead"}))
+    assert sent["reported_to"] == f"{claimed['claim_owner']}/{parent['id']}"
+
+
+async def test_without_a_task_there_is_no_lead(workspace):
+    async with Client(server(workspace, "alice")) as agent:
+        refused = await agent.call_tool("report_blocker", {"summary": "x", "needs": "lead"})
+    assert refused.is_error and "no lead" in refused.content[0].text
+
+
+def test_answering_a_permission_request_needs_a_decision(workspace):
+    request = workspace.store().requests().open(kind="permission", agent="w", text="Bash: make deploy",
+                                                tool="Bash", tool_input={"command": "make deploy"},
+                                                timeout_seconds=60)
+    listed = workspace.run("requests", "--json")
+    assert json.loads(listed.stdout)["requests"][0]["tool_input"] == {"command": "make deploy"}
+    assert "tool Bash: {\"command\": \"make deploy\"}" in workspace.run("requests").stdout
+    vague = workspace.run("answer", request.id, "ok")
+    assert vague.returncode == 5 and "--allow" in vague.stderr
+    both = workspace.run("answer", request.id, "--allow", "--deny")
+    assert both.returncode == 64 and "Traceback" not in both.stderr
+    denied = workspace.run("answer", request.id, "--deny", "not today", "--json")
+    assert denied.returncode == 0 and json.loads(denied.stdout)["request"]["decision"] == "deny"
+    assert workspace.store().requests().get(request.id).reply == "not today"

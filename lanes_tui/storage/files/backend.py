@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs 
     from lanes_tui.core.locks import LockTable
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
+    from lanes_tui.core.requests import RequestBook
     from lanes_tui.storage.files.registry import FileSupervisorRegistry
     from lanes_tui.storage.files.watch import FolderFeed, TaskFeed
 
@@ -126,8 +127,16 @@ class FileBackend(TaskStore):
 
         return file_journal(self.root, clock=self.clock)
 
+    def requests(self) -> "RequestBook":
+        from lanes_tui.storage.files.coordination import file_requests
+
+        return file_requests(self.root, clock=self.clock, task_events=self._request_event)
+
+    def _request_event(self, task_id: str, kind: str, message: str, data: dict[str, Any]) -> None:
+        self.append_event(task_id, kind, message, data)
+
     def record_feed(self, kind: str) -> "FolderFeed":
-        """The folder of `kind` (locks, agents, messages) watched; made first, so it can be."""
+        """The folder of `kind` (locks, agents, messages, requests) watched; made first, so it can be."""
         from lanes_tui.storage.files.coordination import FOLDERS
         from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
 
@@ -138,7 +147,9 @@ class FileBackend(TaskStore):
     def record_watch(self, kind: str) -> "FolderWatch":
         from lanes_tui.storage.files.coordination import FOLDERS
 
-        return FolderWatch(self.root / FOLDERS[kind])
+        folder = self.root / FOLDERS[kind]
+        folder.mkdir(mode=0o700, exist_ok=True)  # a watch of a folder not made yet would see nothing
+        return FolderWatch(folder)
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 

@@ -35,6 +35,7 @@ from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
@@ -58,9 +59,10 @@ class MemoryBackend:
         self.clock = clock
         self._logs_dir = logs_dir
         self._supervisor = MemorySupervisorLock()
-        self._kind_feeds = {kind: KindFeeds() for kind in ("locks", "agents", "messages")}
+        self._kind_feeds = {kind: KindFeeds() for kind in ("locks", "agents", "messages", "requests")}
         self._lock_records = MemoryRecords(self._kind_feeds["locks"])
         self._agent_records = MemoryRecords(self._kind_feeds["agents"])
+        self._request_records = MemoryRecords(self._kind_feeds["requests"])
         self._message_log = MemoryMessageLog(self._kind_feeds["messages"])
         self._journal_logs = MemoryLogs()
         self._name = name
@@ -339,6 +341,12 @@ class MemoryBackend:
 
     def journal(self) -> Journal:
         return Journal(self._journal_logs, clock=self.clock)
+
+    def requests(self) -> RequestBook:
+        return RequestBook(self._request_records, clock=self.clock, task_events=self._request_event)
+
+    def _request_event(self, task_id: str, kind: str, message: str, data: dict[str, Any]) -> None:
+        self.append_event(task_id, kind, message, data)
 
     def record_feed(self, kind: str) -> MemoryRecordFeed:
         return MemoryRecordFeed(self._kind_feeds[kind])
