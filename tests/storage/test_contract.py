@@ -12,26 +12,9 @@ import asyncio
 import threading
 
 import pytest
-from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES
-from lanes_tui.storage.files.backend import FileBackend
-from lanes_tui.storage.memory import MemoryBackend
-
-BACKENDS = ("files", "memory")
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request, workspace, clock):
-    if request.param == "files":
-        return FileBackend(workspace.store_root, clock=clock)
-    return MemoryBackend(clock=clock)
 
 
 def submit(store, workspace, **kw):

@@ -10,7 +10,6 @@ import sys
 import threading
 
 import pytest
-from helpers.clock import ManualClock
 
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.requests import (
@@ -26,21 +25,8 @@ from lanes_tui.core.requests import (
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.storage.files.coordination import REQUESTS_DIR
 from lanes_tui.storage.files.records import EVENTS
-from lanes_tui.storage.memory import MemoryBackend
 
-from .test_contract import BACKENDS, submit
-
-
-@pytest.fixture
-def clock():
-    return ManualClock()
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request, workspace, clock):
-    if request.param == "files":
-        return FileBackend(workspace.store_root, clock=clock)
-    return MemoryBackend(clock=clock)
+from .test_contract import submit
 
 
 def task_events(store, task_id):
