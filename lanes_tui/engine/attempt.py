@@ -285,6 +285,7 @@ async def run_attempt(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await helper
         registry.forget_worker(task_id)
+        await asyncio.to_thread(_close_requests, store, task_id)
         await asyncio.to_thread(shutil.rmtree, scratch, True)
     summary = parser.summary
     outcome, reason = verdict[0] if verdict else judge(summary, exit_info)
@@ -292,6 +293,13 @@ async def run_attempt(
     return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path,
                          cost, estimated)
 
+
+
+def _close_requests(store: Any, task_id: str) -> None:
+    """Nobody waits for what the attempt's agent asked once it has ended: close its requests,
+    with the reason, so the operator's list does not offer them (advisory: never fatal)."""
+    with contextlib.suppress(LanesError, OSError):
+        store.requests().close_for_task(task_id, "the attempt ended before an answer came")
 
 
 async def _abort(worker: WorkerProcess, registry: SupervisorRegistry, task_id: str) -> None:

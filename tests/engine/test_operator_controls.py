@@ -59,6 +59,23 @@ async def test_stop_worker_kills_the_group_and_keeps_the_claim_for_the_operator(
         assert await h.supervisor.stop_worker(task_id, "again") is False  # nothing of ours runs it
 
 
+async def test_a_request_open_when_its_attempt_ends_is_closed_with_the_reason(workspace, standins, monkeypatch):
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    store = workspace.store()
+    task_id = workspace.submit()["id"]
+    async with supervising(store, make_settings(workspace)) as h:
+        await h.events.wait_for(ev.WorkerStarted, task_id)
+        # What the worker's MCP server writes when its agent calls ask_operator.
+        asked = store.requests().open(kind="question", agent=h.supervisor.agent_id(task_id), text="which?",
+                                      task_id=task_id, timeout_seconds=600)
+        h.supervisor.pause_lane("default")
+        assert await h.supervisor.stop_worker(task_id, "operator wants it back") is True
+        await until(lambda: store.requests().get(asked.id).state == "closed", what="the request closed")
+    closed = store.requests().get(asked.id)
+    assert closed.reply == "the attempt ended before an answer came"
+    assert events_of(store, task_id, "input_closed")[-1]["data"]["request_id"] == asked.id
+
+
 async def test_leave_them_to_finish_waits_past_the_shutdown_grace(workspace, standins, monkeypatch):
     monkeypatch.setenv("STANDIN_MODE", "slow")
     monkeypatch.setenv("STANDIN_DELAY", "0.3")  # a few seconds in all: longer than the 1 s grace
