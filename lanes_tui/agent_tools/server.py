@@ -31,7 +31,9 @@ INSTRUCTIONS = (
 
 async def _call(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
-        return await anyio.to_thread.run_sync(work)
+        # Abandoned on cancel: when the client goes away mid-call (a question still waiting),
+        # the server can stop at once; the thread sees `closing` and ends within a second.
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except LanesError as exc:
         raise ToolError(one_line(str(exc), 500)) from None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -173,3 +174,27 @@ def test_answering_a_permission_request_needs_a_decision(workspace):
     denied = workspace.run("answer", request.id, "--deny", "not today", "--json")
     assert denied.returncode == 0 and json.loads(denied.stdout)["request"]["decision"] == "deny"
     assert workspace.store().requests().get(request.id).reply == "not today"
+
+
+def test_a_client_gone_while_a_question_waits_ends_the_server_and_closes_the_request(workspace):
+    """Claude Code or codex exiting mid-call: the server must not linger until the expiry."""
+    params = server(workspace, "alice")
+    proc = subprocess.Popen([params.command, *params.args], cwd=params.cwd, env=params.env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        for message in ({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                    "clientInfo": {"name": "test", "version": "1"}}},
+                        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                         "params": {"name": "ask_operator", "arguments": {"question": "still there?"}}}):
+            proc.stdin.write(json.dumps(message) + "\n")
+            proc.stdin.flush()
+        request = wait_for_request(workspace.store())
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    closed = workspace.store().requests().get(request.id)
+    assert closed.state == "closed" and closed.reply == "the agent stopped waiting"
