@@ -9,6 +9,7 @@ print was observed with the pinned versions (tests/realcli):
     codex   "exceeded retry limit, last status: 429 Too Many Requests"
             "Quota exceeded. Check your plan and billing details."
             "You've hit your usage limit. ... try again at 2:10 AM."
+            (a reset on another day: "... try again at Dec 4th, 2026 2:10 AM.")
 
 A rate limit passes by itself (a cool-down); a quota or usage limit lasts until
 its reset time, when the text gives one, or until someone pays. Both pause the
@@ -34,7 +35,12 @@ _EPOCH = re.compile(r"\|(\d{10})(?!\d)")
 _IN = re.compile(r"(?:try again|retry|resets?|available again)\s+in\s+((?:\d+(?:\.\d+)?\s*[a-z]+[\s,]*(?:and\s+)?)+)",
                  re.IGNORECASE)
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
-_AT = re.compile(r"(?:try again at|resets?(?: at)?)\s+(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?\b", re.IGNORECASE)
+# codex formats a reset today as "%-I:%M %p" and on another day as "%b %-d<st|nd|rd|th>, %Y %-I:%M %p".
+_AT = re.compile(r"(?:try again at|resets?(?: at)?)\s+"
+                 r"(?:(?P<month>[a-z]{3})[a-z]*\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4}),?\s+)?"
+                 r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<half>[ap])\.?m\.?\b", re.IGNORECASE)
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _UNITS = {"ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
           "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
           "d": 86400, "day": 86400, "days": 86400}
@@ -78,16 +84,31 @@ def reset_time(text: str, *, now: float | None = None) -> float | None:
             seconds += float(amount) * factor
         found = now + seconds
     elif match := _AT.search(text):
-        hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3).lower()
-        if not 1 <= hour <= 12 or minute > 59:
-            return None
-        hour = hour % 12 + (12 if half == "p" else 0)
-        # A time of day on the operator's clock (the CLI prints local time): the next one to come.
-        local = datetime.fromtimestamp(now)
-        moment = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if moment.timestamp() <= now:
-            moment += timedelta(days=1)
-        found = moment.timestamp()
+        found = _time_of_day(match, now)
     if found is None or not now < found <= now + MAX_RESET_SECONDS:
         return None
     return found
+
+
+def _time_of_day(match: re.Match[str], now: float) -> float | None:
+    """The moment "2:10 AM" (the next one to come) or "Dec 4th, 2026 2:10 AM" names, on the local clock.
+
+    The CLI prints the operator's local time, and this runs on the operator's machine.
+    """
+    hour, minute = int(match["hour"]), int(match["minute"] or 0)
+    if not 1 <= hour <= 12 or minute > 59:
+        return None
+    hour = hour % 12 + (12 if match["half"].lower() == "p" else 0)
+    local = datetime.fromtimestamp(now)
+    try:
+        if match["year"]:
+            month = _MONTHS.get(match["month"][:3].lower())
+            if month is None:
+                return None
+            return datetime(int(match["year"]), month, int(match["day"]), hour, minute).timestamp()
+        moment = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    except ValueError:  # "Feb 30th"
+        return None
+    if moment.timestamp() <= now:
+        moment += timedelta(days=1)
+    return moment.timestamp()

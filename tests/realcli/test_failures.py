@@ -13,6 +13,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from .harness import LANES_TUI, wait_until
 
 RATE_LIMITED = {"status": 429, "message": "Number of request tokens has exceeded your per-minute rate limit",
@@ -91,15 +93,20 @@ def test_a_quota_that_never_lifts_ends_the_drain_with_exit_11_and_loses_nothing(
     assert "drain stopped" in box.stderr() and "quota" in box.stderr()
 
 
-def test_a_usage_limit_with_a_reset_time_pauses_until_then(agents):
+@pytest.mark.parametrize("resets_in", [
+    pytest.param(7200, id="in-two-hours"),  # "try again at 3:10 AM", or with a date when that is tomorrow
+    pytest.param(2 * 86400, id="the-day-after-tomorrow"),  # always "try again at Dec 5th, 2026 3:10 AM"
+])
+def test_a_usage_limit_with_a_reset_time_pauses_until_then(agents, resets_in):
     agents.settings(drain_give_up_seconds=60)
     task = agents.submit(metadata={"required_vendor": "codex"})
     limit = {"status": 429, "error_type": "usage_limit_reached", "message": "The usage limit has been reached",
-             "error_fields": {"plan_type": "plus", "resets_in_seconds": 7200, "resets_at": int(time.time()) + 7200}}
+             "error_fields": {"plan_type": "plus", "resets_in_seconds": resets_in,
+                              "resets_at": int(time.time()) + resets_in}}
     box = agents.drain({"openai": [limit]}, expect=11)
     paused = next(e for e in box.events() if e["event"] == "vendor_paused")
-    # "... try again at 3:10 AM": codex names the local time of the reset; the pause lasts until then.
-    assert paused["quota"] and 3600 < paused["seconds"] <= 7300
+    # codex names the local time of the reset (to the minute); the pause lasts until then.
+    assert paused["quota"] and resets_in - 120 < paused["seconds"] <= resets_in + 100
     assert len(box.requests()) == 1  # past drain_give_up_seconds at once: no second try
     assert record_of(agents, task)["state"] == "queued"
 

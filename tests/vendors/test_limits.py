@@ -55,6 +55,18 @@ def test_a_time_of_day_is_the_next_one_on_the_local_clock():
     assert reset_time("resets 3pm", now=now) == datetime(2026, 12, 2, 15, 0).timestamp()
 
 
+def test_a_reset_on_another_day_carries_its_date():
+    # What the pinned codex prints when the reset is not today (it failed CI when run after 22:00).
+    now = datetime(2026, 12, 2, 23, 30).timestamp()
+    text = "You've hit your usage limit. Upgrade to Pro ... or try again at Dec 3rd, 2026 1:30 AM."
+    assert classify(text, now=now) == Limit(QUOTA, datetime(2026, 12, 3, 1, 30).timestamp())
+    assert reset_time("try again at Dec 5th, 2026 12:05 PM", now=now) == datetime(2026, 12, 5, 12, 5).timestamp()
+    # A date in the past or beyond a week is not believed; nor is a day that does not exist.
+    assert reset_time("try again at Dec 1st, 2026 1:30 AM", now=now) is None
+    assert reset_time("try again at Dec 25th, 2026 1:30 AM", now=now) is None
+    assert reset_time("try again at Feb 30th, 2027 1:30 AM", now=now) is None
+
+
 @pytest.mark.parametrize("text", [
     "try again in 3 fortnights", "try again at 13:00 PM", "try again at 0:30 AM",
     f"limit|{int(NOW) - 10}", f"limit|{int(NOW + MAX_RESET_SECONDS) + 100}",
