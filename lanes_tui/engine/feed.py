@@ -32,6 +32,7 @@ async def load_and_arm(index: TaskIndex, store: Backend,
     await asyncio.to_thread(index.rescan)
     if on_loaded is not None:
         await on_loaded()
+    await asyncio.to_thread(index.save_cache)  # the next start reads the finished tasks from it
     return await asyncio.to_thread(store.task_feed)
 
 
@@ -65,6 +66,7 @@ async def follow(
             change = index.refresh(ids)
         elif time.monotonic() - last_rescan >= rescan_seconds:
             change = index.rescan()
+            index.save_cache()  # only when finished tasks changed since it was written
             last_rescan = time.monotonic()
         else:
             on_change(IndexChange(frozenset(), frozenset(), frozenset()))  # a timer: re-check leases

@@ -5,11 +5,17 @@ tasks that changed (named by the change feed) and, on the periodic rescan
 safety net, for tasks whose version changed (`Backend.load`). Claims still go
 through the backend, which re-reads the one candidate atomically, so an index
 that lags behind the queue costs a retry, never a wrong claim.
+
+Where the backend keeps a summary cache (`Backend.summary_cache`, the file
+store's `.lanes-tui/summaries`), the first scan takes the finished tasks from it
+when their version still matches, so a start on 10,000 tasks reads the thousand
+live ones rather than all of them; `save_cache` writes it back when finished
+tasks changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Hashable, Iterable
 
 from lanes_tui.core.clock import parse_ts
@@ -67,6 +73,21 @@ class TaskSummary:
         )
 
 
+# The summary cache's columns: TaskSummary's fields after the id (a new field ignores old caches).
+CACHED_FIELDS = tuple(f.name for f in fields(TaskSummary))[1:]
+_TEXT_FIELDS = ("lane", "state", "created_at", "required_vendor", "title", "prompt_head")
+
+
+def _cached_summary(task_id: str, values: tuple[Any, ...]) -> TaskSummary | None:
+    """A kept row as a summary, if it is a finished task's and has the types the index sorts on."""
+    summary = TaskSummary(task_id, *values)
+    if summary.state not in TERMINAL_STATES or summary.needs_repair is not False:
+        return None
+    if not all(isinstance(getattr(summary, name), str) for name in _TEXT_FIELDS):
+        return None
+    return summary
+
+
 @dataclass(frozen=True)
 class IndexChange:
     """What one refresh found: ids added or changed, removed, and newly corrupt."""
@@ -85,6 +106,9 @@ class TaskIndex:
         self._tasks: dict[str, TaskSummary] = {}
         self._versions: dict[str, Hashable] = {}
         self.corrupt: dict[str, str] = {}
+        self._cache = store.summary_cache()
+        self._cache_tried = False
+        self._cache_stale = False  # finished tasks changed since the cache was loaded or saved
 
     # -- reading ------------------------------------------------------------------
 
@@ -161,11 +185,46 @@ class TaskIndex:
     def rescan(self) -> IndexChange:
         """The safety net: compare every task with what we hold, by version."""
         present = set(self.store.task_ids())
+        seeded = self._seed_from_cache(present)
         removed = (set(self._tasks) | set(self.corrupt)) - present
         for task_id in removed:
             self._forget(task_id)
         change = self._apply(self.store.load(present, self._versions))
-        return IndexChange(change.changed, change.removed | frozenset(removed), change.corrupt)
+        changed = change.changed | (seeded & self._tasks.keys()) if seeded else change.changed
+        return IndexChange(changed, change.removed | frozenset(removed), change.corrupt)
+
+    def save_cache(self) -> None:
+        """Keep the finished tasks' summaries for the next start, if they changed (best effort)."""
+        if self._cache is None or not self._cache_stale:
+            return
+        self._cache_stale = False
+        rows = {
+            task_id: (self._versions[task_id], tuple(getattr(summary, name) for name in CACHED_FIELDS))
+            for task_id, summary in self._tasks.items()
+            if summary.state in TERMINAL_STATES and not summary.needs_repair and task_id in self._versions
+        }
+        self._cache.save(CACHED_FIELDS, rows)
+
+    def _seed_from_cache(self, present: set[str]) -> frozenset[str]:
+        """Once, into an empty index: the cached summaries of finished tasks still there, with
+        the version they were read at (the scan then only stats them)."""
+        if self._cache_tried or self._tasks or self._cache is None:
+            return frozenset()
+        self._cache_tried = True
+        seeded = set()
+        for task_id, (version, values) in self._cache.load(CACHED_FIELDS).items():
+            if task_id not in present:
+                self._cache_stale = True  # archived or deleted since
+                continue
+            try:
+                summary = _cached_summary(task_id, values)
+            except TypeError:  # a row of another width
+                summary = None
+            if summary is not None:
+                self._tasks[task_id] = summary
+                self._versions[task_id] = version
+                seeded.add(task_id)
+        return frozenset(seeded)
 
     def _apply(self, loaded: Iterable[Loaded]) -> IndexChange:
         changed, removed, corrupt = set(), set(), set()
@@ -187,13 +246,17 @@ class TaskIndex:
             assert item.task is not None
             self.corrupt.pop(task_id, None)
             summary = TaskSummary.of(item.task, item.needs_repair)
-            if self._tasks.get(task_id) != summary:
+            before = self._tasks.get(task_id)
+            if before != summary:
                 self._tasks[task_id] = summary
                 changed.add(task_id)
+                if summary.state in TERMINAL_STATES or (before is not None and before.state in TERMINAL_STATES):
+                    self._cache_stale = True
         return IndexChange(frozenset(changed), frozenset(removed), frozenset(corrupt))
 
     def _forget(self, task_id: str) -> bool:
         self._versions.pop(task_id, None)
+        self._cache_stale = True
         was_corrupt = self.corrupt.pop(task_id, None) is not None
         return self._tasks.pop(task_id, None) is not None or was_corrupt
 

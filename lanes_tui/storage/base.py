@@ -70,6 +70,15 @@ class TaskWatch(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class SummaryCache(Protocol):
+    """Rows of an in-memory index kept between runs: `{task_id: (version, values)}`, `values`
+    in the order `fields` names (an advisory cache: load may return less than was saved)."""
+
+    def load(self, fields: tuple[str, ...]) -> dict[str, tuple[Hashable, tuple[Any, ...]]]: ...
+
+    def save(self, fields: tuple[str, ...], rows: Mapping[str, tuple[Hashable, tuple[Any, ...]]]) -> None: ...
+
+
 class Backend(Protocol):
     clock: Clock
 
@@ -168,6 +177,10 @@ class Backend(Protocol):
     def load(self, task_ids: Iterable[str], known: Mapping[str, Hashable] | None = None) -> Iterator[Loaded]:
         """Each named task for an in-memory index, skipping the read of those whose version is
         the one in `known`."""
+
+    def summary_cache(self) -> SummaryCache | None:
+        """Where an in-memory index may keep finished tasks' summaries between runs (None: nowhere;
+        a backend that answers a full scan cheaply needs none)."""
 
     # -- noticing changes -----------------------------------------------------------------
 

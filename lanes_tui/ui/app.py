@@ -302,6 +302,9 @@ class LanesApp(App[int]):
 
     @work(group="engine", exclusive=True, exit_on_error=False)
     async def run_engine(self) -> None:
+        # The empty screen first, then the scan: the scan runs in a thread, and with Textual's
+        # start-up competing for the interpreter a 10,000-task scan took three times as long.
+        await self._painted()
         try:
             await self.engine.start(on_loaded=self._first_frame)
         except LanesError as exc:
@@ -322,6 +325,10 @@ class LanesApp(App[int]):
         self._redraw_summary()
         self._show_detail()
         self.loaded.set()
+        await self._painted()
+
+    async def _painted(self) -> None:
+        """Once what is on screen now has been drawn."""
         painted = asyncio.Event()
         self.call_after_refresh(painted.set)
         await painted.wait()

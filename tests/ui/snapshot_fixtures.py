@@ -596,9 +596,12 @@ def _answer(scene: Scene) -> RunBefore:
         assert isinstance(app, LanesApp)
         await dashboard_ready(pilot)
         app.table.select(scene.ids["json-output"])
-        view = app.detail_pane.query_one("#detail-answer", AnswerView)
-        await until(pilot, lambda: _settled(app) and view.display and view.query(MarkdownBlock),
-                    "the completed task selected, its answer drawn")
+        def drawn() -> bool:
+            found = app.detail_pane.query("#detail-answer")
+            view = found.first(AnswerView) if found else None
+            return bool(_settled(app) and view is not None and view.display and view.query(MarkdownBlock))
+
+        await until(pilot, drawn, "the completed task selected, its answer drawn")
 
     return run
 

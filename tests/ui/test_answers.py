@@ -43,7 +43,10 @@ async def test_a_completed_tasks_answer_is_shown_as_markdown_with_links_inert(wo
         monkeypatch.setattr(app, "open_url", lambda url, **kw: opened.append(url))
         table = app.query_one(TaskTable)
         await shown(app, pilot, lambda: table.row(task_id) and table.row(task_id).state == "completed", "completed")
-        view = app.query_one(DetailPane).query_one("#detail-answer", AnswerView)
+        pane = app.query_one(DetailPane)
+        view = await shown(app, pilot,
+                           lambda: pane.query("#detail-answer") and pane.query_one("#detail-answer", AnswerView),
+                           "the answer view mounted")
         await shown(app, pilot, lambda: view.display and "second finding" in rendered(view), "the answer drawn")
         assert not app.query_one(DetailPane).query_one("#detail-transcript").display  # the answer takes its place
         assert len(view.query(MarkdownH1)) == 1 and len(view.query(MarkdownBulletList)) == 1  # rendered, not raw

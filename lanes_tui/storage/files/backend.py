@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs 
     from lanes_tui.core.presence import Presence
     from lanes_tui.core.requests import RequestBook
     from lanes_tui.storage.files.registry import FileSupervisorRegistry
+    from lanes_tui.storage.files.summaries import SummaryCache
     from lanes_tui.storage.files.watch import FolderFeed, TaskFeed
 
 
@@ -93,6 +94,11 @@ class FileBackend(TaskStore):
         except CorruptTask as exc:
             return Loaded(task_id, version, corrupt=str(exc))
         return Loaded(task_id, version, task=task, needs_repair=needs_repair)
+
+    def summary_cache(self) -> "SummaryCache":
+        from lanes_tui.storage.files.summaries import SummaryCache  # only long-running processes keep one
+
+        return SummaryCache(self.root)
 
     # -- noticing changes ---------------------------------------------------------------------
 

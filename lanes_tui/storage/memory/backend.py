@@ -320,6 +320,9 @@ class MemoryBackend:
                 version, task = record.version, copy.deepcopy(record.task)
             yield Loaded(task_id, version, task=task)
 
+    def summary_cache(self) -> None:
+        return None  # the whole queue is in memory already
+
     # -- noticing changes ---------------------------------------------------------------------
 
     def task_feed(self) -> MemoryFeed:

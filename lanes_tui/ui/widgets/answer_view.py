@@ -23,9 +23,10 @@ class AnswerView(Markdown):
     AnswerView MarkdownH1 { content-align: left top; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id, open_links=False, parser_factory=inert_parser)
-        self.shown: str | None = None  # the answer drawn now (None: none)
+    def __init__(self, answer: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(safe_markdown(answer) if answer else "", id=id, open_links=False,
+                         parser_factory=inert_parser)
+        self.shown: str | None = answer or None  # the answer drawn now (None: none)
 
     def show(self, answer: str | None) -> None:
         """Draw `answer` (agent-written, raw) unless it is the one already drawn."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,7 +17,9 @@ from lanes_tui.core.titles import first_line
 from lanes_tui.engine.service import TaskRow, TranscriptLine
 from lanes_tui.engine.task_git import detail_line, merged_event
 from lanes_tui.ui import formatting as fmt
-from lanes_tui.ui.widgets.answer_view import AnswerView
+
+if TYPE_CHECKING:
+    from lanes_tui.ui.widgets.answer_view import AnswerView
 
 PROMPT_LINES = 4
 EVENT_LINES = 4
@@ -170,10 +172,13 @@ class DetailPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no task selected", "dim"), id="detail-info")
-        answer = AnswerView(id="detail-answer")
-        answer.display = False
-        yield answer
+        # The answer view (#detail-answer) is mounted with the first answer shown: Markdown and
+        # its parser are a tenth of the dashboard's start-up, and many sessions never show one.
         yield TailLog(id="detail-transcript", highlight=False, max_lines=5000)
+
+    def _answer_view(self) -> AnswerView | None:
+        found = self.query("#detail-answer")
+        return found.first() if found else None  # type: ignore[return-value]
 
     def show(self, row: TaskRow | None, detail: dict[str, Any] | None, transcript: list[TranscriptLine],
              now: datetime) -> None:
@@ -181,7 +186,8 @@ class DetailPane(Vertical):
         log = self.query_one("#detail-transcript", Log)
         if row is None:
             info.update(Text("no task selected", "dim"))
-            self.query_one("#detail-answer", AnswerView).display = False
+            if (view := self._answer_view()) is not None:
+                view.display = False
             log.display = True
             log.clear()
             self.task_id, self._last_seq = None, 0
@@ -189,10 +195,15 @@ class DetailPane(Vertical):
         info.update(detail_text(row, detail, now))
         # A finished task's answer is what one wants to read; its transcript is on `l`.
         answer = (detail or {}).get("answer") if row.state == COMPLETED else None
-        answer_view = self.query_one("#detail-answer", AnswerView)
-        answer_view.display = bool(answer)
+        answer_view = self._answer_view()
+        if answer_view is None and answer:
+            from lanes_tui.ui.widgets.answer_view import AnswerView
+
+            self.mount(AnswerView(answer, id="detail-answer"), before=log)
+        elif answer_view is not None:
+            answer_view.display = bool(answer)
+            answer_view.show(answer or None)
         log.display = not answer
-        answer_view.show(answer or None)
         history = self._history_of(detail)
         shown = (row.id, detail is not None, history)
         if row.id != self.task_id or (not transcript and shown != self._shown_history):

@@ -268,8 +268,8 @@ class TaskTable(ScrollView, can_focus=True):
         return True
 
     def _resort(self) -> None:
-        self._keys = sorted((sort_key(row, self.sort_by), row.id) for row in self._all.values()
-                            if self.filter.matches(row))
+        shown = self._all.values() if not self.filter else filter(self.filter.matches, self._all.values())
+        self._keys = sorted((sort_key(row, self.sort_by), row.id) for row in shown)
         self._short = ShortIds(task_id for _, task_id in self._keys)
         self._reorder()
 
