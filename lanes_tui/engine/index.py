@@ -78,14 +78,18 @@ CACHED_FIELDS = tuple(f.name for f in fields(TaskSummary))[1:]
 _TEXT_FIELDS = ("lane", "state", "created_at", "required_vendor", "title", "prompt_head")
 
 
+_TEXT_AT = tuple(CACHED_FIELDS.index(name) for name in _TEXT_FIELDS)
+_STATE_AT, _REPAIR_AT = CACHED_FIELDS.index("state"), CACHED_FIELDS.index("needs_repair")
+
+
 def _cached_summary(task_id: str, values: tuple[Any, ...]) -> TaskSummary | None:
     """A kept row as a summary, if it is a finished task's and has the types the index sorts on."""
-    summary = TaskSummary(task_id, *values)
-    if summary.state not in TERMINAL_STATES or summary.needs_repair is not False:
+    if values[_STATE_AT] not in TERMINAL_STATES or values[_REPAIR_AT] is not False:
         return None
-    if not all(isinstance(getattr(summary, name), str) for name in _TEXT_FIELDS):
-        return None
-    return summary
+    for at in _TEXT_AT:
+        if type(values[at]) is not str:
+            return None
+    return TaskSummary(task_id, *values)
 
 
 @dataclass(frozen=True)

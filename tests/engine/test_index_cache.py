@@ -1,5 +1,5 @@
-"""The index's summary cache: a start reads the live tasks, takes finished ones from the cache,
-and never shows anything a fresh scan would not."""
+"""The index's summary cache (README G19): a start reads the live tasks, takes finished ones
+from the cache, and never shows anything a fresh scan would not."""
 
 from __future__ import annotations
 
