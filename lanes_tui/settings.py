@@ -25,7 +25,14 @@ from lanes_tui.core.errors import ConfigError, NotFound
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 from lanes_tui.vendors.builtin import builtin_vendors
-from lanes_tui.vendors.permissions import DEFAULT_PRESET, FLAG, ON_DENIAL, PRESETS, READ_ONLY, TRUSTED
+from lanes_tui.vendors.permissions import (
+    DEFAULT_PRESET,
+    FLAG,
+    ON_DENIAL,
+    PRESETS,
+    READ_ONLY,
+    TRUSTED,
+)
 from lanes_tui.vendors.pricing import Price
 
 SETTINGS_FILE_NAME = "lanes-tui.yaml"
@@ -33,9 +40,10 @@ AUTO, WORKTREE, NO_ISOLATION = "auto", "worktree", "none"
 ISOLATION = (AUTO, WORKTREE, NO_ISOLATION)
 RETRY_FROM = ("base", "previous")
 MAX_COMMANDS = 32
-# {model} and {effort} may sit inside an item; {permissions} is always a whole item (argv
-# items spliced in); {workdir} (the task's working tree) may appear in a permissions entry.
-PLACEHOLDERS = ("{model}", "{effort}", "{permissions}", "{workdir}")
+# {model} and {effort} may sit inside an item; {permissions} and {agent_tools} are always whole
+# items (argv items spliced in); {workdir} (the task's working tree) may appear in a permissions entry.
+PLACEHOLDERS = ("{model}", "{effort}", "{permissions}", "{agent_tools}", "{workdir}")
+WHOLE_ITEM_PLACEHOLDERS = ("{permissions}", "{agent_tools}")
 ENV_PLACEHOLDERS = ("{max_api_retries}",)
 STREAMS = ("claude", "codex")
 MAX_SECONDS = 30 * 86400.0  # a lease, timeout or backoff longer than a month is a typo
@@ -357,8 +365,9 @@ class _Parser:
         key = f"vendors.{name}"
         args = self.strings(raw.get("args", []), f"{key}.args")
         self.placeholders(args, f"{key}.args", PLACEHOLDERS)
-        if any("{permissions}" in item and item != "{permissions}" for item in args):
-            raise self.fail(f"{key}.args", "may hold {permissions} only as a whole item")
+        for whole in WHOLE_ITEM_PLACEHOLDERS:
+            if any(whole in item and item != whole for item in args):
+                raise self.fail(f"{key}.args", f"may hold {whole} only as a whole item")
         models = {}
         for cls, model in self.mapping(raw.get("models"), f"{key}.models").items():
             models[cls] = self.text(model, f"{key}.models.{cls}")

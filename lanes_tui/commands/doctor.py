@@ -23,7 +23,13 @@ from typing import Mapping
 
 from lanes_tui.core.errors import NotFound
 from lanes_tui.core.handoff import load_config
-from lanes_tui.settings import LaneMode, Settings, VendorSettings, load_settings, worker_environment
+from lanes_tui.settings import (
+    LaneMode,
+    Settings,
+    VendorSettings,
+    load_settings,
+    worker_environment,
+)
 from lanes_tui.vendors.argv import DEMO, executable_path
 from lanes_tui.vendors.permissions import EDIT, TRUSTED
 

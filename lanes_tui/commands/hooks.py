@@ -234,7 +234,9 @@ def _blocked_by(where: Where, raw: bytes) -> str | None:
         return None
     from lanes_tui.core.locks import lock_key_for_path
     from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.coordination import file_locks  # light: not the whole store
+    from lanes_tui.storage.files.coordination import (
+        file_locks,  # light: not the whole store
+    )
 
     workspace_root, store_root = where.resolve()
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
@@ -269,7 +271,11 @@ def session_hook(event: str, where: Where, stdin: Any, stdout: Any) -> int:
 
 def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | None:
     from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.coordination import file_locks, file_messages, file_presence
+    from lanes_tui.storage.files.coordination import (
+        file_locks,
+        file_messages,
+        file_presence,
+    )
 
     if len(raw) > MAX_HOOK_INPUT:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 AGENT_ENV = "LANES_AGENT_ID"
@@ -21,16 +22,15 @@ TASK_ENV = "LANES_TASK_ID"
 def run(args: argparse.Namespace) -> int:
     from lanes_tui.agent_tools.server import serve
     from lanes_tui.agent_tools.tools import AgentTools
-    from lanes_tui.core.handoff import load_config
-    from lanes_tui.settings import load_settings
-    from lanes_tui.storage import open_store
+    from lanes_tui.wiring import open_queue
 
-    config = load_config(args.config, store_override=args.store)
-    settings = load_settings(args.settings, config_dir=config.path.parent)
-    store = open_store(config.store_root)
+    # A bare --store (no handoff.yaml there) works too: the repository is then where it runs.
+    queue = open_queue(args.config, store=args.store, settings=args.settings)
+    store, settings = queue.store, queue.settings
     task_id = args.task or os.environ.get(TASK_ENV) or None
     lane = store.read_task(task_id)["lane"] if task_id else None  # NotFound (exit 4) for a wrong id
-    tools = AgentTools(store, args.as_name or os.environ.get(AGENT_ENV, ""), config.workspace_root,
+    tools = AgentTools(store, args.as_name or os.environ.get(AGENT_ENV, ""),
+                       queue.config.workspace_root if queue.config else Path.cwd(),
                        task_id=task_id, lane=lane,
                        request_timeout=settings.lane(lane).request_timeout_seconds if lane else
                        settings.lane_defaults.request_timeout_seconds)

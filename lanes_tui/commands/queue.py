@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from lanes_tui.commands.output import emit, emit_committed, emit_json, note, warn
 from lanes_tui.core import views
-from lanes_tui.core.errors import CorruptTask, InvalidInput, NotFound, TaskFailed, UsageError, WaitTimeout
+from lanes_tui.core.errors import (
+    CorruptTask,
+    InvalidInput,
+    NotFound,
+    TaskFailed,
+    UsageError,
+    WaitTimeout,
+)
 from lanes_tui.core.handoff import RuntimeConfig, load_config
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import WRITE_RESPONSE, write_answer_file
@@ -337,7 +344,10 @@ def _emit_listing(output: ListingOutput) -> None:
     """
     import codecs
 
-    from lanes_tui.core.batched_output import joined, write_batches  # list and status --all only
+    from lanes_tui.core.batched_output import (  # list and status --all only
+        joined,
+        write_batches,
+    )
 
     for _, reason in output.corrupt:
         warn(reason)

@@ -79,7 +79,14 @@ def describe(request: "InputRequest") -> str:
 
 
 def _answer(store: Any, args: argparse.Namespace) -> int:
-    from lanes_tui.core.requests import ALLOW, ALLOW_TOOL, DENY, DENY_STOP, PERMISSION, REPLY
+    from lanes_tui.core.requests import (
+        ALLOW,
+        ALLOW_TOOL,
+        DENY,
+        DENY_STOP,
+        PERMISSION,
+        REPLY,
+    )
     from lanes_tui.engine.operator_answers import answer_request
 
     reply = " ".join([*args.reply, args.deny or args.deny_stop or ""]).strip()

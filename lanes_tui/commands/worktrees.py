@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lanes_tui.core.sanitize import one_line  # already loaded by the parser's other commands
+from lanes_tui.core.sanitize import (
+    one_line,  # already loaded by the parser's other commands
+)
 
 if TYPE_CHECKING:
     from lanes_tui.engine.worktree_cleanup import WorktreeReport

@@ -25,7 +25,15 @@ from typing import Any, NamedTuple
 from lanes_tui.core.clock import after, format_ts, parse_ts
 from lanes_tui.core.errors import ConflictError, InvalidInput
 from lanes_tui.core.request_files import request_problem
-from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, TERMINAL_STATES, attempts_of
+from lanes_tui.core.states import (
+    CANCELLED,
+    CLAIMED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    TERMINAL_STATES,
+    attempts_of,
+)
 
 MAX_LEASE_SECONDS = 10 * 365 * 86400
 

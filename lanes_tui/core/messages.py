@@ -22,7 +22,13 @@ from typing import Any
 
 from lanes_tui.core.clock import Clock, format_ts, system_clock
 from lanes_tui.core.errors import InvalidInput
-from lanes_tui.core.presence import Presence, addresses_of, validate_agent_id, validate_name, validate_role
+from lanes_tui.core.presence import (
+    Presence,
+    addresses_of,
+    validate_agent_id,
+    validate_name,
+    validate_role,
+)
 from lanes_tui.core.records import MessageLog
 
 MAX_BODY_BYTES = 64 << 10

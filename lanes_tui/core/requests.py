@@ -294,6 +294,35 @@ class RequestBook:
                 self._task_events(request.task_id, kind, message, {"request_id": request.id, **data})
 
 
+def seconds_waiting(requests: Iterable[InputRequest], since: datetime, now: datetime) -> tuple[float, bool]:
+    """How long, between `since` and `now`, an agent was held by these requests (the union of
+    the times its questions and permission requests were open; a blocker does not hold it), and
+    whether one still holds it. `requests` as of now: one past its time ends at its expiry."""
+    spans: list[tuple[datetime, datetime]] = []
+    holding = False
+    for request in requests:
+        if request.kind == BLOCKER:
+            continue
+        try:
+            start = max(parse_ts(request.created_at), since)
+            if request.state == OPEN:
+                end, holding = now, True
+            elif request.answered_at:
+                end = parse_ts(request.answered_at)
+            else:  # reads as expired or orphaned, not written down yet
+                end = min(_expiry(request) or now, now)
+        except ValueError:
+            continue  # a damaged timestamp holds nothing
+        if end > start:
+            spans.append((start, min(end, now)))
+    total, reach = 0.0, since
+    for start, end in sorted(spans):
+        if end > reach:
+            total += (end - max(start, reach)).total_seconds()
+            reach = end
+    return total, holding
+
+
 def validate_request_id(request_id: str) -> str:
     text = request_id.strip() if isinstance(request_id, str) else ""
     if text.startswith("#"):

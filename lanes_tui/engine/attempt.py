@@ -4,8 +4,8 @@ The attempt never writes the answer itself: it returns an `AttemptResult` and
 the supervisor decides (respond, retry, fail, pause the vendor). It does keep
 the claim alive (renewing while the worker lives, and only then), and it
 stops the worker as soon as the claim is lost (cancelled or broken by anyone:
-a renew is refused), the timeout passes, the budget is exceeded, or the
-supervisor shuts down.
+a renew is refused), the timeout passes (the time its agent waits for a person's
+answer does not count), the budget is exceeded, or the supervisor shuts down.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
+from lanes_tui.core.requests import seconds_waiting
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
 from lanes_tui.settings import LaneSettings, Settings
@@ -101,6 +103,7 @@ class AttemptSpec:
     keep_claim: bool = False
 
 
+HELD_RECHECK_SECONDS = 1.0  # while a person is asked, how often the timeout looks at the requests again
 SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
 
 
@@ -163,7 +166,10 @@ async def run_attempt(
 
     cwd = spec.workdir or working_dir(task)
     if spec.setup:
-        from lanes_tui.engine.isolation import SetupFailed, run_setup  # isolated lanes only
+        from lanes_tui.engine.isolation import (  # isolated lanes only
+            SetupFailed,
+            run_setup,
+        )
 
         try:
             log.open()
@@ -248,21 +254,34 @@ async def run_attempt(
             lease_ends = asked + spec.lane.lease_seconds
             emit(ev.LeaseRenewed(task_id, renewed["lease_expires_at"]))
 
+    began = store.now()  # requests are stamped with the wall clock
+
     async def guard_limits() -> None:
         stopping = asyncio.ensure_future(stop.wait())
         abandoned = asyncio.ensure_future(spec.abandon.wait())
+        limit = spec.lane.timeout_seconds
         try:
-            done, _ = await asyncio.wait({stopping, abandoned}, timeout=spec.lane.timeout_seconds,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if abandoned in done:
-                stop_for(LOST_CLAIM, spec.abandon_reason)
-                await worker.stop(spec.abandon_reason)
-            elif stopping in done:
-                stop_for(STOPPED, "supervisor stopping")
-                await worker.stop("supervisor stopping")
-            else:
-                stop_for(TIMED_OUT, f"timed out after {spec.lane.timeout_seconds:g} s")
-                await worker.stop("timeout")
+            wait = limit
+            while True:
+                done, _ = await asyncio.wait({stopping, abandoned}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if abandoned in done:
+                    stop_for(LOST_CLAIM, spec.abandon_reason)
+                    await worker.stop(spec.abandon_reason)
+                    return
+                if stopping in done:
+                    stop_for(STOPPED, "supervisor stopping")
+                    await worker.stop("supervisor stopping")
+                    return
+                # The time the agent waited for a person (a question, a permission) is not its
+                # work: the clock stops while one is open (the lease keeps being renewed).
+                waited, held = await asyncio.to_thread(_held_by_people, store, task_id, began)
+                left = limit - (time.monotonic() - started - waited)
+                if left <= 0:
+                    note = f" ({waited:.0f} s waiting for a person not counted)" if waited >= 1 else ""
+                    stop_for(TIMED_OUT, f"timed out after {limit:g} s{note}")
+                    await worker.stop("timeout")
+                    return
+                wait = max(left, HELD_RECHECK_SECONDS) if held else left
         finally:
             stopping.cancel()
             abandoned.cancel()
@@ -293,6 +312,15 @@ async def run_attempt(
     return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path,
                          cost, estimated)
 
+
+
+def _held_by_people(store: Any, task_id: str, since: datetime) -> tuple[float, bool]:
+    """Seconds since `since` this task's agent waited for answers, and whether it still does."""
+    try:
+        requests = [r for r in store.requests().all() if r.task_id == task_id]
+    except (LanesError, OSError):
+        return 0.0, False  # advisory: an unreadable request folder pauses nothing
+    return seconds_waiting(requests, since, store.now())
 
 
 def _close_requests(store: Any, task_id: str) -> None:

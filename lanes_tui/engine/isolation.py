@@ -24,7 +24,13 @@ from lanes_tui.core.errors import InvalidInput, LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.gitwork import refs, results
 from lanes_tui.gitwork.git import run
-from lanes_tui.gitwork.repository import Repository, find_repository, head, ref_exists, resolve_commit
+from lanes_tui.gitwork.repository import (
+    Repository,
+    find_repository,
+    head,
+    ref_exists,
+    resolve_commit,
+)
 from lanes_tui.gitwork.worktrees import Worktree, default_root, prepare
 from lanes_tui.settings import LaneSettings, Settings
 

@@ -35,13 +35,23 @@ from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
 from lanes_tui.core.request_files import response_file_state
+from lanes_tui.core.requests import InputRequest
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.core.states import CANCELLED, CLAIMED, COMPLETED, FAILED, QUEUED, attempts_of
+from lanes_tui.core.states import (
+    CANCELLED,
+    CLAIMED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    attempts_of,
+)
 from lanes_tui.core.titles import failure_summary
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.agent_tools_server import agent_tools_command
 from lanes_tui.engine.attempt_transcript import TaskTranscript
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex, TaskSummary
+from lanes_tui.engine.pending_requests import PendingRequests, RequestsChanged
 from lanes_tui.engine.submitting import SubmitForm, submit_form
 from lanes_tui.engine.supervisor import Supervisor
 from lanes_tui.engine.task_git import changes_text
@@ -114,6 +124,8 @@ class EngineChanged:
     task_ids: frozenset[str] = frozenset()
     event: ev.SupervisorEvent | None = None
     drained_lanes: frozenset[str] = frozenset()  # lanes whose last queued or claimed task just finished
+    requests_changed: bool = False  # the open requests for a person are not what they were
+    requests_arrived: tuple[InputRequest, ...] = ()  # ... and these are new (ring for them)
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,7 @@ class TaskRow:
     changes: str = ""  # what its branch holds: "+12 -3", "no edits", "merged"; "" without a branch
     title: str = ""  # metadata.title or the prompt's first line; sanitised
     prompt_head: str = ""  # the prompt's start, raw: only matched by filter words, never drawn
+    asking: int = 0  # its agent's open questions and permission requests: it needs input
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,7 @@ class Totals:
     tokens_out: int
     cost_usd: float | None
     attention: int
+    needs_input: int = 0  # open requests for a person (questions, blockers, permissions)
 
 
 @dataclass
@@ -241,8 +255,9 @@ class Engine:
         self.operator = operator or default_operator()
         self._subscribers: list[Callable[[EngineChanged], None]] = []
         self._observers: list[Callable[[ev.SupervisorEvent], None]] = []
-        self.supervisor: Supervisor | None = None if watch_only else Supervisor(store, settings, emit=self._on_event,
-                                                                               drain=drain)
+        self.supervisor: Supervisor | None = None if watch_only else Supervisor(
+            store, settings, emit=self._on_event, drain=drain,
+            tools_command=agent_tools_command(store, config, settings))
         self.index: TaskIndex = self.supervisor.index if self.supervisor else TaskIndex(store)
         if self.supervisor:
             self.supervisor.index_listeners.append(self._on_index_change)
@@ -260,6 +275,8 @@ class Engine:
         self._answers_read: set[str] = set()  # completed tasks whose answer facts were read (found or not)
         self._feed: TaskChanges | None = None
         self._follower: asyncio.Task[None] | None = None
+        self.pending = PendingRequests()  # what waits for a person (followed from start)
+        self._request_follower: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._active_lanes: set[str] = set()
@@ -302,6 +319,7 @@ class Engine:
         self._count_attempts_later([s.id for s in self.index.tasks()])
         self._load_answer_facts_later(self._newest_completed(ANSWER_FACTS_LOADED_AT_START))
         self._drained()  # remember which lanes have work, so the first drain is noticed
+        self._request_follower = asyncio.create_task(self.pending.follow(self.store, self._on_requests))
 
     async def run(self) -> None:
         """Until stopped. The supervisor's run winds its workers down before returning."""
@@ -317,6 +335,8 @@ class Engine:
                         await asyncio.wait_for(self._follower, 5)
         finally:
             self._stopped.set()
+            if self._request_follower is not None:
+                self._request_follower.cancel()
 
     def request_stop(self, reason: str, *, grace: float | None = None) -> None:
         """Stop claiming; workers get `grace` seconds (math.inf: until they finish) then stop."""
@@ -327,6 +347,8 @@ class Engine:
     def close(self) -> None:
         """The embedding app is going away: stop the change feed's thread now."""
         self._stopped.set()
+        if self._request_follower is not None:
+            self._request_follower.cancel()
         if self._feed is not None:
             self._feed.close()
         if self.supervisor is not None and self._claim:
@@ -470,6 +492,7 @@ class Engine:
             tokens_out=sum(u.tokens_out for u in spent),
             cost_usd=round(sum(costs), 6) if costs else None,
             attention=attention,
+            needs_input=len(self.pending.open),
         )
 
     def vendors(self, usage: dict[str, Usage] | None = None) -> list[VendorRow]:
@@ -660,6 +683,33 @@ class Engine:
         """An operator removes an agent's lock; the `broken` event records who and why."""
         return await asyncio.to_thread(self.lock_table().break_lock, key, by=by or self.operator, reason=reason)
 
+    # -- requests for a person ----------------------------------------------------------------
+
+    def pending_requests(self) -> tuple[InputRequest, ...]:
+        """What waits for a person now, oldest first (questions, blockers, permission requests)."""
+        return self.pending.open
+
+    async def refresh_requests(self) -> tuple[InputRequest, ...]:
+        """Re-read what waits for a person now (a screen that follows the requests folder)."""
+        change = self.pending.update(await asyncio.to_thread(self.store.requests().pending))
+        if change:
+            self._on_requests(change)
+        return self.pending.open
+
+    async def answer_request(self, request_id: str, decision: str, reply: str = "", *,
+                             by: str | None = None) -> InputRequest:
+        """Answer as the operator; RequestClosed if it was answered, expired or closed meanwhile.
+        The list is re-read at once: the answer shows without waiting for the folder's feed."""
+        try:
+            return await asyncio.to_thread(self.store.requests().answer, request_id, decision=decision,
+                                           reply=reply, by=by or self.operator)
+        finally:
+            with contextlib.suppress(LanesError, OSError):
+                await self.refresh_requests()
+
+    def _on_requests(self, change: RequestsChanged) -> None:
+        self._notify(EngineChanged(change.task_ids, requests_changed=True, requests_arrived=change.arrived))
+
     # -- agents and messages ----------------------------------------------------------------
 
     def presence(self) -> Presence:
@@ -694,6 +744,9 @@ class Engine:
         ours = s.id in self._ours
         record = self.supervisor.records.get(s.id) if self.supervisor else None
         reason = s.failure_reason or self._waiting.get(s.id) or (worker.attention if worker else "") or ""
+        asking = self.pending.holding(s.id) if self.pending.open else ()
+        if asking and s.state == CLAIMED:
+            reason = f"needs input: {asking[0].kind} {asking[0].id}: {asking[0].text}"
         if not reason and s.state == QUEUED:
             reason = self._why_queued(s)
         if s.needs_repair:
@@ -737,6 +790,7 @@ class Engine:
             changes=git.changes if git is not None else "",
             title=s.title,
             prompt_head=s.prompt_head,
+            asking=len(asking) if s.state == CLAIMED else 0,
         )
 
     def _why_queued(self, s: TaskSummary) -> str:

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from lanes_tui.core import fsio
-from lanes_tui.core.errors import ConfigError, InvalidInput, LanesError, NotFound, UsageError
+from lanes_tui.core.errors import (
+    ConfigError,
+    InvalidInput,
+    LanesError,
+    NotFound,
+    UsageError,
+)
 from lanes_tui.core.handoff import RuntimeConfig
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import WRITE_RESPONSE, require_inside

@@ -61,7 +61,13 @@ from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
-from lanes_tui.vendors.argv import Command, build_command, executable_available, resolve_vendor
+from lanes_tui.vendors.agent_tools_flags import ToolsServer
+from lanes_tui.vendors.argv import (
+    Command,
+    build_command,
+    executable_available,
+    resolve_vendor,
+)
 from lanes_tui.vendors.limits import MAX_RESET_SECONDS
 from lanes_tui.vendors.permissions import FAIL as FAIL_ON_DENIAL
 from lanes_tui.vendors.permissions import effective_preset
@@ -122,6 +128,9 @@ class Supervisor:
     emit: Callable[[ev.SupervisorEvent], None] = lambda event: None
     drain: bool = False
     rescan_seconds: float = 30.0
+    # `lanes-tui ... mcp` for this queue (engine/agent_tools_server.py): each worker gets it bound
+    # to its agent id and task; None: workers get no MCP server (a queue in this process's memory).
+    tools_command: tuple[str, ...] | None = None
     index: TaskIndex = field(init=False)
     registry: SupervisorRegistry = field(init=False)
     records: dict[str, TaskRecord] = field(default_factory=dict, init=False)
@@ -232,6 +241,13 @@ class Supervisor:
     def _emit_and_track(self, event: ev.SupervisorEvent) -> None:
         self.presence.observe(event, self.agent_id)
         self._observer(event)
+
+    def _tools_server(self, task_id: str, lane_settings: Any) -> ToolsServer | None:
+        if self.tools_command is None:
+            return None
+        # `=`: an id is never read as a flag of its own.
+        argv = (*self.tools_command, f"--as={self.agent_id(task_id)}", f"--task={task_id}")
+        return ToolsServer(argv, lane_settings.request_timeout_seconds)
 
     def agent_id(self, task_id: str) -> str:
         """The identity a worker gets through LANES_AGENT_ID (its locks, messages and presence)."""
@@ -535,7 +551,8 @@ class Supervisor:
             return Plan(wait_reason=choice.reason or "no vendor available", later=False)
         try:
             command = build_command(choice.vendor, metadata.get("model_class"), metadata.get("effort"),
-                                    permissions=preset, workdir=working_dir(task))
+                                    permissions=preset, workdir=working_dir(task),
+                                    agent_tools=self._tools_server(task["id"], lane_settings))
         except InvalidInput as exc:
             return Plan(fail_reason=str(exc))
         return Plan(command=command, vendor=choice.vendor)
@@ -649,7 +666,12 @@ class Supervisor:
         working directory and permission scope become that worktree. False when the attempt
         cannot start (then it is failed here: for good when no retry can help)."""
         # Loaded on the first claim, not at start-up: git support is not on the first frame's path.
-        from lanes_tui.engine.isolation import PREPARED_EVENT, copy_included, prepare_attempt, recorded_base
+        from lanes_tui.engine.isolation import (
+            PREPARED_EVENT,
+            copy_included,
+            prepare_attempt,
+            recorded_base,
+        )
 
         task, task_id = spec.task, spec.task["id"]
         try:
@@ -661,7 +683,8 @@ class Supervisor:
                 await asyncio.to_thread(copy_included, isolation.repo, isolation.tree.path, isolation.included)
             metadata = task.get("metadata") or {}
             spec.command = build_command(vendor, metadata.get("model_class"), metadata.get("effort"),
-                                         permissions=spec.command.permissions, workdir=isolation.tree.path)
+                                         permissions=spec.command.permissions, workdir=isolation.tree.path,
+                                         agent_tools=self._tools_server(task_id, spec.lane))
         except InvalidInput as exc:  # not a repository, no commits, a bad base: no retry helps
             record.attempts = spec.attempt
             await self._fail(spec, f"worktree isolation: {exc}", record)

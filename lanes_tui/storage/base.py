@@ -90,6 +90,11 @@ class Backend(Protocol):
     def archive_location(self) -> str:
         """Where `archive` moves finished tasks, for people."""
 
+    @property
+    def address(self) -> str | None:
+        """What another process passes as `--store` to open this same queue (a worker's MCP
+        server); None when no other process can (a queue in this process's memory)."""
+
     def now(self) -> datetime: ...
 
     # -- reads ------------------------------------------------------------------------

@@ -35,7 +35,14 @@ from lanes_tui.core.errors import LanesError
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import CLAIMED, FAILED
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.service import DEPENDENCY_WAIT, Engine, EngineChanged, LaneRow, Totals, VendorRow
+from lanes_tui.engine.service import (
+    DEPENDENCY_WAIT,
+    Engine,
+    EngineChanged,
+    LaneRow,
+    Totals,
+    VendorRow,
+)
 from lanes_tui.ui import formatting as fmt
 from lanes_tui.ui.task_filter import TaskFilter
 from lanes_tui.ui.widgets.detail_pane import DetailPane
@@ -70,6 +77,7 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("locks", "L", "Locks", "locks", False),
     ("agents", "A", "Agents", "agents", False),
     ("messages", "M", "Messages", "messages", False),
+    ("requests", "i", "Needs input", "requests", False),
     ("theme", "t", "Theme", "themes", False),
     ("help", "question_mark", "Help", "help", True),
     ("quit", "q", "Quit", "quit", True),
@@ -98,6 +106,8 @@ HELP_TEXT = {
     "locks": "Advisory file locks agents hold (holder, reason, expiry, alive?); b breaks the selected one",
     "agents": "Agents registered in this repository: status (active, idle, offline), last seen, task, note",
     "messages": "Messages between agents, newest last, with the selected one's full body; w writes one as the operator",
+    "requests": "What waits for you: agents' questions, blockers and permission requests, oldest first; 1-9 picks "
+                "an option, r (or enter) replies in words, a/A allow once/for the task, d/D deny/deny and stop",
     "theme": "Switch theme",
     "help": "This help",
     "quit": "Quit (asks what to do with running workers)",
@@ -237,7 +247,13 @@ class LanesApp(App[int]):
         os._exit(self._exit_code)
 
     def _load_themes(self) -> None:
-        from lanes_tui.ui.themes import BUILTIN_THEME_DIR, FALLBACK_DARK, fallback_themes, load_themes, user_theme_dir
+        from lanes_tui.ui.themes import (
+            BUILTIN_THEME_DIR,
+            FALLBACK_DARK,
+            fallback_themes,
+            load_themes,
+            user_theme_dir,
+        )
 
         for theme in fallback_themes():
             self.register_theme(theme)
@@ -342,6 +358,9 @@ class LanesApp(App[int]):
             self._announce(change.event)
         for lane in sorted(change.drained_lanes):
             self._alert(f"lane {lane} drained", "information")
+        for request in change.requests_arrived:
+            self._alert(one_line(f"needs input: {request.kind} {request.id} from {request.agent}: {request.text} "
+                                 "(i answers)", 200), "warning")
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.set_timer(COALESCE_SECONDS, self._apply_changes)
@@ -673,6 +692,12 @@ class LanesApp(App[int]):
             from lanes_tui.ui.screens.locks_screen import LocksScreen
 
             self.push_screen(LocksScreen(self.engine, self.now))
+
+    def action_requests(self) -> None:
+        if self._on_main_screen():
+            from lanes_tui.ui.screens.requests_screen import RequestsScreen
+
+            self.push_screen(RequestsScreen(self.engine, self.now))
 
     def action_agents(self) -> None:
         if self._on_main_screen():

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 from lanes_tui.core.errors import InvalidInput
+from lanes_tui.vendors.agent_tools_flags import ToolsServer, attach_env, attach_flags
 from lanes_tui.vendors.permissions import DEFAULT_PRESET
 
 if TYPE_CHECKING:  # settings imports core; core must not import it at run time
@@ -37,6 +38,7 @@ class Command:
     permissions: str = DEFAULT_PRESET  # the preset its argv carries
     stream: str = "claude"  # which parser reads its output
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # the vendor's fixed variables
+    agent_tools: bool = False  # its argv gives the agent lanes-tui's MCP server
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,13 @@ def missing_reason(vendor: VendorSettings) -> str:
 
 
 def build_command(vendor: VendorSettings, model_class: Any, effort: Any, *,
-                  permissions: str = DEFAULT_PRESET, workdir: str | os.PathLike[str] = ".") -> Command:
+                  permissions: str = DEFAULT_PRESET, workdir: str | os.PathLike[str] = ".",
+                  agent_tools: ToolsServer | None = None) -> Command:
     """argv for one attempt. Unknown model class, effort or preset -> InvalidInput (fail the task).
 
     `permissions` is the preset already narrowed for the task (core.permissions); `workdir`
-    the task's working tree, made absolute so that it can never read as a flag.
+    the task's working tree, made absolute so that it can never read as a flag;
+    `agent_tools` the MCP server for a whole-item `{agent_tools}` (None: that item adds nothing).
     """
     model = vendor.models[_model_key(vendor, model_class)]
     level = _effort_key(vendor, effort)
@@ -100,14 +104,19 @@ def build_command(vendor: VendorSettings, model_class: Any, effort: Any, *,
         if item == "{permissions}":
             argv.extend(preset)
             continue
+        if item == "{agent_tools}":
+            argv.extend(attach_flags(vendor.stream, agent_tools))
+            continue
         if "{model}" in item:
             item = item.replace("{model}", model)
         if "{effort}" in item:  # settings guarantee a string here, when an effort is passed
             item = item.replace("{effort}", value if isinstance(value, str) else "")
         argv.append(item.replace("{workdir}", where))
     prefix = f"[Reasoning effort: {level}]\n\n" if vendor.prompt_effort_hint and level else ""
+    attached = agent_tools is not None and "{agent_tools}" in vendor.args
+    env = MappingProxyType({**vendor.env_set, **attach_env(vendor.stream, agent_tools)}) if attached else vendor.env_set
     return Command(argv=tuple(argv), vendor=vendor.name, model=model, effort=level, prompt_prefix=prefix,
-                   permissions=permissions, stream=vendor.stream, env=vendor.env_set)
+                   permissions=permissions, stream=vendor.stream, env=env, agent_tools=attached)
 
 
 def resolve_vendor(

@@ -33,10 +33,11 @@ def _per_level(levels: tuple[str, ...], *flag: str) -> dict[str, list[str]]:
 def builtin_vendors() -> dict[str, dict[str, Any]]:
     claude_args = ["-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
                    "--model", "{model}", "{effort}", "{permissions}"]
+    # {agent_tools}: lanes-tui's MCP server (vendors/agent_tools_flags.py); the demo agent has no MCP client.
     return {
         "claude": {
             "executable": "claude",
-            "args": claude_args,
+            "args": [*claude_args, "{agent_tools}"],
             "models": {"opus": "claude-opus-4-8", "sonnet": "claude-sonnet-5", "haiku": "claude-haiku-4-5",
                        "fable": "claude-fable-5", "any": "claude-sonnet-5"},
             "efforts": _per_level(CLAUDE_EFFORTS, "--effort", "{level}"),
@@ -67,7 +68,8 @@ def builtin_vendors() -> dict[str, dict[str, Any]]:
         },
         "codex": {
             "executable": "codex",
-            "args": ["exec", "--json", "-m", "{model}", "{effort}", "{permissions}", "--skip-git-repo-check", "-"],
+            "args": ["exec", "--json", "-m", "{model}", "{effort}", "{permissions}", "{agent_tools}",
+                     "--skip-git-repo-check", "-"],
             "models": {"sol": "gpt-6.2-sol", "astra": "gpt-6.2-astra", "luna": "gpt-6-luna", "any": "gpt-6.2-sol"},
             "efforts": _per_level(CODEX_EFFORTS, "-c", "model_reasoning_effort={level}"),
             "default_effort": None,  # the model's default from codex's catalog

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lanes_tui.core.sanitize import clean, one_line
-from lanes_tui.vendors.stream_base import _decode, _unwrap_shell, json_object, summarise_tool_call
+from lanes_tui.vendors.stream_base import (
+    _decode,
+    _unwrap_shell,
+    json_object,
+    summarise_tool_call,
+)
 
 FOLDED_LINES = 3
 LINE_MAX = 2000  # characters per shown line; longer lines are cut (the log keeps them)

@@ -195,6 +195,7 @@ BAD = [
     ("vendors: {x: {executable: x, models: {any: m}, args: [exec, 'x={effort}'], efforts: {high: [--x]}}}\n", r"vendors.x.efforts.high must be a string: vendors.x.args uses \{effort\} inside"),
     ("vendors: {claude: {args: [-p, '{effort}']}}\n", r"vendors.claude.permissions.read-only gives flags but vendors.claude.args has no \{permissions\}"),
     ("vendors: {claude: {args: [-p, '--mode={permissions}']}}\n", r"vendors.claude.args may hold \{permissions\} only as a whole item"),
+    ("vendors: {claude: {args: [-p, '--tools={agent_tools}']}}\n", r"vendors.claude.args may hold \{agent_tools\} only as a whole item"),
     ("vendors: {claude: {permissions: {yolo: [--x]}}}\n", "vendors.claude.permissions.yolo is not a permission preset"),
     ("vendors: {claude: {permissions: {edit: ['--dir={model}']}}}\n", r"vendors.claude.permissions.edit has unknown placeholder \{model\}"),
     ("vendors: {codex: {prices: {gpt-x: {input: 1}}}}\n", "vendors.codex.prices.gpt-x.output is required"),

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from helpers.gitrepo import edit_settings, git, make_repository
-from helpers.supervisor import BOUND, events_of, json_event, make_settings, supervising, until
+from helpers.supervisor import (
+    BOUND,
+    events_of,
+    json_event,
+    make_settings,
+    supervising,
+    until,
+)
 
 from lanes_tui.core.model import COMPLETED, FAILED
 from lanes_tui.engine import events as ev

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.gitrepo import edit_settings, finished_tasks, git, make_repository, repository_state
+from helpers.gitrepo import (
+    edit_settings,
+    finished_tasks,
+    git,
+    make_repository,
+    repository_state,
+)
 from helpers.supervisor import events_of
 
 from lanes_tui.gitwork import refs

@@ -10,7 +10,12 @@ from helpers.supervisor import events_of, make_settings, until
 from lanes_tui.core.handoff import load_config
 from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
-from lanes_tui.engine.service import DEPENDENCY_WAIT, TRANSCRIPT_LINES, Engine, EngineChanged
+from lanes_tui.engine.service import (
+    DEPENDENCY_WAIT,
+    TRANSCRIPT_LINES,
+    Engine,
+    EngineChanged,
+)
 
 
 def _board(workspace, **kwargs) -> Engine:

@@ -21,7 +21,12 @@ from pathlib import Path
 import pytest
 from helpers.standins import DEFAULT_ARGS, STANDIN_SCRIPT, install_standins, standin_env
 
-from lanes_tui.vendors.streams import Outcome, make_parser, mentions_rate_limit, parse_stream
+from lanes_tui.vendors.streams import (
+    Outcome,
+    make_parser,
+    mentions_rate_limit,
+    parse_stream,
+)
 
 VENDORS = ["claude", "codex"]
 PROMPT = b"Fix the bug in src/app.py\nIt crashes on empty input.\n"

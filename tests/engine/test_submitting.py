@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from lanes_tui.core.handoff import load_config
-from lanes_tui.engine.submitting import GENERATED_DIR, FieldError, SubmitForm, parse_metadata, submit_form
+from lanes_tui.engine.submitting import (
+    GENERATED_DIR,
+    FieldError,
+    SubmitForm,
+    parse_metadata,
+    submit_form,
+)
 
 
 def _submit(workspace, **fields):

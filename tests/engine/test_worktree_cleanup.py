@@ -111,7 +111,11 @@ def test_worktrees_outside_a_repository_is_a_one_line_error(workspace):
 
 async def test_a_worktree_that_changed_since_the_survey_is_left(workspace, standins, monkeypatch, tmp_path):
     """The re-check under the lock: someone started editing after `survey` saw it empty."""
-    from lanes_tui.engine.worktree_cleanup import _remove_if_still_removable, repository_of, survey
+    from lanes_tui.engine.worktree_cleanup import (
+        _remove_if_still_removable,
+        repository_of,
+        survey,
+    )
 
     make_repository(workspace)
     settings = edit_settings(workspace, tmp_path)

@@ -140,10 +140,12 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def supervising(store: FileBackend, settings: Settings, *, drain: bool = False, start: bool = True):
-    """A started, running supervisor; stopped (and awaited) on the way out."""
+async def supervising(store: FileBackend, settings: Settings, *, drain: bool = False, start: bool = True,
+                      tools_command: tuple[str, ...] | None = None):
+    """A started, running supervisor; stopped (and awaited) on the way out. `tools_command`:
+    the MCP server its workers get (none by default, so argv checks see only the vendor's flags)."""
     events = Events()
-    supervisor = Supervisor(store, settings, emit=events, drain=drain)
+    supervisor = Supervisor(store, settings, emit=events, drain=drain, tools_command=tools_command)
     harness = Harness(supervisor, events)
     if start:
         await supervisor.start()

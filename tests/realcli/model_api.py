@@ -16,12 +16,17 @@ the list is used up (so `[{"status": 429}]` is a limit that never lifts and
     {"text": "the answer", "usage": {...}}          a plain answer
     {"tool": {"name": "Write", "input": {...}}}     a tool call (claude: tool_use;
                                                     codex: a function call, "arguments";
-                                                    a string input: a freeform custom tool call)
+                                                    a string input: a freeform custom tool call;
+                                                    "namespace": codex's namespace of the tool)
     {"status": 429, "message": "...", "headers": {...}, "error_type": "..."}
                                                     an HTTP error with the API's error body
                                                     (OpenAI: "error_fields" adds to its error object)
     {"hang": true}                                  starts the stream, then sends
                                                     nothing until the client goes away
+    {"once_told": "text", "then": reply, "meanwhile": reply}
+                                                    `then` once a request mentions the text
+                                                    (a tool the CLI announces late: codex's
+                                                    MCP namespaces), `meanwhile` until then
 
 `usage` overrides the token counts (Anthropic names: input_tokens,
 output_tokens, cache_creation_input_tokens, cache_read_input_tokens; OpenAI
@@ -56,12 +61,19 @@ class Scenario:
         self._used = {"anthropic": 0, "openai": 0}
         self._lock = threading.Lock()
 
-    def next(self, api: str) -> tuple[int, dict[str, Any]]:
+    def next(self, api: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         with self._lock:
             replies = self._replies[api]
             index = self._used[api]
+            reply = replies[min(index, len(replies) - 1)]
+            if "once_told" in reply:
+                # A model calls only tools it was told of: until the request mentions the text,
+                # it answers `meanwhile` and the scripted reply waits its turn.
+                if reply["once_told"] not in json.dumps(body):
+                    return index, reply["meanwhile"]
+                reply = reply["then"]
             self._used[api] += 1
-            return index, replies[min(index, len(replies) - 1)]
+            return index, reply
 
 
 class ModelAPIServer(ThreadingHTTPServer):
@@ -117,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.record({"method": "POST", "path": self.path, "body": body, "reply": "404"})
             self._json(404, {"error": {"type": "not_found_error", "message": f"no route {self.path}"}})
             return
-        index, reply = self.server.scenario.next(api)
+        index, reply = self.server.scenario.next(api, body)
         self.server.record({"method": "POST", "path": self.path, "api": api, "index": index,
                             "body": body, "reply": reply,
                             "headers": {k.lower(): v for k, v in self.headers.items()
@@ -280,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
                 item = {"id": f"fc_standin_{seq}", "type": "function_call", "status": "completed",
                         "call_id": f"call_standin_{seq}", "name": tool["name"],
                         "arguments": json.dumps(tool.get("input") or {})}
+                if tool.get("namespace"):  # a tool of a namespace (codex: an MCP server's, mcp__NAME)
+                    item["namespace"] = tool["namespace"]
                 started = {**item, "arguments": ""}
             self._send("response.output_item.added", {"type": "response.output_item.added",
                                                       "output_index": len(output), "item": started})

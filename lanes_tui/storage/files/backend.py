@@ -36,6 +36,10 @@ class FileBackend(TaskStore):
     def archive_location(self) -> str:
         return str(self.archive_dir)
 
+    @property
+    def address(self) -> str | None:
+        return os.path.abspath(self.root)
+
     def is_archived(self, task_id: str) -> bool:
         return (self.archive_dir / task_id).is_dir()
 
@@ -96,14 +100,18 @@ class FileBackend(TaskStore):
         return Loaded(task_id, version, task=task, needs_repair=needs_repair)
 
     def summary_cache(self) -> "SummaryCache":
-        from lanes_tui.storage.files.summaries import SummaryCache  # only long-running processes keep one
+        from lanes_tui.storage.files.summaries import (
+            SummaryCache,  # only long-running processes keep one
+        )
 
         return SummaryCache(self.root)
 
     # -- noticing changes ---------------------------------------------------------------------
 
     def task_feed(self) -> "TaskFeed":
-        from lanes_tui.storage.files.watch import TaskFeed  # only long-running processes need watchfiles
+        from lanes_tui.storage.files.watch import (
+            TaskFeed,  # only long-running processes need watchfiles
+        )
 
         return TaskFeed(self.tasks_dir)
 
@@ -144,7 +152,9 @@ class FileBackend(TaskStore):
     def record_feed(self, kind: str) -> "FolderFeed":
         """The folder of `kind` (locks, agents, messages, requests) watched; made first, so it can be."""
         from lanes_tui.storage.files.coordination import FOLDERS
-        from lanes_tui.storage.files.watch import FolderFeed  # only the dashboard watches these
+        from lanes_tui.storage.files.watch import (
+            FolderFeed,  # only the dashboard watches these
+        )
 
         folder = self.root / FOLDERS[kind]
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -171,7 +181,9 @@ class FileBackend(TaskStore):
     # -- upkeep --------------------------------------------------------------------------------
 
     def sweep_temp_files(self) -> int:
-        from lanes_tui.storage.files.sweep import sweep_temp_files  # the supervisor's start-up only
+        from lanes_tui.storage.files.sweep import (
+            sweep_temp_files,  # the supervisor's start-up only
+        )
 
         return len(sweep_temp_files(self.root))
 
@@ -197,7 +209,9 @@ class FolderWatch:
     """One coordination folder, for blocking code."""
 
     def __init__(self, folder: Path) -> None:
-        from lanes_tui.storage.files.watch import DirWatcher  # only waiting needs watchfiles
+        from lanes_tui.storage.files.watch import (
+            DirWatcher,  # only waiting needs watchfiles
+        )
 
         self._watcher = DirWatcher([folder])
 
@@ -212,7 +226,9 @@ class TaskDirWatch:
     """The named tasks' folders and (for new tasks) `tasks/` itself, not recursive."""
 
     def __init__(self, tasks_dir: Path, task_ids: Iterable[str], new_tasks: bool) -> None:
-        from lanes_tui.storage.files.watch import DirWatcher  # only waiting needs watchfiles
+        from lanes_tui.storage.files.watch import (
+            DirWatcher,  # only waiting needs watchfiles
+        )
 
         self._tasks_dir = tasks_dir
         folders = [tasks_dir / t for t in task_ids]

@@ -24,7 +24,11 @@ from typing import Any, Callable, Iterator
 
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import CorruptTask
-from lanes_tui.storage.files.folders import locked_store_folder, open_store_folder, read_store_folder
+from lanes_tui.storage.files.folders import (
+    locked_store_folder,
+    open_store_folder,
+    read_store_folder,
+)
 from lanes_tui.storage.files.records import record_file_name
 
 MESSAGES_DIR = "messages"

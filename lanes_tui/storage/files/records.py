@@ -31,7 +31,11 @@ from typing import Any, Callable, Iterator
 from lanes_tui.core import fsio
 from lanes_tui.core.errors import StoreError
 from lanes_tui.core.sanitize import one_line
-from lanes_tui.storage.files.folders import locked_store_folder, read_json_record, read_store_folder
+from lanes_tui.storage.files.folders import (
+    locked_store_folder,
+    read_json_record,
+    read_store_folder,
+)
 
 EVENTS = "events.jsonl"
 MAX_RECORD_BYTES = 64 << 10

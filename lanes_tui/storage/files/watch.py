@@ -45,7 +45,9 @@ class _Notifier:
     closes it on the way out (the stop event makes that within one step)."""
 
     def __init__(self, paths: Iterable[Path], *, recursive: bool) -> None:
-        from watchfiles._rust_notify import RustNotify  # deferred: only waiting code needs it
+        from watchfiles._rust_notify import (
+            RustNotify,  # deferred: only waiting code needs it
+        )
 
         self._notify = RustNotify([str(p) for p in paths], False, False, 300, recursive, True)
         self._lock = threading.Lock()

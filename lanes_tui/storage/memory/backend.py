@@ -40,9 +40,22 @@ from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
-from lanes_tui.storage.memory.coordination import MemoryLogs, MemoryMessageLog, MemoryRecords
-from lanes_tui.storage.memory.feeds import KindFeeds, MemoryFeed, MemoryRecordFeed, MemoryWatch, TaskHub
-from lanes_tui.storage.memory.registry import MemorySupervisorLock, MemorySupervisorRegistry
+from lanes_tui.storage.memory.coordination import (
+    MemoryLogs,
+    MemoryMessageLog,
+    MemoryRecords,
+)
+from lanes_tui.storage.memory.feeds import (
+    KindFeeds,
+    MemoryFeed,
+    MemoryRecordFeed,
+    MemoryWatch,
+    TaskHub,
+)
+from lanes_tui.storage.memory.registry import (
+    MemorySupervisorLock,
+    MemorySupervisorRegistry,
+)
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
 
 
@@ -78,6 +91,10 @@ class MemoryBackend:
     @property
     def archive_location(self) -> str:
         return f"{self._name}'s archive (in memory)"
+
+    @property
+    def address(self) -> str | None:
+        return None
 
     def now(self) -> datetime:
         return self.clock()

@@ -11,7 +11,6 @@ from lanes_tui.core.sanitize import one_line
 from lanes_tui.engine.service import Totals
 from lanes_tui.ui import formatting as fmt
 
-
 # The second line's labels, and shorter ones for when the figures would not fit the width.
 LABELS = {"queued": "queued", "claimed": "claimed", "completed": "completed", "failed": "failed",
           "workers": "workers", "tokens": "tokens", "cost": "cost", "gap": "  "}
@@ -37,7 +36,10 @@ def header_text(name: str, path: Path | str, totals: Totals, *, watch_only: bool
 def _figures(totals: Totals, watch_only: bool, labels: dict[str, str]) -> Text:
     counts, gap = totals.counts, labels["gap"]
     text = Text()
-    if totals.attention:  # first: the one figure that must not be cut off on a narrow terminal
+    if totals.needs_input:  # first: an agent waits for a person (`i` answers)
+        text.append(f" {totals.needs_input} need input (i) ", "bold reverse")
+        text.append(gap)
+    if totals.attention:  # then what must not be cut off on a narrow terminal
         text.append(f" {totals.attention} need attention ", "bold reverse")
         text.append(gap)
     for state, style in (("queued", "bold"), ("claimed", "bold"), ("completed", ""), ("failed", "")):

@@ -14,7 +14,6 @@ from textual.widgets import Static
 from lanes_tui.engine.service import THROUGHPUT_WINDOW, LaneRow, VendorRow
 from lanes_tui.ui import formatting as fmt
 
-
 # The totals columns, dropped (last first) when the terminal is too narrow: the header has the sums.
 TOTALS = ("DONE", "FAILED", "TOKENS", "COST")
 

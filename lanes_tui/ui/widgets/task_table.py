@@ -426,6 +426,8 @@ class TaskTable(ScrollView, can_focus=True):
         if key == "lane":
             return Text(row.lane)
         if key == "state":
+            if row.asking:  # its agent waits for a person's answer (the activity column says what)
+                return Text("input", self._style("attention"))
             label = "attention" if row.attention and row.state != FAILED else row.state
             return Text(row.state, self._style(label if label in ("attention",) else row.state))
         if key == "vme":
@@ -441,6 +443,8 @@ class TaskTable(ScrollView, can_focus=True):
         if key == "attempts":
             return Text("" if row.attempts is None else str(row.attempts))
         if key == "activity":
+            if row.asking:
+                return Text(row.reason, self._style("attention"))
             if row.activity:
                 return Text(row.activity)
             if row.state == QUEUED and row.reason and not row.reason.startswith("waiting"):
