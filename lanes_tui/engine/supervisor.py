@@ -406,6 +406,11 @@ class Supervisor:
             except LanesError:
                 continue
             recovered.append(summary.id)
+            # Nobody will read an answer to what the dead attempt's agent asked: closed, with why.
+            with contextlib.suppress(LanesError, OSError):
+                await asyncio.to_thread(self.store.requests().close_for_task, summary.id,
+                                        f"supervisor {one_line(summary.claim_owner or '?', 80)} died while the "
+                                        "agent waited; the task was queued again")
         if recovered:
             self.index.refresh(recovered)
         return recovered

@@ -34,6 +34,7 @@ from helpers.supervisor import (
 from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.model import COMPLETED, FAILED
+from lanes_tui.core.requests import CLOSED, QUESTION
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.supervisor import Supervisor
 
@@ -65,6 +66,10 @@ async def test_sigkilled_supervisor_takes_its_worker_along_and_the_next_one_requ
     assert pgid in agent_pids and len(agent_pids) >= 2
     recorded = json.loads((store.root / ".lanes-tui" / "supervisor.json").read_text())
     assert recorded["workers"][task["id"]]["pgid"] == pgid
+    # Its agent waits for a person (issue 13): the question must not outlive the attempt. (Its
+    # waiter here is this test, alive, so only the recovery can close it.)
+    question = store.requests().open(kind=QUESTION, agent="w", text="go on?", task_id=task["id"], lane="default",
+                                     timeout_seconds=600, pid=os.getpid())
 
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(BOUND)
@@ -87,6 +92,8 @@ async def test_sigkilled_supervisor_takes_its_worker_along_and_the_next_one_requ
     released = events_of(store, task["id"], "released")
     assert len(released) == 1 and "recovery" in released[0]["data"]["reason"]
     assert store.read_response(task["id"])["metadata"]["attempt"] == 2
+    closed = store.requests().get(question.id)
+    assert closed.state == CLOSED and "died while the agent waited; the task was queued again" in closed.reply
 
 
 async def test_restart_kills_a_recorded_leftover_group_but_not_a_decoy_with_a_reused_pid(workspace, standins):
