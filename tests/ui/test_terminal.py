@@ -170,3 +170,28 @@ def test_sigterm_stops_the_worker_releases_the_claim_and_exits_143(workspace, tm
         assert _released_with(store, task_id, "SIGTERM")
     finally:
         term.close()
+
+
+def test_a_question_is_answered_from_the_requests_list(workspace, tmp_path):
+    """Issue 13 in a real terminal: the header counts the question, `i` lists it (its hostile text
+    escaped on the screen), `2` answers it with the second option."""
+    from lanes_tui.core.requests import QUESTION
+
+    term, store, task_id, _, marker = _hanging_dashboard(workspace, tmp_path)
+    try:
+        question = store.requests().open(kind=QUESTION, agent=f"w/{task_id}", text="Which db \x1b]0;pwned\x07?",
+                                         options=["postgres", "sqlite"], task_id=task_id, lane="default",
+                                         timeout_seconds=600, pid=os.getpid())
+        term.wait_for(lambda s: "1 need input (i)" in s, "the header counts it", gone=marker)
+        term.keys("i")
+        screen = term.wait_for(lambda s: "Waiting for you: 1 request(s)" in s and "2) sqlite" in s, "the list",
+                               gone=marker)
+        assert "Which db \\x1b]0;pwned\\x07?" in screen  # escaped, not a title change
+        term.keys("2")
+        term.wait_for(lambda s: "Waiting for you: nothing" in s, "answered", gone=marker)
+        answered = store.requests().get(question.id)
+        assert (answered.state, answered.reply) == ("answered", "sqlite")
+        term.keys("Escape")
+        term.wait_for(lambda s: "need input" not in s and "queued 0" in s, "back on the dashboard", gone=marker)
+    finally:
+        term.close()
