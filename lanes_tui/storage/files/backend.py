@@ -152,13 +152,15 @@ class FileBackend(TaskStore):
     def record_feed(self, kind: str) -> "FolderFeed":
         """The folder of `kind` (locks, agents, messages, requests) watched; made first, so it can be."""
         from lanes_tui.storage.files.coordination import FOLDERS
-        from lanes_tui.storage.files.watch import (
-            FolderFeed,  # only the dashboard watches these
+        from lanes_tui.storage.files.watch import (  # only the dashboard watches these
+            FEED_STEP_MS,
+            URGENT_STEP_MS,
+            FolderFeed,
         )
 
         folder = self.root / FOLDERS[kind]
         folder.mkdir(mode=0o700, exist_ok=True)
-        return FolderFeed(folder)
+        return FolderFeed(folder, step_ms=URGENT_STEP_MS if kind == "requests" else FEED_STEP_MS)
 
     def record_watch(self, kind: str) -> "FolderWatch":
         from lanes_tui.storage.files.coordination import FOLDERS
