@@ -10,6 +10,7 @@ thread: the server keeps answering while one waits.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import anyio
@@ -82,6 +83,13 @@ def build_server(tools: AgentTools) -> MCPServer[Any]:
         the answer is one of a few choices. If nobody answers in time, `answered` is false: then
         decide yourself and say what you assumed."""
         return await _call(lambda: tools.ask_operator(question, options))
+
+    @server.tool(structured_output=False)  # Claude Code reads the one text block, nothing else
+    async def permission_prompt(tool_name: str, input: dict[str, Any],  # noqa: A002 - Claude Code's name
+                                tool_use_id: str | None = None) -> str:
+        """Not for the model: Claude Code calls this (--permission-prompt-tool) when a tool call
+        needs the operator's permission; the operator decides from lanes-tui's dashboard."""
+        return json.dumps(await _call(lambda: tools.permission_prompt(tool_name, input)))
 
     @server.tool()
     async def report_blocker(summary: str, needs: str = "human") -> dict[str, Any]:

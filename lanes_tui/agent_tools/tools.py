@@ -17,6 +17,7 @@ and marked as another agent's words, never as lanes-tui's own.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -27,11 +28,15 @@ from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import InvalidInput, NotFound
 from lanes_tui.core.locks import LockHeld, lock_key_for_name, lock_key_for_path
 from lanes_tui.core.requests import (
+    ALLOW,
+    ALLOW_TOOL,
     ANSWERED,
     BLOCKER,
     CLOSED,
     DEFAULT_TIMEOUT_SECONDS,
+    DENY_STOP,
     OPEN,
+    PERMISSION,
     QUESTION,
     InputRequest,
     RequestBook,
@@ -61,6 +66,9 @@ class AgentTools:
     # Set when the server shuts down: a question still waiting gives up instead of keeping
     # the process alive until it expires.
     closing: threading.Event = field(default_factory=threading.Event, compare=False)
+    # Tools the operator allowed for the rest of the task (`A` in the dashboard): the server lives
+    # as long as the attempt, so this is the attempt's memory of it.
+    allowed_tools: set[str] = field(default_factory=set, compare=False)
 
     def __post_init__(self) -> None:
         if not self.agent:
@@ -155,6 +163,36 @@ class AgentTools:
         return {"request": final.id, "answered": False, "reason": clean(final.reply),
                 "note": "nobody answered: decide on your own, and say in your answer what you assumed"}
 
+    def permission_prompt(self, tool_name: str, tool_input: Any) -> dict[str, Any]:
+        """Claude Code's --permission-prompt-tool: a tool call its rules did not allow. The operator
+        decides (a permission request); the answer is what Claude Code expects back: `allow` with
+        the input unchanged, or `deny` with the operator's message. Unanswered in time: denied."""
+        if not isinstance(tool_name, str) or not tool_name:
+            raise InvalidInput("tool_name: the tool the agent wants to call")
+        if tool_name in self.allowed_tools:
+            return {"behavior": "allow", "updatedInput": tool_input}
+        book = self.store.requests()
+        watch = self.store.record_watch("requests")
+        try:
+            request = book.open(kind=PERMISSION, agent=self.agent, text=_call_summary(tool_name, tool_input),
+                                tool=tool_name, tool_input=tool_input, task_id=self.task_id, lane=self.lane,
+                                timeout_seconds=self.request_timeout, pid=os.getpid())
+            final = self._wait_for(book, request, watch)
+        finally:
+            watch.close()
+        if final.state == ANSWERED and final.decision in (ALLOW, ALLOW_TOOL):
+            if final.decision == ALLOW_TOOL:
+                self.allowed_tools.add(tool_name)
+            return {"behavior": "allow", "updatedInput": tool_input}
+        said = f": {clean(final.reply, 2000)}" if final.reply else ""
+        if final.state != ANSWERED:
+            why = f"nobody answered the permission request ({clean(final.reply, 300)}): denied"
+        elif final.decision == DENY_STOP:
+            why = f"the operator denied this and stopped the task{said}. Stop working on it now."
+        else:
+            why = f"the operator denied this{said}"
+        return {"behavior": "deny", "message": why}
+
     def report_blocker(self, summary: str, needs: str = "human") -> dict[str, Any]:
         """Tell the lead (a message to the agent that delegated this task) or a human (a request
         in the operator's list, answered by a message to you) what blocks you; does not wait."""
@@ -204,3 +242,16 @@ class AgentTools:
 
     def _on_task(self) -> str:
         return f" on task {self.task_id}" if self.task_id else ""
+
+
+def _call_summary(tool_name: str, tool_input: Any) -> str:
+    """One line saying what the call would do: the command, the file, else its input."""
+    if isinstance(tool_input, dict):
+        for key in ("command", "file_path", "path", "url", "pattern"):
+            if isinstance(tool_input.get(key), str):
+                return one_line(f"{tool_name}: {tool_input[key]}", 500)
+    try:
+        shown = json.dumps(tool_input, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        shown = repr(tool_input)
+    return one_line(f"{tool_name}: {shown}", 500)

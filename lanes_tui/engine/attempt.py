@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -22,8 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
-from lanes_tui.core.requests import seconds_waiting
+from lanes_tui.core.requests import DENY_STOP, InputRequest, seconds_waiting
+from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
 from lanes_tui.settings import LaneSettings, Settings
@@ -46,8 +49,8 @@ from lanes_tui.vendors.streams import (
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
 
-ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED = (
-    "answered", "failed", "rate_limited", "timed_out", "over_budget", "lost_claim", "stopped",
+ANSWERED, FAILED, RATE_LIMITED, TIMED_OUT, OVER_BUDGET, LOST_CLAIM, STOPPED, OPERATOR_STOPPED = (
+    "answered", "failed", "rate_limited", "timed_out", "over_budget", "lost_claim", "stopped", "operator_stopped",
 )
 
 
@@ -103,6 +106,7 @@ class AttemptSpec:
     keep_claim: bool = False
 
 
+REQUEST_CHECK_SECONDS = 2.0  # how often a worker that may ask has its requests looked at
 HELD_RECHECK_SECONDS = 1.0  # while a person is asked, how often the timeout looks at the requests again
 SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
 
@@ -151,6 +155,7 @@ async def run_attempt(
     task = spec.task
     task_id = task["id"]
     started = time.monotonic()
+    began = store.now()  # the same moment on the wall clock, which requests are stamped with
     log = OutputLog(store.attempt_log_path(task_id, spec.attempt), settings.log_max_bytes)
     argv = [sys.executable, *PYTHON_FLAGS, GUARD_PATH, str(os.getpid()), "--", *spec.command.argv]
     parser = make_parser(spec.command.stream, vendor=spec.command.vendor)
@@ -254,14 +259,15 @@ async def run_attempt(
             lease_ends = asked + spec.lane.lease_seconds
             emit(ev.LeaseRenewed(task_id, renewed["lease_expires_at"]))
 
-    began = store.now()  # requests are stamped with the wall clock
-
     async def guard_limits() -> None:
         stopping = asyncio.ensure_future(stop.wait())
         abandoned = asyncio.ensure_future(spec.abandon.wait())
         limit = spec.lane.timeout_seconds
+        # A worker with lanes-tui's MCP server may ask: its requests are looked at every few
+        # seconds (a "deny and stop" answer ends the attempt; an open one stops the clock).
+        step = REQUEST_CHECK_SECONDS if spec.command.agent_tools else math.inf
         try:
-            wait = limit
+            wait = min(limit, step)
             while True:
                 done, _ = await asyncio.wait({stopping, abandoned}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if abandoned in done:
@@ -274,14 +280,20 @@ async def run_attempt(
                     return
                 # The time the agent waited for a person (a question, a permission) is not its
                 # work: the clock stops while one is open (the lease keeps being renewed).
-                waited, held = await asyncio.to_thread(_held_by_people, store, task_id, began)
+                waited, held, stopped_by = await asyncio.to_thread(_held_by_people, store, task_id, began)
+                if stopped_by is not None:
+                    what = f"{stopped_by.tool or 'a tool call'} ({stopped_by.id})"
+                    stop_for(OPERATOR_STOPPED, one_line(f"stopped by the operator, who denied {what}"
+                                                        + (f": {stopped_by.reply}" if stopped_by.reply else ""), 300))
+                    await worker.stop("stopped by the operator")
+                    return
                 left = limit - (time.monotonic() - started - waited)
                 if left <= 0:
                     note = f" ({waited:.0f} s waiting for a person not counted)" if waited >= 1 else ""
                     stop_for(TIMED_OUT, f"timed out after {limit:g} s{note}")
                     await worker.stop("timeout")
                     return
-                wait = max(left, HELD_RECHECK_SECONDS) if held else left
+                wait = max(left, HELD_RECHECK_SECONDS) if held else min(left, step)
         finally:
             stopping.cancel()
             abandoned.cancel()
@@ -314,13 +326,23 @@ async def run_attempt(
 
 
 
-def _held_by_people(store: Any, task_id: str, since: datetime) -> tuple[float, bool]:
-    """Seconds since `since` this task's agent waited for answers, and whether it still does."""
+def _held_by_people(store: Any, task_id: str, since: datetime) -> tuple[float, bool, InputRequest | None]:
+    """Seconds since `since` this task's agent waited for answers, whether it still does, and a
+    permission request of this attempt the operator answered "deny and stop" (if any)."""
     try:
         requests = [r for r in store.requests().all() if r.task_id == task_id]
     except (LanesError, OSError):
-        return 0.0, False  # advisory: an unreadable request folder pauses nothing
-    return seconds_waiting(requests, since, store.now())
+        return 0.0, False, None  # advisory: an unreadable request folder pauses nothing
+    stop = next((r for r in requests if r.decision == DENY_STOP and _ts_or_none(r.created_at) is not None
+                 and _ts_or_none(r.created_at) >= since), None)
+    return (*seconds_waiting(requests, since, store.now()), stop)
+
+
+def _ts_or_none(value: str) -> datetime | None:
+    try:
+        return parse_ts(value)
+    except ValueError:
+        return None
 
 
 def _close_requests(store: Any, task_id: str) -> None:

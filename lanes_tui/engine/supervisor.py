@@ -48,6 +48,7 @@ from lanes_tui.engine import events as ev
 from lanes_tui.engine.attempt import (
     ANSWERED,
     LOST_CLAIM,
+    OPERATOR_STOPPED,
     OVER_BUDGET,
     RATE_LIMITED,
     STOPPED,
@@ -794,7 +795,7 @@ class Supervisor:
             await self._release(task_id, token, f"{result.reason}; vendor {vendor} paused {cooldown:.0f} s")
             record.state, record.reason = QUEUED, result.reason
             self.emit(ev.VendorPaused(vendor, cooldown, result.reason, summary.quota))
-        elif result.outcome == OVER_BUDGET:
+        elif result.outcome in (OVER_BUDGET, OPERATOR_STOPPED):  # no retry helps: failed for good
             await self._event(task_id, token, "headless_failed", result.reason, {"attempt": spec.attempt})
             await self._fail(spec, result.reason, record)
         else:

@@ -24,6 +24,7 @@ CLAUDE_EDIT_SANDBOX = json.dumps(
     separators=(",", ":"),
 )
 CLAUDE_EDIT_TOOLS = "Write,Edit,MultiEdit,NotebookEdit"
+CLAUDE_PROMPT_TOOL = "mcp__lanes__permission_prompt"  # agent_tools/server.py
 
 
 def _per_level(levels: tuple[str, ...], *flag: str) -> dict[str, list[str]]:
@@ -48,6 +49,10 @@ def builtin_vendors() -> dict[str, dict[str, Any]]:
                 # so that an allow rule in the operator's own settings cannot re-open them.
                 "read-only": ["--permission-mode", "dontAsk", "--disallowedTools", CLAUDE_EDIT_TOOLS],
                 "edit": ["--permission-mode", "acceptEdits", "--settings", CLAUDE_EDIT_SANDBOX],
+                # What edit allows; the rest goes to the operator through lanes-tui's MCP server
+                # (the {agent_tools} item) instead of being denied.
+                "ask": ["--permission-mode", "acceptEdits", "--settings", CLAUDE_EDIT_SANDBOX,
+                        "--permission-prompt-tool", CLAUDE_PROMPT_TOOL],
                 "trusted": ["--permission-mode", "bypassPermissions"],
             },
             "prices": {  # US$ per million tokens; cache writes 1.25x input, cache reads 0.1x

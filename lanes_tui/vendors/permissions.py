@@ -6,6 +6,10 @@ the one rule: a task may narrow its lane's preset, never widen it.
 
     read-only   read and answer; edits and commands that change things are denied
     edit        edits and commands inside the task's working tree
+    ask         what `edit` allows; any other tool call becomes a request to the operator
+                (answered from the dashboard's `i` or `lanes-tui answer`) instead of a denial.
+                Claude only (its --permission-prompt-tool, through lanes-tui's MCP server);
+                codex has no such hook in `codex exec`, so its table has no `ask`
     trusted     the vendors' bypass modes: opt-in per lane, never from a task alone
 """
 
@@ -15,8 +19,8 @@ from typing import Any
 
 from lanes_tui.core.errors import InvalidInput
 
-READ_ONLY, EDIT, TRUSTED = "read-only", "edit", "trusted"
-PRESETS = (READ_ONLY, EDIT, TRUSTED)
+READ_ONLY, EDIT, ASK, TRUSTED = "read-only", "edit", "ask", "trusted"
+PRESETS = (READ_ONLY, EDIT, ASK, TRUSTED)
 DEFAULT_PRESET = READ_ONLY
 
 # What a lane does with a run whose tool calls were denied.

@@ -32,11 +32,11 @@ def check_run_metadata(
     allowed (another dispatcher may serve it), as the supervisor allows it."""
     preset = effective_preset(lane, lane_preset, metadata.get("permissions"))
     wanted = metadata.get("required_vendor")
-    asked: dict[str, Any] = {"permissions": preset, "default_vendor": default_vendor}
-    # One key at a time, in the order they narrow the choice, so the error names the culprit.
+    asked: dict[str, Any] = {"default_vendor": default_vendor}
+    # One key at a time, in the order they narrow the choice, so the error names the culprit
+    # (the preset last: until then the narrowest one, which every vendor has, stands in).
     for key in ("model_class", "effort", "permissions"):
-        if key != "permissions":
-            asked[key] = metadata.get(key)
+        asked[key] = preset if key == "permissions" else metadata.get(key)
         choice = resolve_vendor(vendors, lambda vendor: True, wanted, **asked)
         if choice.invalid:
             reason = choice.reason

@@ -15,7 +15,7 @@ from mcp import Client, StdioServerParameters
 from lanes_tui.storage.files.coordination import file_presence
 
 TOOLS = {"send_message", "read_messages", "lock_files", "unlock_files", "post_intent", "record_decision",
-         "ask_operator", "report_blocker"}
+         "ask_operator", "report_blocker", "permission_prompt"}
 
 
 def server(workspace: Any, agent: str, *extra: str) -> StdioServerParameters:
@@ -112,6 +112,32 @@ async def test_ask_operator_waits_for_the_answer_given_from_another_process(work
     assert kinds == ["input_requested", "input_answered"]
     again = workspace.run("answer", request.id, "sqlite")
     assert again.returncode == 16 and "is answered" in again.stderr
+
+
+async def test_the_permission_prompt_asks_once_per_tool_when_allowed_for_the_task(workspace):
+    """Claude Code's --permission-prompt-tool (the `ask` preset): one text block of JSON back;
+    `--allow-tool` lets later calls of the same tool through without asking again."""
+    task = workspace.submit()
+    edit = {"file_path": "/etc/hosts", "old_string": "a", "new_string": "b"}
+    async with Client(server(workspace, "sup/1", "--task", task["id"])) as agent:
+        call = asyncio.ensure_future(agent.call_tool("permission_prompt", {"tool_name": "Edit", "input": edit,
+                                                                           "tool_use_id": "toolu_1"}))
+        request = await asyncio.to_thread(wait_for_request, workspace.store())
+        assert (request.kind, request.tool, request.tool_input, request.text) == ("permission", "Edit", edit,
+                                                                                   "Edit: /etc/hosts")
+        assert workspace.run("answer", request.id, "--allow-tool").returncode == 0
+        result = await call
+        assert [c.type for c in result.content] == ["text"] and result.structured_content is None
+        assert json.loads(result.content[0].text) == {"behavior": "allow", "updatedInput": edit}
+        again = json.loads((await agent.call_tool("permission_prompt", {"tool_name": "Edit", "input": edit}))
+                           .content[0].text)
+        assert again["behavior"] == "allow" and len(workspace.store().requests().all()) == 1  # not asked again
+        other = asyncio.ensure_future(agent.call_tool("permission_prompt", {"tool_name": "Bash",
+                                                                            "input": {"command": "rm -rf /"}}))
+        bash = await asyncio.to_thread(wait_for_request, workspace.store())
+        assert workspace.run("answer", bash.id, "--deny", "no \x1b[2J").returncode == 0
+        denied = json.loads((await other).content[0].text)
+    assert denied == {"behavior": "deny", "message": "the operator denied this: no \\x1b[2J"}
 
 
 async def test_an_unanswered_question_expires_after_the_lanes_time_and_the_agent_is_told(workspace):

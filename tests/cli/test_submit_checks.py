@@ -31,7 +31,7 @@ def submit(workspace, *metadata: str, lane: str = "default", settings: str | Non
      "metadata.effort: unknown effort 'ultra' for vendor claude; known: high, low, max, medium, xhigh"),
     (["required_vendor=codex", "model_class=gpt-5-3"],
      "metadata.model_class: unknown model_class 'gpt-5-3' for vendor codex; known: any, astra, luna, sol"),
-    (["permissions=root"], "metadata.permissions: unknown preset 'root'; known: read-only, edit, trusted"),
+    (["permissions=root"], "metadata.permissions: unknown preset 'root'; known: read-only, edit, ask, trusted"),
     (["permissions=edit"], "metadata.permissions: 'edit' is wider than lane 'default' allows ('read-only'); "
                            "a task may only narrow its lane's permissions"),
 ])
@@ -59,6 +59,17 @@ def test_the_lanes_settings_decide_what_is_known(workspace):
     assert submit(workspace, "permissions=trusted", lane="dev").returncode == 5
 
 
+def test_the_ask_preset_is_refused_for_codex_with_a_clear_message(workspace):
+    """codex exec offers no hook for asking the operator about a tool call (issue 13): a task
+    for codex on an `ask` lane is refused at once instead of running with a weaker preset."""
+    (workspace.config.parent / "lanes-tui.yaml").write_text("lanes: {dev: {permissions: ask}}\n", encoding="utf-8")
+    done = submit(workspace, "required_vendor=codex", lane="dev")
+    assert done.returncode == 5
+    assert done.stderr == "lanes-tui: metadata.permissions: vendor codex has no 'ask' permission preset\n"
+    assert submit(workspace, "required_vendor=claude", lane="dev").returncode == 0
+    assert len(workspace.store().task_ids()) == 1
+
+
 def test_a_broken_settings_file_is_exit_6(workspace):
     (workspace.config.parent / "lanes-tui.yaml").write_text("lanes: {dev: {permisions: edit}}\n", encoding="utf-8")
     done = submit(workspace)
@@ -80,7 +91,7 @@ def test_requeue_checks_the_overrides_too(workspace):
 
 
 @pytest.mark.parametrize("settings, key", [
-    ("lanes: {dev: {permissions: sudo}}\n", "lanes.dev.permissions must be one of read-only, edit, trusted (got 'sudo')"),
+    ("lanes: {dev: {permissions: sudo}}\n", "lanes.dev.permissions must be one of read-only, edit, ask, trusted (got 'sudo')"),
     ("vendors: {claude: {default_effort: turbo}}\n", "vendors.claude.default_effort 'turbo' is not in vendors.claude.efforts"),
     ("vendors: {codex: {stream: gemini}}\n", "vendors.codex.stream must be one of claude, codex (got 'gemini')"),
     ("vendors: {codex: {models: {sol: ''}}}\n", "vendors.codex.models.sol must be a non-empty string"),

@@ -38,7 +38,8 @@ def test_defaults_without_any_file(tmp_path):
     assert claude.default_effort is codex.default_effort is None  # the CLI's own default applies
     assert not (claude.prompt_effort_hint or codex.prompt_effort_hint or demo.prompt_effort_hint)
     assert (claude.stream, codex.stream, demo.stream) == ("claude", "codex", "claude")
-    assert set(claude.permissions) == set(codex.permissions) == {"read-only", "edit", "trusted"}
+    assert set(claude.permissions) == {"read-only", "edit", "ask", "trusted"}
+    assert set(codex.permissions) == {"read-only", "edit", "trusted"}  # codex exec cannot ask (issue 13)
     assert claude.max_api_retries == 2 and dict(claude.env_set)["CLAUDE_CODE_MAX_RETRIES"] == "2"
     assert claude.prices["claude-sonnet-*"].output == 15 and codex.prices["gpt-6.2-sol"].cache_read == 0.1
     assert s.lane("x").permissions == "read-only" and s.lane("x").on_denial == "flag"
@@ -96,14 +97,14 @@ default_vendor: local
                                    "any": "claude-sonnet-5", "fast": "claude-haiku-4-5"}
     assert claude.env_allow == ("ANTHROPIC_API_KEY", "ANTHROPIC_*", "CLAUDE_*", "AWS_*")
     assert dict(claude.env_set) == {"CLAUDE_CODE_MAX_RETRIES": "2", "IS_SANDBOX": "1"}
-    assert set(claude.permissions) == {"read-only", "edit"}  # this claude never runs trusted lanes
+    assert set(claude.permissions) == {"read-only", "edit", "ask"}  # this claude never runs trusted lanes
     assert claude.prices["claude-opus-5"].input == 6 and "claude-sonnet-*" in claude.prices
     local = s.vendor("local")
     assert local.executable == ("python3", "-m", "my_agent") and local.stream == "claude"
     assert dict(local.efforts) == {"low": ("--quick",), "medium": ()}
     assert local.default_effort == "low" and not local.prompt_effort_hint
     # A new vendor without a permissions table adds no flags for any preset (its own business).
-    assert dict(local.permissions) == {"read-only": (), "edit": (), "trusted": ()}
+    assert dict(local.permissions) == {"read-only": (), "edit": (), "ask": (), "trusted": ()}
     assert s.default_vendor == "local" and s.concurrency.vendor("local") == 2
     assert s.vendor("codex") == load_settings(None, config_dir=None).vendor("codex")
 
@@ -204,7 +205,7 @@ BAD = [
     ("vendors: {codex: {env: {set: {RUST_LOG: '{max_api_retries}'}}}}\n", r"vendors.codex.env.set.RUST_LOG uses \{max_api_retries\} but vendors.codex.max_api_retries is not set"),
     ("vendors: {codex: {env: {set: {'A B': x}}}}\n", "vendors.codex.env.set has an invalid variable name 'A B'"),
     ("vendors: {claude: {max_api_retries: -1}}\n", "vendors.claude.max_api_retries must be a whole number from 0 to 100"),
-    ("lanes: {review: {permissions: write}}\n", "lanes.review.permissions must be one of read-only, edit, trusted"),
+    ("lanes: {review: {permissions: write}}\n", "lanes.review.permissions must be one of read-only, edit, ask, trusted"),
     ("lanes: {review: {on_denial: ignore}}\n", "lanes.review.on_denial must be one of flag, fail"),
     ("lane_defaults: {permissions: trusted}\n", "lane_defaults.permissions cannot be trusted: set it per lane"),
     ("drain_give_up_seconds: -5\n", "drain_give_up_seconds must be a number >= 0"),

@@ -104,3 +104,22 @@ async def test_a_vendor_without_the_placeholder_and_a_queue_in_memory_get_no_ser
     assert "--mcp-config" not in argv and "--allowedTools" not in argv
     assert "MCP_TOOL_TIMEOUT" not in json.loads(dump.read_text())["env"]
     assert agent_tools_command(MemoryBackend(), None, settings) is None
+
+
+async def test_deny_and_stop_ends_the_attempt_and_fails_the_task_for_good(workspace, standins, monkeypatch):
+    """`D` on a permission request: the worker is stopped and the task fails without a retry."""
+    monkeypatch.setenv("STANDIN_MODE", "hang")  # an agent blocked on the operator's answer
+    settings = make_settings(workspace, lane={"timeout_seconds": 60, "max_attempts": 3})
+    store = workspace.store()
+    task = workspace.submit(metadata={"required_vendor": "claude"})
+    command = agent_tools_command(store, load_config(workspace.config), settings)
+    async with supervising(store, settings, tools_command=command) as h:
+        await h.events.wait_for(ev.WorkerStarted, task["id"])
+        asked = store.requests().open(kind="permission", agent=h.supervisor.agent_id(task["id"]), text="Bash: rm -rf /",
+                                      tool="Bash", tool_input={"command": "rm -rf /"}, task_id=task["id"],
+                                      lane="default", pid=os.getpid())
+        store.requests().answer(asked.id, decision="deny_stop", reply="never", by="operator:test")
+        failed = await h.events.wait_for(ev.TaskFailed, task["id"])
+    assert failed.attempts == 1  # not retried: the operator said stop
+    assert f"stopped by the operator, who denied Bash ({asked.id}): never" in failed.reason
+    assert store.read_task(task["id"])["state"] == "failed"

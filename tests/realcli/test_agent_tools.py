@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lanes_tui.core.requests import ANSWERED
 
-from .harness import BOUND, request_text, wait_until
+from .harness import BOUND, request_text, require_tools, wait_until
 
 QUESTION = "Which database should the cache use?"
 OPTIONS = ["postgres", "sqlite"]
@@ -70,3 +72,40 @@ def test_codex_asks_the_operator_through_the_mcp_server(agents):
     (output,) = [item for item in last if item.get("type") == "function_call_output"][-1:]
     text = output["output"] if isinstance(output["output"], str) else json.dumps(output["output"])
     assert '"answered":true' in text.replace(" ", "") and '"answer":"postgres"' in text.replace(" ", "")
+
+
+# -- the ask preset: a tool call outside the preset is a request to the operator --------------------
+
+
+def _the_permission_request(agents, box):
+    return wait_until(lambda: next((r for r in agents.store().requests().pending() if r.kind == "permission"), None),
+                      "the permission request", BOUND, box)
+
+
+@pytest.mark.parametrize("answer", ["allow", "deny", "unanswered"])
+def test_claude_ask_preset_asks_the_operator_instead_of_denying(agents, answer):
+    require_tools("bwrap", "socat", why="Claude Code's sandbox for commands (the ask preset includes edit's)")
+    agents.settings(lanes={"dev": {"permissions": "ask", "request_timeout_seconds": 3 if answer == "unanswered" else 60}})
+    outside = agents.root / "outside.txt"  # beside the repository: edit alone would deny it
+    task = agents.submit(lane="dev", metadata={"required_vendor": "claude"})
+    write = {"tool": {"name": "Write", "input": {"file_path": str(outside), "content": "approved\n"}}}
+    box = agents.supervise({"anthropic": [write, {"text": "done"}]})
+    request = _the_permission_request(agents, box)
+    assert (request.tool, request.task_id) == ("Write", task["id"])
+    assert request.tool_input["file_path"] == str(outside) and request.text == f"Write: {outside}"
+    if answer == "allow":
+        done = agents.workspace.run("answer", request.id, "--allow")
+        assert done.returncode == 0, done.stderr
+    elif answer == "deny":
+        done = agents.workspace.run("answer", request.id, "--deny", "not outside the repository")
+        assert done.returncode == 0, done.stderr
+    code = box.finish()
+    assert code == 0, f"exit {code}\nstdout:\n{box.stdout()[-3000:]}\nstderr:\n{box.stderr()[-3000:]}"
+    response = agents.store().read_response(task["id"])
+    assert response["status"] == "completed" and response["metadata"]["permissions"] == "ask"
+    told = request_text(box.requests()[1])
+    if answer == "allow":
+        assert outside.read_text() == "approved\n"
+    else:
+        assert not outside.exists()
+        assert ("not outside the repository" if answer == "deny" else "nobody answered") in told

@@ -96,7 +96,7 @@ vendors:
   claude:
     args: [-p, "{effort}", --model, "{model}", "--tag={model}"]
     efforts: {low: [], high: [--max-turns, "40"], xhigh: [--think-hard], medium: null, max: null}
-    permissions: {read-only: [], edit: [], trusted: []}
+    permissions: {read-only: [], edit: [], ask: [], trusted: []}
     prompt_effort_hint: true
 """, encoding="utf-8")
     claude = load_settings(path, config_dir=None).vendor("claude")

@@ -28,5 +28,5 @@ def test_narrowing_is_allowed_and_widening_is_not():
 
 @pytest.mark.parametrize("requested", ["bypassPermissions", "--dangerously-skip-permissions", "TRUSTED", 3, ["edit"]])
 def test_anything_else_is_refused_with_the_valid_list(requested):
-    with pytest.raises(InvalidInput, match=r"metadata.permissions: unknown preset .*; known: read-only, edit, trusted"):
+    with pytest.raises(InvalidInput, match=r"metadata.permissions: unknown preset .*; known: read-only, edit, ask, trusted"):
         effective_preset("dev", "trusted", requested)
