@@ -293,7 +293,8 @@ async def run_attempt(
                     stop_for(TIMED_OUT, f"timed out after {limit:g} s{note}")
                     await worker.stop("timeout")
                     return
-                wait = max(left, HELD_RECHECK_SECONDS) if held else min(left, step)
+                # While held the clock stands still: looking again at `left` finds it still there.
+                wait = min(max(left, HELD_RECHECK_SECONDS) if held else left, step)
         finally:
             stopping.cancel()
             abandoned.cancel()

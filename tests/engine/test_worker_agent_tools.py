@@ -16,7 +16,7 @@ import os
 import tomllib
 
 import pytest
-from helpers.supervisor import make_settings, supervising
+from helpers.supervisor import make_settings, supervising, until
 from mcp import Client, StdioServerParameters
 
 from lanes_tui.core.clock import parse_ts
@@ -118,6 +118,10 @@ async def test_deny_and_stop_ends_the_attempt_and_fails_the_task_for_good(worksp
         asked = store.requests().open(kind="permission", agent=h.supervisor.agent_id(task["id"]), text="Bash: rm -rf /",
                                       tool="Bash", tool_input={"command": "rm -rf /"}, task_id=task["id"],
                                       lane="default", pid=os.getpid())
+        # Answered after the attempt has looked at it open (its clock stopped, every 2 s), as an
+        # agent waits: 5 renewals 0.5 s apart span one look at least.
+        renewed = len(h.events.of(ev.LeaseRenewed, task["id"]))
+        await until(lambda: len(h.events.of(ev.LeaseRenewed, task["id"])) >= renewed + 5, what="renewals")
         store.requests().answer(asked.id, decision="deny_stop", reply="never", by="operator:test")
         failed = await h.events.wait_for(ev.TaskFailed, task["id"])
     assert failed.attempts == 1  # not retried: the operator said stop
