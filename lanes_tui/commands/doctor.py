@@ -34,6 +34,10 @@ from lanes_tui.vendors.argv import DEMO, executable_path
 from lanes_tui.vendors.permissions import EDIT, TRUSTED
 
 EXIT_LANE_CANNOT_RUN = 12
+# Flags the CLI takes although its --help does not list them: `claude --help` (2.1.197) leaves
+# out --permission-prompt-tool, which the `ask` preset passes (tests/realcli/test_agent_tools.py
+# runs it with the real CLI).
+UNLISTED_FLAGS = {"claude": frozenset({"--permission-prompt-tool"})}
 PROBE_TIMEOUT = 20.0  # seconds for `--version` / `--help`: a CLI that hangs there is a problem too
 
 # Where each stream format's CLI looks for credentials (variables, then files under its home).
@@ -130,7 +134,9 @@ def check_vendor(settings: Settings, vendor: VendorSettings, source_env: Mapping
     if help_text is None:
         report.problems.append(f"`{' '.join([Path(program).name, *subcommand])} --help` failed or hung")
     else:
-        report.missing_flags = [flag for flag in used_flags(vendor) if not _mentions(help_text, flag)]
+        hidden = UNLISTED_FLAGS.get(vendor.stream, frozenset())
+        report.missing_flags = [flag for flag in used_flags(vendor)
+                                if flag not in hidden and not _mentions(help_text, flag)]
         if report.missing_flags:
             report.problems.append(f"{report.version or 'this version'} lacks flag(s) lanes-tui passes: "
                                    + ", ".join(report.missing_flags))

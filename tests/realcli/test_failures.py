@@ -135,7 +135,9 @@ def test_a_lasting_5xx_is_a_failed_attempt_retried_then_a_failed_task(agents):
 
 
 def test_a_hung_model_call_times_out_and_the_cli_is_stopped(agents):
-    agents.settings(lane_defaults={"timeout_seconds": 3})
+    # Long enough for Claude Code to start lanes-tui's MCP server before its first model call
+    # (a loaded CI machine took more than 3 s), short enough to be a hang.
+    agents.settings(lane_defaults={"timeout_seconds": 10})
     task = agents.submit(metadata={"required_vendor": "claude"})
     box = agents.supervise({"anthropic": [{"hang": True}]})
     started = box.wait_for_event("worker_started")
@@ -143,7 +145,7 @@ def test_a_hung_model_call_times_out_and_the_cli_is_stopped(agents):
     assert box.finish() == 10
     assert gone(started["pid"])
     response = agents.store().read_response(task["id"])
-    assert response["status"] == "failed" and "timed out after 3 s" in response["body"]
+    assert response["status"] == "failed" and "timed out after 10 s" in response["body"]
 
 
 def test_cancel_stops_the_real_cli_at_once(agents):
