@@ -14,8 +14,8 @@ from lanes_tui.vendors.agent_tools_flags import ToolsServer, attach_env, attach_
 from lanes_tui.vendors.argv import build_command
 
 SETTINGS = load_settings(None, config_dir=None)
-HOSTILE_PATHS = ['/tmp/a "quoted" dir/python', "/tmp/back\\slash/x", "/tmp/new\nline", "/tmp/del\x7fete",
-                 "/tmp/ünï/çødé/🐍", "/tmp/tab\there", "--config=/x", "' or 1=1; --"]
+HOSTILE_PATHS = ['/srv/x/a "quoted" dir/python', "/srv/x/back\\slash/x", "/srv/x/new\nline", "/srv/x/del\x7fete",
+                 "/srv/x/ünï/çødé/🐍", "/srv/x/tab\there", "--config=/x", "' or 1=1; --"]
 # What a path can hold (no NUL: argv cannot carry it).
 PATH_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 
