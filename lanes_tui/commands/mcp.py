@@ -20,7 +20,7 @@ TASK_ENV = "LANES_TASK_ID"
 
 
 def run(args: argparse.Namespace) -> int:
-    from lanes_tui.agent_tools.server import serve
+    from lanes_tui.agent_tools.stdio_server import serve
     from lanes_tui.agent_tools.tools import AgentTools
     from lanes_tui.wiring import open_queue
 

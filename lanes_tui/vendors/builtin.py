@@ -24,7 +24,7 @@ CLAUDE_EDIT_SANDBOX = json.dumps(
     separators=(",", ":"),
 )
 CLAUDE_EDIT_TOOLS = "Write,Edit,MultiEdit,NotebookEdit"
-CLAUDE_PROMPT_TOOL = "mcp__lanes__permission_prompt"  # agent_tools/server.py
+CLAUDE_PROMPT_TOOL = "mcp__lanes__permission_prompt"  # agent_tools/catalog.py
 
 
 def _per_level(levels: tuple[str, ...], *flag: str) -> dict[str, list[str]]:

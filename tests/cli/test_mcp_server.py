@@ -224,3 +224,54 @@ def test_a_client_gone_while_a_question_waits_ends_the_server_and_closes_the_req
             proc.kill()
     closed = workspace.store().requests().get(request.id)
     assert closed.state == "closed" and closed.reply == "the agent stopped waiting"
+
+
+def test_the_protocol_edges_get_json_rpc_errors_and_the_server_keeps_serving(workspace):
+    """What the SDK's client never sends, straight on the pipe: the server answers each request
+    once, by id, never answers a notification, and a bad line or a bad argument ends nothing."""
+    params = server(workspace, "alice")
+    lines = [
+        "not json at all",
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                    "params": {"protocolVersion": "1999-01-01", "capabilities": {}}}),
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json.dumps({"jsonrpc": "2.0", "id": 99, "result": {}}),  # a response to nothing: ignored
+        json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        json.dumps({"jsonrpc": "2.0", "id": 3, "method": "resources/list"}),
+        json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "rm_rf", "arguments": {}}}),
+        json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                    "params": {"name": "lock_files", "arguments": {"paths": "src/app.py"}}}),
+        json.dumps({"jsonrpc": "2.0", "id": 6, "method": "tools/call",
+                    "params": {"name": "send_message", "arguments": {"to": "bob"}}}),
+        json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                    "params": {"name": "lock_files", "arguments": {"paths": ["src/app.py"], "extra": 1}}}),
+        json.dumps([1, 2]),
+    ]
+    done = subprocess.run([params.command, *params.args], cwd=params.cwd, env=params.env, text=True,
+                          input="\n".join(lines) + "\n", capture_output=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    by_id = {reply["id"]: reply for reply in replies}
+    assert len(replies) == 9 and set(by_id) == {None, 1, 2, 3, 4, 5, 6, 7}  # None: the bad line, the array
+    assert [reply["error"]["code"] for reply in replies if reply["id"] is None] == [-32700, -32600]
+    assert by_id[1]["result"]["protocolVersion"] == "2025-11-25"  # an unknown version: the newest known
+    assert by_id[1]["result"]["capabilities"] == {"tools": {"listChanged": False}}
+    assert by_id[2]["result"] == {}
+    assert by_id[3]["error"]["code"] == -32601
+    assert by_id[4]["error"]["code"] == -32602 and "rm_rf" in by_id[4]["error"]["message"]
+    wrong_type, missing = by_id[5]["result"], by_id[6]["result"]
+    assert wrong_type["isError"] and "paths must be a list of strings" in wrong_type["content"][0]["text"]
+    assert missing["isError"] and "body is required" in missing["content"][0]["text"]
+    locked = json.loads(by_id[7]["result"]["content"][0]["text"])  # an unknown argument is dropped
+    assert [entry["key"] for entry in locked["locked"]] == ["path:src/app.py"]
+
+
+async def test_every_tool_is_listed_with_the_schema_its_arguments_are_checked_against(workspace):
+    async with Client(server(workspace, "alice")) as alice:
+        listed = {tool.name: tool.input_schema for tool in (await alice.list_tools()).tools}
+    assert set(listed) == TOOLS
+    assert listed["lock_files"]["required"] == ["paths"]
+    assert listed["lock_files"]["properties"]["paths"] == {"type": "array", "items": {"type": "string"}}
+    assert listed["lock_files"]["properties"]["ttl_seconds"] == {"type": "number", "default": 900.0}
+    assert listed["report_blocker"]["properties"]["needs"]["enum"] == ["lead", "human"]
+    assert listed["permission_prompt"]["required"] == ["tool_name", "input"]

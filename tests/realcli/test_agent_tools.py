@@ -70,8 +70,9 @@ def test_codex_asks_the_operator_through_the_mcp_server(agents):
     # would refuse an MCP call that needs approval).
     last = box.requests()[-1]["body"]["input"]
     (output,) = [item for item in last if item.get("type") == "function_call_output"][-1:]
-    text = output["output"] if isinstance(output["output"], str) else json.dumps(output["output"])
-    assert '"answered":true' in text.replace(" ", "") and '"answer":"postgres"' in text.replace(" ", "")
+    items = output["output"] if isinstance(output["output"], list) else [{"text": output["output"]}]
+    (answer,) = [json.loads(item["text"]) for item in items if item.get("text", "").startswith("{")]
+    assert answer["answered"] is True and answer["answer"] == "postgres"
 
 
 # -- the ask preset: a tool call outside the preset is a request to the operator --------------------
