@@ -101,7 +101,7 @@ class StdioServer:
             return
         try:
             arguments = check_arguments(spec, params.get("arguments"))
-            result = spec.run(self.tools, arguments)
+            result = spec.run(self.tools.for_call(), arguments)
         except LanesError as exc:
             self._result(request_id, {"content": [{"type": "text", "text": one_line(str(exc), 500)}],
                                       "isError": True})

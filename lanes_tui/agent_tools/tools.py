@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,9 @@ SHUTDOWN_POLL_SECONDS = 1.0  # how soon a waiting ask_operator notices its serve
 @dataclass(frozen=True)
 class AgentTools:
     store: Backend
-    agent: str  # who calls: messages are sent and locks taken as this id
+    # Who calls (messages are sent and locks taken as this id), or how to find out at each call:
+    # an interactive Claude Code session changes identity on /clear (session_identity.py).
+    who: str | Callable[[], str]
     workspace_root: Path
     task_id: str | None = None  # the task a supervised worker runs
     lane: str | None = None  # its lane (whose request_timeout_seconds applies)
@@ -71,10 +74,16 @@ class AgentTools:
     allowed_tools: set[str] = field(default_factory=set, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.agent:
-            raise InvalidInput("who is the agent? pass --as NAME or set LANES_AGENT_ID")
-        if self.agent.startswith(RESERVED_PREFIX):
-            raise InvalidInput("agent names starting with 'operator:' are reserved for people")
+        if not callable(self.who):
+            _check_agent(self.who)
+
+    @property
+    def agent(self) -> str:
+        return self.who if isinstance(self.who, str) else _check_agent(self.who())
+
+    def for_call(self) -> AgentTools:
+        """These tools with the caller looked up once, for one call (the state stays shared)."""
+        return self if isinstance(self.who, str) else replace(self, who=self.agent)
 
     # -- messages ---------------------------------------------------------------------
 
@@ -242,6 +251,14 @@ class AgentTools:
 
     def _on_task(self) -> str:
         return f" on task {self.task_id}" if self.task_id else ""
+
+
+def _check_agent(agent: str) -> str:
+    if not agent:
+        raise InvalidInput("who is the agent? pass --as NAME or set LANES_AGENT_ID")
+    if agent.startswith(RESERVED_PREFIX):
+        raise InvalidInput("agent names starting with 'operator:' are reserved for people")
+    return agent
 
 
 def _call_summary(tool_name: str, tool_input: Any) -> str:

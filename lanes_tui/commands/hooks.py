@@ -22,6 +22,13 @@ form (this interpreter, absolute paths) for a lanes-tui that is not on PATH. In 
 linked git worktree, whose checkout has no queue of its own, a hook finds the store
 in the main checkout at the same place.
 
+`--install` also adds lanes-tui's MCP server to the project's `.mcp.json` (and
+pre-approves it in the settings; `--no-mcp` leaves both alone), so an
+interactive session gets the same tools as a supervised worker. The server and
+the hooks agree on who the session is: SessionStart registers it with its
+Claude Code process, which the server finds as its parent
+(agent_tools/session_identity.py).
+
 Claude Code runs the hook command through its own shell; the command we write
 quotes every path part (shlex; the variable itself in double quotes), and we never
 run a shell ourselves.
@@ -81,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.install:
         emit_json(settings)
         return 0
-    target = _install(settings, args)
+    from lanes_tui.vendors.agent_tools_flags import SERVER_NAME
+
+    server = None if args.no_mcp else (SERVER_NAME, mcp_server_entry(args))
+    target, servers = _install(settings, args, server)
     print(f"installed lanes-tui hooks in {target}")
+    if servers is not None:
+        print(f"installed lanes-tui's MCP server (its tools: mcp__{SERVER_NAME}__*) in {servers}")
     if not getattr(args, "absolute", False):
         _note_if_not_on_path()
     return 0
@@ -120,32 +132,101 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"hooks": hooks}
 
 
-def _install(settings: dict[str, Any], args: argparse.Namespace) -> Path:
-    """Merge into <workspace>/.claude/settings.json, keeping everything else in it."""
-    from lanes_tui.core import fsio
+def mcp_server_entry(args: argparse.Namespace) -> dict[str, Any]:
+    """The `.mcp.json` entry that starts `lanes-tui mcp` for an interactive session. No shell runs
+    it, so the paths are plain: relative to the project (the server looks for them upward from
+    where Claude Code starts it), absolute outside it or with --absolute."""
+    from lanes_tui.core.handoff import load_config
+
+    config = load_config(args.config, store_override=args.store)
+    project = config.workspace_root
+    absolute = getattr(args, "absolute", False)
+
+    def place(path: Path) -> str:
+        if absolute:
+            return str(path.resolve())
+        try:
+            return path.resolve().relative_to(project.resolve()).as_posix()
+        except ValueError:
+            return str(path.resolve())
+
+    options = ["--config", place(config.path), "--store", place(config.store_root), "mcp"]
+    if absolute:
+        return {"command": sys.executable, "args": ["-m", "lanes_tui", *options]}
+    return {"command": PROGRAM, "args": options}
+
+
+def _install(settings: dict[str, Any], args: argparse.Namespace,
+             server: tuple[str, dict[str, Any]] | None) -> tuple[Path, Path | None]:
+    """Merge the hooks into <workspace>/.claude/settings.json and `server` (name, entry) into
+    <workspace>/.mcp.json, keeping everything else in them; every file is checked before any is
+    written. The server's approval goes to .claude/settings.local.json, the user's own file:
+    Claude Code 2.1.197 ignores allow rules for MCP tools in the committed settings (a repository
+    cannot approve its own servers), and otherwise asks before starting the server and before each
+    tool's first call (a `-p` session is refused outright). The name is the one the supervisor
+    gives the server in a worker's --mcp-config, which then replaces this one (Claude Code starts
+    one server per name)."""
     from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store)
     folder = config.workspace_root / ".claude"
-    folder.mkdir(exist_ok=True)
     target = folder / "settings.json"
-    current: dict[str, Any] = {}
-    if target.exists():
-        try:
-            current = json.loads(target.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{target} is not valid JSON ({exc}); fix it first, nothing was changed") from None
-        if not isinstance(current, dict):
-            raise ConfigError(f"{target} is not a JSON object; nothing was changed")
+    current = _json_object(target)
     hooks = current.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise ConfigError(f"{target}: hooks is not an object; nothing was changed")
     for event, ours in settings["hooks"].items():
         entries = [e for e in hooks.get(event, []) if not _is_ours(e)]  # re-install replaces ours
         hooks[event] = entries + ours
-    with fsio.open_dir(folder) as fd:
-        fsio.write_atomic(target.name, json.dumps(current, indent=2) + "\n", dir_fd=fd, mode=0o644)
-    return target
+    writes = [(target, current)]
+    servers_path = config.workspace_root / ".mcp.json"
+    if server is not None:
+        name, entry = server
+        listed = _json_object(servers_path)
+        _member(listed, "mcpServers", dict, servers_path)[name] = entry
+        local_path = folder / "settings.local.json"
+        local = _json_object(local_path)
+        _add_once(_member(local, "enabledMcpjsonServers", list, local_path), name)
+        _add_once(_member(_member(local, "permissions", dict, local_path), "allow", list, local_path),
+                  f"mcp__{name}")
+        writes += [(servers_path, listed), (local_path, local)]
+    folder.mkdir(exist_ok=True)
+    for path, data in writes:
+        _write_json(path, data)
+    return target, servers_path if server is not None else None
+
+
+def _member(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
+    """data[key], created empty when missing; ConfigError when it is not a `kind`."""
+    value = data.setdefault(key, kind())
+    if not isinstance(value, kind):
+        raise ConfigError(f"{path}: {key} is not {'an object' if kind is dict else 'a list'}; nothing was changed")
+    return value
+
+
+def _add_once(items: list[Any], item: str) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    from lanes_tui.core import fsio
+
+    with fsio.open_dir(path.parent) as fd:
+        fsio.write_atomic(path.name, json.dumps(data, indent=2) + "\n", dir_fd=fd, mode=0o644)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in `path` ({} when there is no file); ConfigError for anything else."""
+    if not path.exists():
+        return {}
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); fix it first, nothing was changed") from None
+    if not isinstance(current, dict):
+        raise ConfigError(f"{path} is not a JSON object; nothing was changed")
+    return current
 
 
 def _is_ours(entry: Any) -> bool:
@@ -247,7 +328,9 @@ def _blocked_by(where: Where, raw: bytes) -> str | None:
     record = table.get(key)
     if record is None:
         return None
-    me = os.environ.get(AGENT_ENV) or f"claude-session:{event.get('session_id') or 'unknown'}"
+    from lanes_tui.agent_tools.session_identity import session_agent
+
+    me = os.environ.get(AGENT_ENV) or session_agent(str(event.get("session_id") or ""))
     state = table.state_of(record)
     if record.owner == me or state.stale is not None:
         return None
@@ -284,10 +367,15 @@ def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | No
     _workspace_root, store_root = where.resolve()
     if not store_root.is_dir():
         return None
-    me = os.environ.get(AGENT_ENV) or f"claude-session:{data.get('session_id') or 'unknown'}"
+    from lanes_tui.agent_tools.session_identity import session_agent, session_process
+
+    named = os.environ.get(AGENT_ENV)
+    me = named or session_agent(str(data.get("session_id") or ""))
     presence = file_presence(store_root)
     if event == "session-start":
-        presence.register(me)
+        # A session is registered with its Claude Code process: the MCP server that process started
+        # finds the session by it (session_identity.py), and the session shows offline once it exits.
+        presence.register(me, pid=None if named else session_process())
     else:
         presence.heartbeat(me)
     box = file_messages(store_root, presence=presence)
@@ -301,8 +389,8 @@ def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | No
                               for s in others[:MAX_LOCKS_SHOWN])
             more = f" and {len(others) - MAX_LOCKS_SHOWN} more" if len(others) > MAX_LOCKS_SHOWN else ""
             lines.append(f"Files locked by other agents (do not edit them): {shown}{more}.")
-        lines.append(f"Lock a file before editing it: lanes-tui lock PATH --as {shlex.quote(me)} --reason WHY; "
-                     "unlock it when done.")
+        lines.append("Lock a file before editing it (lanes-tui's lock_files tool if you have it, or "
+                     f"lanes-tui lock PATH --as {shlex.quote(me)} --reason WHY); unlock it when done.")
         if waiting:
             lines.append(f"{waiting} unread message(s): they will be shown with your next prompt.")
         return {"hookSpecificOutput": {"hookEventName": name, "additionalContext": "\n".join(lines)}}
@@ -333,6 +421,9 @@ def _untrusted_block(messages: list[Any]) -> str:
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     hooks = sub.add_parser("hooks", parents=parents, help="print (or --install) Claude Code hook settings")
     hooks.add_argument("--install", action="store_true", help="merge them into <workspace>/.claude/settings.json")
+    hooks.add_argument("--no-mcp", action="store_true",
+                       help="with --install: leave .mcp.json alone (by default lanes-tui's MCP server is added "
+                            "there, so interactive sessions get its tools)")
     hooks.add_argument("--absolute", action="store_true",
                        help="run this interpreter with absolute paths (works without lanes-tui on PATH, "
                             "but only on this machine and checkout)")

@@ -2,10 +2,16 @@
 for a person) as an MCP server on stdio.
 
 Who the agent is: `--as NAME`, else `LANES_AGENT_ID` (set for every worker the
-supervisor starts); its task: `--task`, else `LANES_TASK_ID` (its lane's
-`request_timeout_seconds` bounds how long a question waits). stdout is the
-protocol's, so problems before the server runs go to stderr with the CLI's exit
-codes (4 no queue, 5 a reserved or missing name, 64 bad flags).
+supervisor starts), else, started by an interactive Claude Code session from the
+project's `.mcp.json` (`hooks --install` writes it), that session as its hooks
+name it, looked up at each call (agent_tools/session_identity.py). Its task:
+`--task`, else `LANES_TASK_ID` (its lane's `request_timeout_seconds` bounds how
+long a question waits). A relative `--config` that does not exist here is
+looked for in the parent folders, as git finds its repository, and a relative
+`--store` taken from the same folder: Claude Code starts the server in the
+folder it was started in, which may be below the project's root. stdout is the protocol's, so problems before the
+server runs go to stderr with the CLI's exit codes (4 no queue, 5 a reserved or
+missing name, 64 bad flags).
 """
 
 from __future__ import annotations
@@ -20,16 +26,19 @@ TASK_ENV = "LANES_TASK_ID"
 
 
 def run(args: argparse.Namespace) -> int:
+    from lanes_tui.agent_tools.session_identity import session_identity
     from lanes_tui.agent_tools.stdio_server import serve
     from lanes_tui.agent_tools.tools import AgentTools
     from lanes_tui.wiring import open_queue
 
     # A bare --store (no handoff.yaml there) works too: the repository is then where it runs.
-    queue = open_queue(args.config, store=args.store, settings=args.settings)
+    config, store_path = _from_project_root(args.config, args.store)
+    queue = open_queue(config, store=store_path, settings=args.settings)
     store, settings = queue.store, queue.settings
     task_id = args.task or os.environ.get(TASK_ENV) or None
     lane = store.read_task(task_id)["lane"] if task_id else None  # NotFound (exit 4) for a wrong id
-    tools = AgentTools(store, args.as_name or os.environ.get(AGENT_ENV, ""),
+    who = args.as_name or os.environ.get(AGENT_ENV) or session_identity(store.presence())
+    tools = AgentTools(store, who,
                        queue.config.workspace_root if queue.config else Path.cwd(),
                        task_id=task_id, lane=lane,
                        request_timeout=settings.lane(lane).request_timeout_seconds if lane else
@@ -38,9 +47,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _from_project_root(config: str | None, store: str | None) -> tuple[str | None, str | None]:
+    """`config` and `store` as given, or, when a relative config given is not here, both relative
+    to the nearest parent folder that has it."""
+    if config is None:
+        return config, store
+    wanted = Path(config)
+    if wanted.is_absolute() or wanted.exists():
+        return config, store
+    for folder in Path.cwd().parents:
+        if (folder / wanted).is_file():
+            relocated = store if store is None or Path(store).is_absolute() else str(folder / store)
+            return str(folder / wanted), relocated
+    return config, store
+
+
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     mcp = sub.add_parser("mcp", parents=parents,
                          help="the agent tools (messages, locks, intents, decisions, questions for a person) "
                               "as an MCP server on stdio")
-    mcp.add_argument("--as", dest="as_name", help=f"the agent's id (default: ${AGENT_ENV})")
+    mcp.add_argument("--as", dest="as_name",
+                     help=f"the agent's id (default: ${AGENT_ENV}, else the Claude Code session that started it)")
     mcp.add_argument("--task", help=f"the task the agent works on (default: ${TASK_ENV})")

@@ -33,6 +33,25 @@ def is_running(pid: int, recorded_start: int | None) -> bool:
     return is_same_process(pid, recorded_start)
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent's pid (/proc/<pid>/stat field 4); None when the process is gone."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[1]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def command_name(pid: int) -> str | None:
+    """The kernel's name for the process (/proc/<pid>/stat field 2, at most 15 bytes)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data[data.find(b"(") + 1:data.rfind(b")")].decode("utf-8", "replace")
+
+
 def _stat_fields(pid: int) -> list[bytes] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:

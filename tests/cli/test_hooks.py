@@ -15,6 +15,8 @@ from lanes_tui.core.locks import lock_key_for_path
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.storage.files.coordination import file_locks
 
+from .claude_code import as_claude_code, install
+
 LANES_TUI = [sys.executable, "-m", "lanes_tui"]
 
 
@@ -150,42 +152,6 @@ def test_hooks_prints_and_installs_settings_keeping_others(repo):
 
 
 # -- the installed commands, run the way Claude Code runs them ----------------------------------
-
-
-def entry_point_dir(scratch: Path) -> Path:
-    """A folder whose `lanes-tui` is this environment's console script: the venv's own when pip
-    installed one, else an equivalent written into `scratch` (what pip would have written)."""
-    installed = Path(sys.executable).parent
-    if (installed / "lanes-tui").is_file():
-        return installed
-    scratch.mkdir(exist_ok=True)
-    script = scratch / "lanes-tui"
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom lanes_tui.cli import main\nsys.exit(main())\n")
-    script.chmod(0o755)
-    return scratch
-
-
-def as_claude_code(settings: dict, event: str, project: Path, payload: dict, agent: str = "bob",
-                   cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the settings' command for `event` as Claude Code does: through a shell, with
-    CLAUDE_PROJECT_DIR set to the project and `lanes-tui` taken from PATH (not this interpreter),
-    from a working directory that is not the project."""
-    (command,) = [h["command"] for entry in settings["hooks"][event] for h in entry["hooks"]]
-    elsewhere = cwd or project.parent / "somewhere-else"
-    elsewhere.mkdir(exist_ok=True)
-    bin_dir = entry_point_dir(project.parent / "entry-point")
-    env = {"PATH": os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]), "CLAUDE_PROJECT_DIR": str(project),
-           "LANES_AGENT_ID": agent}
-    return subprocess.run(["/bin/sh", "-c", command], input=json.dumps(payload), capture_output=True, text=True,
-                          cwd=elsewhere, env=env, timeout=30)
-
-
-def install(config: Path, *options: str, absolute: bool = False) -> dict:
-    """`lanes-tui [options] hooks --install [--absolute]`; the settings file it wrote."""
-    argv = [*LANES_TUI, "--config", str(config), *options, "hooks", "--install", *(["--absolute"] if absolute else [])]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=config.parent, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads((config.parent.parent / ".claude" / "settings.json").read_text())
 
 
 def commands_of(settings: dict) -> list[str]:
@@ -347,3 +313,53 @@ def test_session_hooks_fail_open(workspace, event):
     broken = subprocess.run([*LANES_TUI, "--config", str(workspace.root / "missing.yaml"), "hook", event],
                             input=b"{}", capture_output=True, timeout=30)
     assert broken.returncode == 0 and broken.stdout == b"" and b"Traceback" not in broken.stderr
+
+
+# -- the MCP server for interactive sessions ---------------------------------------------------
+
+
+def test_install_adds_the_mcp_server_keeping_other_servers_and_no_mcp_leaves_it_alone(workspace):
+    (workspace.root / ".mcp.json").write_text(json.dumps({"mcpServers": {"docs": {"command": "docs-server"}}}))
+    (workspace.root / ".claude").mkdir()
+    (workspace.root / ".claude" / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Bash(ls)"]}}))
+    for _ in range(2):  # twice: one entry, one approval
+        settings = install(workspace.config)
+    listed = json.loads((workspace.root / ".mcp.json").read_text())
+    assert listed["mcpServers"]["docs"] == {"command": "docs-server"}
+    # Portable like the hooks: lanes-tui from PATH, paths relative to the project.
+    assert listed["mcpServers"]["lanes"] == {
+        "command": "lanes-tui", "args": ["--config", "handoff/handoff.yaml", "--store", "handoff/state", "mcp"]}
+    # Started and its tools called without asking (a session must not stop to ask for a lock), in
+    # the user's own settings: the committed ones only gain the hooks.
+    local = json.loads((workspace.root / ".claude" / "settings.local.json").read_text())
+    assert local == {"enabledMcpjsonServers": ["lanes"], "permissions": {"allow": ["mcp__lanes"]}}
+    assert set(settings) == {"permissions", "hooks"} and settings["permissions"] == {"allow": ["Bash(ls)"]}
+    assert str(workspace.root) not in (workspace.root / ".mcp.json").read_text()
+    install(workspace.config, absolute=True)
+    pinned = json.loads((workspace.root / ".mcp.json").read_text())
+    assert pinned["mcpServers"]["lanes"]["command"] == sys.executable
+    assert pinned["mcpServers"]["lanes"]["args"][:4] == ["-m", "lanes_tui", "--config", str(workspace.config.resolve())]
+
+    before = (workspace.root / ".mcp.json").read_text()
+    no_mcp = [*LANES_TUI, "--config", str(workspace.config), "hooks", "--install", "--no-mcp"]
+    done = subprocess.run(no_mcp, capture_output=True, text=True, cwd=workspace.root, timeout=30)
+    assert done.returncode == 0 and "MCP" not in done.stdout
+    assert (workspace.root / ".mcp.json").read_text() == before
+    (workspace.root / ".mcp.json").unlink()
+    assert subprocess.run(no_mcp, capture_output=True, cwd=workspace.root, timeout=30).returncode == 0
+    assert not (workspace.root / ".mcp.json").exists()
+
+
+@pytest.mark.parametrize(("name", "broken"), [(".mcp.json", "{not json"), (".mcp.json", "[1, 2]"),
+                                              (".mcp.json", '{"mcpServers": []}'),
+                                              (".claude/settings.local.json", '{"permissions": {"allow": {}}}')])
+def test_a_broken_file_is_reported_and_nothing_is_changed(workspace, name, broken):
+    (workspace.root / ".claude").mkdir()
+    (workspace.root / name).write_text(broken)
+    done = subprocess.run([*LANES_TUI, "--config", str(workspace.config), "hooks", "--install"],
+                          capture_output=True, text=True, cwd=workspace.root, timeout=30)
+    assert done.returncode == 6, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert name in line and "nothing was changed" in line and "Traceback" not in done.stderr
+    assert (workspace.root / name).read_text() == broken
+    assert not (workspace.root / ".claude" / "settings.json").exists()  # the hooks were not installed either
