@@ -195,3 +195,42 @@ def test_a_question_is_answered_from_the_requests_list(workspace, tmp_path):
         term.wait_for(lambda s: "need input" not in s and "queued 0" in s, "back on the dashboard", gone=marker)
     finally:
         term.close()
+
+
+def test_permission_requests_are_denied_with_words_and_with_stop_from_the_list(workspace, tmp_path):
+    """Issue 13 in a real terminal: an edit outside the preset shows as its diff; `d` and typed words
+    deny it (the agent goes on), `D` on the next one stops the attempt and fails the task."""
+    from lanes_tui.core.requests import DENY, PERMISSION
+
+    term, store, task_id, _, marker = _hanging_dashboard(workspace, tmp_path)
+
+    def ask(tool_input: dict) -> str:
+        return store.requests().open(kind=PERMISSION, agent=f"w/{task_id}", text="Edit app.py", tool="Edit",
+                                     tool_input=tool_input, task_id=task_id, lane="default", timeout_seconds=600,
+                                     pid=os.getpid()).id
+
+    try:
+        first = ask({"file_path": "app.py", "old_string": "x = 1\n", "new_string": "x = 2\n"})
+        term.wait_for(lambda s: "1 need input (i)" in s, "the header counts it", gone=marker)
+        term.keys("i")
+        term.wait_for(lambda s: "-x = 1" in s and "+x = 2" in s, "the edit as a diff", gone=marker)
+        term.keys("d")
+        term.wait_for(lambda s: "why not (the agent reads it" in s, "the box for the reason", gone=marker)
+        term.keys("not on main", literal=True)
+        term.wait_for(lambda s: "not on main" in s, "the reason typed", gone=marker)
+        term.keys("Enter")
+        term.wait_for(lambda s: "Waiting for you: nothing" in s, "denied", gone=marker)
+        denied = store.requests().get(first)
+        assert (denied.decision, denied.reply) == (DENY, "not on main")
+        assert store.read_task(task_id)["state"] == "claimed"  # the agent was told no, and goes on
+
+        ask({"file_path": "app.py", "old_string": "y = 1\n", "new_string": "y = 2\n"})
+        term.wait_for(lambda s: "+y = 2" in s, "the next request", gone=marker)
+        term.keys("D")
+        term.wait_for(lambda s: "Waiting for you: nothing" in s, "denied and stopped", gone=marker)
+        term.keys("Escape")
+        term.wait_for(lambda s: "failed 1" in s, "the task failed on the dashboard", gone=marker)
+        task = store.read_task(task_id)
+        assert task["state"] == "failed" and "stopped by the operator, who denied Edit" in task["failure_reason"]
+    finally:
+        term.close()
