@@ -273,6 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = fast_path(args_list)
             if code is not None:
                 return code
+        if "mcp" in args_list:  # every worker's CLI waits for this server: skip building the whole CLI
+            from lanes_tui.commands.mcp import fast_path as mcp_fast_path
+
+            code = mcp_fast_path(args_list)
+            if code is not None:
+                return code
         args = build_parser().parse_args(args_list)
         if args.command is None and args.no_ui:
             from lanes_tui.commands import supervise

@@ -8,6 +8,14 @@ small: newline-delimited JSON-RPC 2.0 on stdin/stdout, `initialize`, `ping`,
 `tools/list` and `tools/call`; notifications need no answer. The tests talk to
 it with the SDK's own client and with the real claude and codex CLIs.
 
+The tools (the queue: its config, settings and store) are opened in a thread
+beside the first answers: `initialize` and `tools/list` need none of it, and
+both CLIs wait for `tools/list` before their first model call, so every worker
+start waited for the queue to open too (about 50 ms of the server's 150 ms,
+bench/mcp_start_bench.py). A call waits until the tools are open. If opening
+fails (no queue, a task id that does not exist), the main thread is woken with
+a signal and the server ends with that error, as it did before serving.
+
 Each call runs in its own thread (store calls block on files and flocks, and a
 question waits for a person), so the server keeps answering while one waits.
 When the client closes stdin, `closing` is set: a waiting question gives up
@@ -17,8 +25,10 @@ within a second, and the server ends once every call has answered.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from lanes_tui.agent_tools.catalog import TOOLS, ToolSpec, check_arguments
@@ -41,23 +51,70 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 
 
+WAKE_SIGNAL = signal.SIGUSR1  # opening the tools failed: stop reading stdin
+
+
+class _OpenFailed(Exception):
+    """Raised in the main thread by WAKE_SIGNAL's handler."""
+
+
 class StdioServer:
-    def __init__(self, tools: AgentTools, stdout: IO[str], version: str) -> None:
-        self.tools = tools
+    def __init__(self, open_tools: Callable[[], AgentTools], stdout: IO[str], version: str) -> None:
+        self.open_tools = open_tools
         self.stdout = stdout
         self.version = version
         self._write_lock = threading.Lock()  # one JSON line at a time from several call threads
         self._calls: list[threading.Thread] = []
+        self._opened = threading.Event()
+        self._tools: AgentTools | None = None
+        self._failure: BaseException | None = None
+        self._reading = False  # the main thread is in its stdin loop (where a wake-up may interrupt it)
+
+    @property
+    def tools(self) -> AgentTools:
+        """The open tools; waits for them. Raises what opening them raised."""
+        self._opened.wait()
+        if self._tools is None:
+            raise self._failure or LanesError("the tools did not open")
+        return self._tools
 
     def serve(self, stdin: IO[str]) -> None:
+        """Answer until the client closes stdin; raises what opening the tools raised."""
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(WAKE_SIGNAL, self._woken) if in_main else None
+        threading.Thread(target=self._open, args=(in_main,), daemon=True, name="mcp-open").start()
         try:
+            self._reading = True
             for line in stdin:
                 if line.strip():
                     self._handle_line(line)
+        except _OpenFailed:
+            pass
         finally:
-            self.tools.closing.set()
+            self._reading = False
+            if previous is not None:
+                signal.signal(WAKE_SIGNAL, previous)
+            self._opened.wait()
+            if self._tools is not None:
+                self._tools.closing.set()
             for call in self._calls:
                 call.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _open(self, wake_main: bool) -> None:
+        try:
+            self._tools = self.open_tools()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self._failure = exc
+        finally:
+            self._opened.set()
+        if self._failure is not None and wake_main:
+            signal.pthread_kill(threading.main_thread().ident or 0, WAKE_SIGNAL)
+
+    def _woken(self, signum: int, frame: Any) -> None:
+        if self._reading:
+            raise _OpenFailed
 
     def _handle_line(self, line: str) -> None:
         try:
@@ -128,13 +185,15 @@ class StdioServer:
                 self.stdout.write(line)
                 self.stdout.flush()
             except (BrokenPipeError, ValueError):
-                self.tools.closing.set()  # the client went away; the answer has nobody to read it
+                if self._tools is not None:  # the client went away; the answer has nobody to read it
+                    self._tools.closing.set()
 
 
-def serve(tools: AgentTools) -> None:
-    """Serve on stdin/stdout until the client closes them."""
+def serve(open_tools: Callable[[], AgentTools]) -> None:
+    """Serve on stdin/stdout until the client closes them; `open_tools` runs beside the first
+    answers, and what it raises ends the server."""
     from lanes_tui import __version__
 
     stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     stdout = open(sys.stdout.fileno(), "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    StdioServer(tools, stdout, __version__).serve(stdin)
+    StdioServer(open_tools, stdout, __version__).serve(stdin)

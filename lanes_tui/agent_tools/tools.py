@@ -75,11 +75,11 @@ class AgentTools:
 
     def __post_init__(self) -> None:
         if not callable(self.who):
-            _check_agent(self.who)
+            check_agent(self.who)
 
     @property
     def agent(self) -> str:
-        return self.who if isinstance(self.who, str) else _check_agent(self.who())
+        return self.who if isinstance(self.who, str) else check_agent(self.who())
 
     def for_call(self) -> AgentTools:
         """These tools with the caller looked up once, for one call (the state stays shared)."""
@@ -253,7 +253,7 @@ class AgentTools:
         return f" on task {self.task_id}" if self.task_id else ""
 
 
-def _check_agent(agent: str) -> str:
+def check_agent(agent: str) -> str:
     if not agent:
         raise InvalidInput("who is the agent? pass --as NAME or set LANES_AGENT_ID")
     if agent.startswith(RESERVED_PREFIX):

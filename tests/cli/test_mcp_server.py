@@ -275,3 +275,32 @@ async def test_every_tool_is_listed_with_the_schema_its_arguments_are_checked_ag
     assert listed["lock_files"]["properties"]["ttl_seconds"] == {"type": "number", "default": 900.0}
     assert listed["report_blocker"]["properties"]["needs"]["enum"] == ["lead", "human"]
     assert listed["permission_prompt"]["required"] == ["tool_name", "input"]
+
+
+def test_a_task_that_does_not_exist_ends_the_server_at_once_though_the_client_keeps_it_open(workspace):
+    """The queue opens beside the first answers; when opening fails, the server still ends with
+    the error and its exit code, without waiting for the client to close stdin."""
+    workspace.store()
+    argv = [sys.executable, "-m", "lanes_tui", "--config", str(workspace.config), "mcp", "--as", "bob",
+            "--task", "no-such-task"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=workspace.root, text=True)
+    try:
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                     "params": {"protocolVersion": "2025-06-18"}}) + "\n")
+        proc.stdin.flush()
+        code = proc.wait(60)  # stdin is still open
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert code == 4 and "no-such-task" in stderr and "Traceback" not in stderr, stderr
+    (line,) = stderr.strip().splitlines()
+
+
+def test_flags_the_quick_start_does_not_know_go_through_the_whole_cli(workspace):
+    """`mcp` skips building the CLI only for the flags it reads; anything else gets the CLI's
+    own usage error, as before."""
+    done = workspace.run("mcp", "--as", "bob", "--bogus", input="")
+    assert done.returncode == 64 and "--bogus" in done.stderr and done.stdout == ""
+    twice = workspace.run("mcp", "--as", "bob", "--as", "carol", input="")
+    assert twice.returncode == 0 and twice.stdout == ""  # argparse's rule: the last one wins
