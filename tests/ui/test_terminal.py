@@ -197,10 +197,11 @@ def test_a_question_is_answered_from_the_requests_list(workspace, tmp_path):
         term.close()
 
 
-def test_permission_requests_are_denied_with_words_and_with_stop_from_the_list(workspace, tmp_path):
-    """Issue 13 in a real terminal: an edit outside the preset shows as its diff; `d` and typed words
-    deny it (the agent goes on), `D` on the next one stops the attempt and fails the task."""
-    from lanes_tui.core.requests import DENY, PERMISSION
+def test_every_permission_key_from_the_list(workspace, tmp_path):
+    """Issue 13 in a real terminal, every permission key: `a` allows once, `A` for the rest of the
+    task; an edit shows as its diff; `d` and typed words deny it (the agent goes on), `D` stops
+    the attempt and fails the task."""
+    from lanes_tui.core.requests import ALLOW, ALLOW_TOOL, DENY, PERMISSION
 
     term, store, task_id, _, marker = _hanging_dashboard(workspace, tmp_path)
 
@@ -210,9 +211,19 @@ def test_permission_requests_are_denied_with_words_and_with_stop_from_the_list(w
                                      pid=os.getpid()).id
 
     try:
-        first = ask({"file_path": "app.py", "old_string": "x = 1\n", "new_string": "x = 2\n"})
+        once = ask({"file_path": "app.py", "old_string": "v = 1\n", "new_string": "v = 2\n"})
         term.wait_for(lambda s: "1 need input (i)" in s, "the header counts it", gone=marker)
         term.keys("i")
+        term.wait_for(lambda s: "+v = 2" in s, "the first request", gone=marker)
+        term.keys("a")
+        term.wait_for(lambda s: "Waiting for you: nothing" in s, "allowed once", gone=marker)
+        tool = ask({"file_path": "app.py", "old_string": "w = 1\n", "new_string": "w = 2\n"})
+        term.wait_for(lambda s: "+w = 2" in s, "the second request", gone=marker)
+        term.keys("A")
+        term.wait_for(lambda s: "Waiting for you: nothing" in s, "allowed for the task", gone=marker)
+        assert [store.requests().get(r).decision for r in (once, tool)] == [ALLOW, ALLOW_TOOL]
+
+        first = ask({"file_path": "app.py", "old_string": "x = 1\n", "new_string": "x = 2\n"})
         term.wait_for(lambda s: "-x = 1" in s and "+x = 2" in s, "the edit as a diff", gone=marker)
         term.keys("d")
         term.wait_for(lambda s: "why not (the agent reads it" in s, "the box for the reason", gone=marker)
