@@ -74,3 +74,24 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     # snapshot) nor writes it.
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (tests/helpers/postgres.py)."""
+    from helpers.postgres import REQUIRE_ENV, PostgresServer, unavailable
+
+    reason = unavailable()
+    if reason:
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{reason} (and {REQUIRE_ENV} is set)")
+        pytest.skip(reason)
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh empty database on the session's server."""
+    return postgres_server.database()

@@ -8,7 +8,7 @@ from helpers.clock import ManualClock
 from lanes_tui.storage.files.backend import FileBackend
 from lanes_tui.storage.memory import MemoryBackend
 
-BACKENDS = ("files", "memory")
+BACKENDS = ("files", "memory", "postgres")
 
 
 @pytest.fixture
@@ -17,7 +17,13 @@ def clock():
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request, workspace, clock):
+def store(request, workspace, clock, tmp_path):
     if request.param == "files":
         return FileBackend(workspace.store_root, clock=clock)
+    if request.param == "postgres":
+        from lanes_tui.storage.postgres import PostgresBackend
+
+        backend = PostgresBackend(request.getfixturevalue("postgres_url"), clock=clock, logs_dir=tmp_path / "logs")
+        request.addfinalizer(backend.close)
+        return backend
     return MemoryBackend(clock=clock)

@@ -1,0 +1,490 @@
+"""The queue in PostgreSQL: the same verbs and state machine as the file store, for several hosts.
+
+Every verb is one transaction: the task's row is read `FOR UPDATE`, core/lifecycle.py's rules
+are applied to it in Python exactly as the file and memory backends apply them, and the new
+row, its event and a notification (feeds.py) are written before the commit. A refusal or an
+error rolls everything back. An answer and its task change in the same transaction, so there
+is never a recorded answer to roll forward (G8 is the file store's problem alone).
+
+Time: the database's clock decides, not the hosts' (several hosts share the leases), read once
+per transaction (`clock_timestamp()`); a `clock` given to the constructor replaces it (tests).
+
+Requests are still files in the workspace (a task names them; the worker reads them), so
+submit and claim check them as the file store does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
+
+import psycopg
+from psycopg.types.json import Json
+from psycopg_pool import ConnectionPool
+
+from lanes_tui.core import fsio, jsonout, lifecycle, views
+from lanes_tui.core.clock import Clock, after, id_stamp
+from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound, StoreError
+from lanes_tui.core.ids import new_task_id, validate_task_id
+from lanes_tui.core.journal import Journal
+from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.lifecycle import Event, apply_response
+from lanes_tui.core.locks import LockTable
+from lanes_tui.core.messages import MessageBox
+from lanes_tui.core.presence import Presence
+from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.requests import RequestBook
+from lanes_tui.core.states import COMPLETED, attempts_of
+from lanes_tui.core.views import task_view
+from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
+from lanes_tui.storage import verbs
+from lanes_tui.storage.postgres.coordination import (
+    PostgresLogs,
+    PostgresMessageLog,
+    PostgresRecords,
+)
+from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL, RecordListener, TaskListener
+from lanes_tui.storage.postgres.registry import PostgresSupervisorRegistry
+from lanes_tui.storage.postgres.schema import SCHEMA, migrate
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
+
+LIVE = ("queued", "claimed")
+POOL_SIZE = 8
+
+
+def is_postgres_url(value: str) -> bool:
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for people and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+class _Row:
+    """One task's row inside a transaction."""
+
+    def __init__(self, task: dict[str, Any], response: dict[str, Any] | None, events: list[dict[str, Any]]) -> None:
+        self.task = task
+        self.response = response
+        self.events = events
+
+
+class PostgresBackend:
+    def __init__(self, url: str, *, clock: Clock | None = None, logs_dir: Path | None = None) -> None:
+        self.url = url
+        self._fixed_clock = clock
+        self.clock: Clock = clock or self._database_clock
+        self._logs_dir = logs_dir
+        try:
+            with self._connect() as conn:
+                migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open the queue at {redact(url)}: {_reason(exc)}") from None
+        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
+                                    open=True, name="lanes-tui")
+
+    def _connect(self) -> Any:
+        return psycopg.connect(self.url, autocommit=True)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @property
+    def location(self) -> str:
+        return redact(self.url)
+
+    @property
+    def archive_location(self) -> str:
+        return f"{redact(self.url)} (archived rows)"
+
+    @property
+    def address(self) -> str | None:
+        return self.url
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def _database_clock(self) -> datetime:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+    def _now(self, conn: Any) -> datetime:
+        """The time of this transaction's change: the database's, unless a clock was given."""
+        if self._fixed_clock is not None:
+            return self._fixed_clock()
+        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def task_ids(self) -> list[str]:
+        with self._pool.connection() as conn:
+            return [row[0] for row in conn.execute(f"SELECT id FROM {SCHEMA}.tasks WHERE NOT archived ORDER BY id")]
+
+    def read_task(self, task_id: str) -> dict[str, Any]:
+        return self._select(task_id)[0]
+
+    def effective_task(self, task_id: str) -> dict[str, Any]:
+        return self.read_task(task_id)  # the answer and the task change together: nothing to roll forward
+
+    def read_response(self, task_id: str) -> dict[str, Any] | None:
+        return self._select(task_id)[1]
+
+    def response_exists(self, task_id: str) -> bool:
+        validate_task_id(task_id)
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT response IS NOT NULL FROM {SCHEMA}.tasks WHERE id = %s AND NOT archived",
+                               (task_id,)).fetchone()
+        return bool(row and row[0])
+
+    def read_events(self, task_id: str, *, limit: int | None = None) -> EventLog:
+        validate_task_id(task_id)
+        with self._pool.connection() as conn:
+            self._require(conn, task_id)
+            if limit is not None and limit <= 0:
+                return EventLog([])
+            if limit is None:
+                rows = conn.execute(f"SELECT event FROM {SCHEMA}.task_events WHERE task_id = %s ORDER BY seq",
+                                    (task_id,)).fetchall()
+            else:
+                rows = conn.execute(f"SELECT event FROM (SELECT seq, event FROM {SCHEMA}.task_events "
+                                    "WHERE task_id = %s ORDER BY seq DESC LIMIT %s) t ORDER BY seq",
+                                    (task_id, limit)).fetchall()
+        return EventLog([row[0] for row in rows])
+
+    def last_event(self, task_id: str) -> dict[str, Any] | None:
+        events = self.read_events(task_id, limit=1).events
+        return events[-1] if events else None
+
+    def attempts(self, task_id: str) -> int:
+        return attempts_of(self.read_events(task_id).events).claims
+
+    def is_archived(self, task_id: str) -> bool:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT archived FROM {SCHEMA}.tasks WHERE id = %s", (task_id,)).fetchone()
+        return bool(row and row[0])
+
+    def request_problem(self, task: dict[str, Any]) -> str | None:
+        return request_problem(task)
+
+    # -- verbs ------------------------------------------------------------------------------
+
+    def create_task(self, *, workspace_id: str, correlation_id: str, source_agent: str, lane: str,
+                    workspace_root: Path | str, request_path: Path | str, response_path: Path | str,
+                    prompt: str, worktree_path: Path | str | None = None, expected_branch: str | None = None,
+                    supporting_paths: Iterable[Any] = (), metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        metadata = json_value(dict(metadata or {}), "metadata")
+        files = check_task_files(workspace_root=workspace_root, request_path=request_path,
+                                 response_path=response_path, worktree_path=worktree_path,
+                                 supporting_paths=supporting_paths)
+        with self._pool.connection() as conn, conn.transaction():
+            moment = self._now(conn)
+            task, created = lifecycle.new_task(
+                task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
+                workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
+                workspace_root=files.workspace_root, worktree_path=files.worktree_path,
+                expected_branch=expected_branch, request_path=files.request_path,
+                request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
+                response_path=files.response_path, prompt=prompt, metadata=metadata,
+            )
+            _check_size(task, MAX_TASK_BYTES, "task")
+            inserted = conn.execute(
+                f"INSERT INTO {SCHEMA}.tasks (id, lane, state, created_at, task) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING", (task["id"], task["lane"], task["state"], task["created_at"],
+                                                 Json(task, dumps=_dumps)))
+            if inserted.rowcount == 0:
+                raise ConflictError(f"task already exists: {task['id']}")
+            self._write_event(conn, task["id"], created, moment)
+            conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, f"+{task['id']}"))
+        return task
+
+    def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
+        lifecycle.check_lease(lease_seconds)
+
+        def change(row: _Row, now: datetime) -> Event:
+            return lifecycle.claim(row.task, owner=owner, lease_seconds=lease_seconds, now=now, events=row.events)
+
+        return self._update(task_id, change, with_events=True).task
+
+    def next_task(self, lane: str, *, candidates: Iterable[str], vendor: str | None = None,
+                  claim_owner: str | None = None, lease_seconds: float | None = None) -> NextResult:
+        return verbs.next_task(self, lane, candidates=candidates, vendor=vendor, claim_owner=claim_owner,
+                               lease_seconds=lease_seconds)
+
+    def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
+        lifecycle.check_lease(lease_seconds)
+
+        def change(row: _Row, now: datetime) -> Event:
+            lifecycle.require_holder(row.task, claim_token, "renew")
+            return lifecycle.apply_renew(row.task, lease_seconds=lease_seconds, now=now)
+
+        return self._update(task_id, change).task
+
+    def release(self, task_id: str, *, claim_token: str, reason: str | None = None) -> dict[str, Any]:
+        def change(row: _Row, now: datetime) -> Event:
+            lifecycle.require_holder(row.task, claim_token, "release")
+            return lifecycle.apply_release(row.task, now=now, reason=reason)
+
+        return self._update(task_id, change).task
+
+    def append_event(self, task_id: str, event_type: str, message: str, data: dict[str, Any] | None = None,
+                     *, claim_token: str | None = None) -> None:
+        event = Event(event_type, message, json_value(dict(data or {}), "event data"))
+        with self._pool.connection() as conn, conn.transaction():
+            row = self._lock_row(conn, task_id)
+            if claim_token is not None:
+                lifecycle.require_holder(row.task, claim_token, "add an event to")
+            self._write_event(conn, task_id, event, self._now(conn))
+            conn.execute(f"UPDATE {SCHEMA}.tasks SET version = version + 1 WHERE id = %s", (task_id,))
+            conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, task_id))
+
+    def respond(self, task_id: str, *, body: str, reviewer: str, claim_token: str | None = None,
+                status: str = COMPLETED, follow_up_required: bool = False, verdict: str | None = None,
+                blocking_count: int | None = None, nonblocking_count: int | None = None,
+                expect_sha256: str | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = lifecycle.Reply(body, reviewer, status, follow_up_required, verdict, blocking_count,
+                                nonblocking_count, expect_sha256, metadata)
+
+        def change(row: _Row, now: datetime) -> Event:
+            response = lifecycle.answer(row.task, reply, claim_token=claim_token, now=now)
+            _check_size(response, MAX_RESPONSE_BYTES, "response")
+            apply_response(row.task, response)
+            row.response = response
+            return lifecycle.response_event(reviewer)
+
+        return self._update(task_id, change).response  # type: ignore[return-value]
+
+    def cancel(self, task_id: str, *, by: str, reason: str | None = None) -> dict[str, Any]:
+        def change(row: _Row, now: datetime) -> Event:
+            lifecycle.check_cancel(row.task)
+            return lifecycle.apply_cancel(row.task, now=now, by=by, reason=reason)
+
+        return self._update(task_id, change).task
+
+    def break_claim(self, task_id: str, *, by: str, reason: str) -> dict[str, Any]:
+        def change(row: _Row, now: datetime) -> Event:
+            lifecycle.check_break(row.task)
+            return lifecycle.apply_break(row.task, now=now, by=by, reason=reason)
+
+        return self._update(task_id, change).task
+
+    def requeue(self, task_id: str, *, by: str, metadata_overrides: dict[str, Any] | None = None,
+                source_agent: str | None = None) -> dict[str, Any]:
+        return verbs.requeue(self, task_id, by=by, metadata_overrides=metadata_overrides, source_agent=source_agent)
+
+    def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
+        lifecycle.check_archive_age(older_than_days)
+        with self._pool.connection() as conn, conn.transaction():
+            cutoff = after(self._now(conn), -older_than_days * 86400)
+            rows = conn.execute(f"SELECT id, task FROM {SCHEMA}.tasks WHERE NOT archived AND state <> ALL(%s) "
+                                "ORDER BY id FOR UPDATE", (list(LIVE),)).fetchall()
+            moved = [task_id for task_id, task in rows if lifecycle.finished_before(task, cutoff)]
+            if moved and not dry_run:
+                conn.execute(f"UPDATE {SCHEMA}.tasks SET archived = true, version = version + 1 WHERE id = ANY(%s)",
+                             (moved,))
+                for task_id in moved:
+                    conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, task_id))
+        return moved
+
+    def recover(self, task_id: str) -> dict[str, Any]:
+        return self.read_task(task_id)
+
+    # -- finding tasks ------------------------------------------------------------------------
+
+    def live_tasks(self, *, lane: str | None = None) -> Listing:
+        return self.all_tasks(lane=lane, include_terminal=False)
+
+    def all_tasks(self, *, lane: str | None = None, include_terminal: bool = True) -> Listing:
+        where, params = self._filter(lane, include_terminal)
+        with self._pool.connection() as conn:
+            rows = conn.execute(f"SELECT task FROM {SCHEMA}.tasks WHERE {where} ORDER BY created_at, id",
+                                params).fetchall()
+        return Listing([row[0] for row in rows])
+
+    def listing_output(self, *, status: bool, lane: str | None = None,
+                       include_terminal: bool = True) -> ListingOutput:
+        where, params = self._filter(lane, include_terminal, alias="t")
+        with self._pool.connection() as conn:
+            now = self._now(conn)
+            rows = conn.execute(
+                f"SELECT t.task, t.response IS NOT NULL, e.event FROM {SCHEMA}.tasks t LEFT JOIN LATERAL "
+                f"(SELECT event FROM {SCHEMA}.task_events WHERE task_id = t.id ORDER BY seq DESC LIMIT 1) e "
+                f"ON true WHERE {where} ORDER BY t.created_at, t.id", params).fetchall()
+        shown = [task_view(task, response_exists=answered, last_event=event, now=now) for task, answered, event in rows]
+        head: dict[str, Any] = {"status": "ok", "count": len(shown)}
+        if status:
+            counts = views.summary(shown)
+            head.update(summary=counts, next_action=views.queue_next_action(counts))
+        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]), [])
+
+    def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
+        where, params = self._filter(lane, include_terminal=False)
+        with self._pool.connection() as conn:
+            return [row[0] for row in conn.execute(f"SELECT id FROM {SCHEMA}.tasks WHERE {where} ORDER BY id", params)]
+
+    def read_new_tasks(self, task_ids: list[str], corrupt: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(f"SELECT id, task FROM {SCHEMA}.tasks WHERE id = ANY(%s) AND NOT archived",
+                                (list(task_ids),)).fetchall()
+        found = dict(rows)
+        return [found[task_id] for task_id in task_ids if task_id in found]
+
+    def lane_has_tasks(self, lane: str) -> bool:
+        with self._pool.connection() as conn:
+            return conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.tasks WHERE lane = %s)", (lane,)).fetchone()[0]
+
+    def load(self, task_ids: Iterable[str], known: Mapping[str, Hashable] | None = None) -> Iterator[Loaded]:
+        known = known or {}
+        wanted = list(task_ids)
+        with self._pool.connection() as conn:
+            versions = dict(conn.execute(f"SELECT id, version FROM {SCHEMA}.tasks WHERE id = ANY(%s) AND NOT archived",
+                                         (wanted,)).fetchall())
+            changed = [task_id for task_id in wanted if task_id in versions and known.get(task_id) != versions[task_id]]
+            tasks = dict(conn.execute(f"SELECT id, task FROM {SCHEMA}.tasks WHERE id = ANY(%s)", (changed,)).fetchall())
+        for task_id in wanted:
+            if task_id not in versions:
+                yield Loaded(task_id, None)
+            elif task_id not in tasks:
+                yield Loaded(task_id, versions[task_id], unchanged=True)
+            else:
+                yield Loaded(task_id, versions[task_id], task=tasks[task_id])
+
+    def summary_cache(self) -> None:
+        return None  # a scan is one query; nothing to keep between runs
+
+    # -- noticing changes ---------------------------------------------------------------------
+
+    def task_feed(self) -> TaskListener:
+        return TaskListener(self._connect)
+
+    def watch(self, task_ids: Iterable[str] = (), *, new_tasks: bool = True) -> TaskListener:
+        return TaskListener(self._connect, task_ids, new_tasks)
+
+    # -- coordination (core's rules over rows) ----------------------------------------------------
+
+    def locks(self) -> LockTable:
+        return LockTable(PostgresRecords(self._pool, "locks"), self.presence(), clock=self.clock)
+
+    def presence(self) -> Presence:
+        return Presence(PostgresRecords(self._pool, "agents"), clock=self.clock)
+
+    def messages(self) -> MessageBox:
+        return MessageBox(PostgresMessageLog(self._pool), self.presence(), clock=self.clock)
+
+    def journal(self) -> Journal:
+        return Journal(PostgresLogs(self._pool, "journal:"), clock=self.clock)
+
+    def requests(self) -> RequestBook:
+        return RequestBook(PostgresRecords(self._pool, "requests"), clock=self.clock, task_events=self._request_event)
+
+    def _request_event(self, task_id: str, kind: str, message: str, data: dict[str, Any]) -> None:
+        self.append_event(task_id, kind, message, data)
+
+    def record_feed(self, kind: str) -> RecordListener:
+        return RecordListener(self._connect, kind)
+
+    def record_watch(self, kind: str) -> RecordListener:
+        return RecordListener(self._connect, kind)
+
+    # -- the supervisor and its workers' logs --------------------------------------------------
+
+    def supervisor_registry(self) -> PostgresSupervisorRegistry:
+        return PostgresSupervisorRegistry(self._connect, self._pool, self.location)
+
+    def attempt_log_path(self, task_id: str, attempt: int) -> Path:
+        """Worker output is a file on the host that ran it: under `logs_dir`, else this user's state
+        folder, one subfolder per database."""
+        validate_task_id(task_id)
+        if self._logs_dir is None:
+            base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+            digest = hashlib.sha256(redact(self.url).encode("utf-8")).hexdigest()[:16]
+            self._logs_dir = base / "lanes-tui" / "postgres" / digest
+        return self._logs_dir / task_id / f"attempt-{attempt}.log"
+
+    # -- upkeep ---------------------------------------------------------------------------------
+
+    def sweep_temp_files(self) -> int:
+        return 0  # nothing is ever half-written here
+
+    # -- inside ---------------------------------------------------------------------------------
+
+    def _filter(self, lane: str | None, include_terminal: bool, alias: str = "") -> tuple[str, tuple[Any, ...]]:
+        prefix = f"{alias}." if alias else ""
+        where = [f"NOT {prefix}archived"]
+        params: list[Any] = []
+        if lane is not None:
+            where.append(f"{prefix}lane = %s")
+            params.append(lane)
+        if not include_terminal:
+            where.append(f"{prefix}state = ANY(%s)")
+            params.append(list(LIVE))
+        return " AND ".join(where), tuple(params)
+
+    def _select(self, task_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        validate_task_id(task_id)
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT task, response FROM {SCHEMA}.tasks WHERE id = %s AND NOT archived",
+                               (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown task: {task_id}")
+        return row[0], row[1]
+
+    def _require(self, conn: Any, task_id: str) -> None:
+        if conn.execute(f"SELECT 1 FROM {SCHEMA}.tasks WHERE id = %s AND NOT archived", (task_id,)).fetchone() is None:
+            raise NotFound(f"unknown task: {task_id}")
+
+    def _lock_row(self, conn: Any, task_id: str, with_events: bool = False) -> _Row:
+        validate_task_id(task_id)
+        row = conn.execute(f"SELECT task, response FROM {SCHEMA}.tasks WHERE id = %s AND NOT archived FOR UPDATE",
+                           (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown task: {task_id}")
+        events = []
+        if with_events:
+            events = [r[0] for r in conn.execute(f"SELECT event FROM {SCHEMA}.task_events WHERE task_id = %s "
+                                                 "ORDER BY seq", (task_id,)).fetchall()]
+        return _Row(row[0], row[1], events)
+
+    def _update(self, task_id: str, change: Callable[[_Row, datetime], Event], *, with_events: bool = False) -> _Row:
+        """One read-modify-write of a task: `change` edits the locked row (raising to refuse),
+        and the new row and its event are written in the same transaction."""
+        with self._pool.connection() as conn, conn.transaction():
+            row = self._lock_row(conn, task_id, with_events)
+            now = self._now(conn)
+            event = change(row, now)
+            conn.execute(f"UPDATE {SCHEMA}.tasks SET task = %s, state = %s, response = %s, version = version + 1 "
+                         "WHERE id = %s", (Json(row.task, dumps=_dumps), row.task["state"],
+                                           None if row.response is None else Json(row.response, dumps=_dumps),
+                                           task_id))
+            self._write_event(conn, task_id, event, now)
+            conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, task_id))
+        return row
+
+    def _write_event(self, conn: Any, task_id: str, event: Event, now: datetime) -> None:
+        conn.execute(f"INSERT INTO {SCHEMA}.task_events (task_id, event) VALUES (%s, %s)",
+                     (task_id, Json(event.to_wire(now), dumps=_dumps)))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_size(value: dict[str, Any], limit: int, what: str) -> None:
+    size = len(fsio.dumps_json(value))  # the bytes the file store would write: one limit for all
+    if size > limit:
+        raise InvalidInput(f"{what} is too large ({size} bytes, limit {limit})")
+

@@ -1,0 +1,81 @@
+"""The PostgreSQL backend's supervisor registry: one supervisor per host on a queue.
+
+It holds a session advisory lock keyed by its host on a connection of its own for its
+lifetime. PostgreSQL drops the lock when that connection ends, which the death of the
+process (SIGKILL included) does, so a newcomer on the same host that gets the lock knows
+its predecessor there is gone (G2 per host: `is_dead_supervisor_claim` reclaims claims by
+other supervisors of this host only). Supervisors on other hosts share the queue; their
+claims are left to their leases. `supervisors.record` holds this host's record of workers
+(G9: a newcomer kills the ones a dead predecessor left behind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any
+
+from psycopg.types.json import Json
+
+from lanes_tui.core.errors import ConflictError
+from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
+from lanes_tui.storage.postgres.coordination import lock_key
+from lanes_tui.storage.postgres.schema import SCHEMA
+
+
+class PostgresSupervisorRegistry:
+    def __init__(self, connect: Any, pool: Any, location: str) -> None:
+        self._connect = connect
+        self._pool = pool
+        self._location = location
+        self.host = socket.gethostname()
+        self.record = this_supervisor()
+        self.owner = self.record.owner
+        self._conn: Any = None
+
+    def claim(self) -> SupervisorRecord | None:
+        conn = self._connect()
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(f"supervisor:{self.host}"),)).fetchone()[0]
+        if not got:
+            conn.close()
+            other = self._read_record()
+            who = f" (pid {other.pid})" if other else ""
+            raise ConflictError(f"another lanes-tui supervisor{who} on this host is already running on "
+                                f"{self._location}; use the dashboard with --watch-only to watch it")
+        self._conn = conn
+        previous = self._read_record()
+        self._write()
+        return previous if previous is not None and previous.owner != self.owner else None
+
+    @property
+    def holds_lock(self) -> bool:
+        return self._conn is not None
+
+    def release(self) -> None:
+        self.record.workers.clear()
+        with contextlib.suppress(Exception):
+            self._write()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()  # ends the session: the lock goes with it
+            self._conn = None
+
+    def record_worker(self, worker: WorkerRecord) -> None:
+        self.record.workers[worker.task_id] = worker
+        self._write()
+
+    def forget_worker(self, task_id: str) -> None:
+        if self.record.workers.pop(task_id, None) is not None:
+            with contextlib.suppress(Exception):
+                self._write()
+
+    def _read_record(self) -> SupervisorRecord | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT record FROM {SCHEMA}.supervisors WHERE host = %s", (self.host,)).fetchone()
+        return None if row is None else SupervisorRecord.from_json(row[0])
+
+    def _write(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, record) VALUES (%s, %s) ON CONFLICT (host) "
+                         "DO UPDATE SET record = EXCLUDED.record, updated_at = clock_timestamp()",
+                         (self.host, Json(self.record.to_json())))
