@@ -475,7 +475,8 @@ class PostgresBackend:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Sorted keys, as agent-lanes writes a task: a task reads back as the file store's does."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _reason(exc: BaseException) -> str:

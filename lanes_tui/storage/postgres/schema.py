@@ -6,8 +6,8 @@ once. A database whose schema is newer than this lanes-tui knows is refused: an 
 program writing rows it does not understand could lose what a newer one relies on.
 
 Payloads (tasks, answers, events, records) are `json`, not `jsonb`: `json` keeps the text
-as written, so a task reads back with its keys in agent-lanes' order, and every output made
-from it is the same as from the file store.
+as written (sorted keys, as agent-lanes writes a task file), so a task reads back as the
+file store's does, and every output made from it is the same.
 """
 
 from __future__ import annotations

@@ -1,0 +1,181 @@
+"""What only the PostgreSQL backend has (issue 14): its schema's migrations, the database's clock,
+the per-host supervisor lock that dies with its process, feeds across processes, and how a bad
+URL is reported. The verbs themselves are the storage contract's (test_contract.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+
+from lanes_tui.core.clock import parse_ts
+from lanes_tui.core.errors import ConfigError, ConflictError, StoreError
+from lanes_tui.core.supervisors import WorkerRecord
+from lanes_tui.storage.files.backend import FileBackend
+
+from .test_contract import submit
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def backend(postgres_url, tmp_path):
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    opened = PostgresBackend(postgres_url, logs_dir=tmp_path / "logs")
+    yield opened
+    opened.close()
+
+
+def versions(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [row[0] for row in conn.execute("SELECT version FROM lanes_tui.schema_version ORDER BY version")]
+
+
+def test_a_new_database_is_migrated_once_even_by_several_openers_at_once(postgres_url):
+    from lanes_tui.storage.postgres import PostgresBackend
+    from lanes_tui.storage.postgres.schema import MIGRATIONS
+
+    opened, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            opened.append(PostgresBackend(postgres_url))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for backend in opened:
+        backend.close()
+    assert errors == [] and len(opened) == 4
+    assert versions(postgres_url) == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_schema_newer_than_this_lanes_tui_is_refused_and_left_alone(backend, postgres_url, workspace):
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    task = submit(backend, workspace)
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("INSERT INTO lanes_tui.schema_version (version) VALUES (99)")
+    with pytest.raises(ConfigError, match="schema is version 99, newer than this lanes-tui knows"):
+        PostgresBackend(postgres_url)
+    assert 99 in versions(postgres_url)
+    assert backend.read_task(task["id"])["id"] == task["id"]  # nothing was changed
+
+
+def test_a_task_reads_back_as_the_file_store_writes_it(backend, workspace):
+    """Keys in the file store's order at every level (`json` keeps the text as written; `jsonb`
+    would reorder it), so every output built from a task is the same on both backends."""
+    files = FileBackend(workspace.store_root)
+    metadata = {"zeta": 1, "alpha": {"b": 2, "a": 1}, "text": "caf\u00e9 \u2603"}
+    from_files = files.read_task(submit(files, workspace, metadata=metadata)["id"])
+    from_postgres = backend.read_task(submit(backend, workspace, metadata=metadata)["id"])
+    assert list(from_postgres) == list(from_files)
+    assert list(from_postgres["metadata"]["alpha"]) == list(from_files["metadata"]["alpha"])
+    assert from_postgres["metadata"] == from_files["metadata"] == metadata
+
+
+def test_leases_run_on_the_databases_clock(backend, postgres_url, workspace):
+    def database_now():
+        with psycopg.connect(postgres_url) as conn:
+            return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+    task = submit(backend, workspace)
+    before = database_now()
+    claimed = backend.claim(task["id"], owner="w", lease_seconds=600)
+    after = database_now()
+    expires = parse_ts(claimed["lease_expires_at"])
+    assert before + timedelta(seconds=600) <= expires <= after + timedelta(seconds=600)
+
+
+def test_one_supervisor_per_host_and_its_lock_dies_with_its_process(backend, postgres_url):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from lanes_tui.core.supervisors import WorkerRecord\n"
+            "from lanes_tui.storage.postgres import PostgresBackend\n"
+            f"registry = PostgresBackend({postgres_url!r}).supervisor_registry()\n"
+            "registry.claim()\n"
+            "registry.record_worker(WorkerRecord('t-1', 999999, 999999, None, 'tok', 1))\n"
+            "print('held', flush=True)\n"
+            "time.sleep(600)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConflictError, match="another lanes-tui supervisor .* on this host"):
+            backend.supervisor_registry().claim()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(30)
+        # The server ends the dead process's session (and its lock) once it notices the closed
+        # socket, which a Unix socket makes immediate; claim until then is refused.
+        registry = backend.supervisor_registry()
+        previous = _claim_when_free(registry)
+        assert previous is not None and set(previous.workers) == {"t-1"}  # G9: its workers, to kill
+        assert registry.holds_lock
+        registry.record_worker(WorkerRecord("t-2", 1, 1, None, "tok2", 1))
+        registry.release()
+        assert not registry.holds_lock
+        again = backend.supervisor_registry()
+        assert again.claim() is None  # released cleanly, by this process: nothing left to kill
+        again.release()
+    finally:
+        holder.kill()
+        holder.wait(30)
+
+
+def _claim_when_free(registry):
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return registry.claim()
+        except ConflictError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # polling the server's view of a closed session, bounded
+
+
+async def test_a_feed_hears_writes_of_another_process_and_closes_at_once(backend, postgres_url, workspace):
+    feed = backend.task_feed()
+    try:
+        assert await feed.changes(0.05) == set()
+        made = subprocess.run(
+            [sys.executable, "-c", (
+                "import sys\n"
+                "from lanes_tui.storage.postgres import PostgresBackend\n"
+                f"store = PostgresBackend({postgres_url!r})\n"
+                f"task = store.create_task(workspace_id='ws', correlation_id='c', source_agent='t', lane='default', "
+                f"workspace_root={str(workspace.root)!r}, request_path={str(workspace.request)!r}, "
+                f"response_path={str(workspace.root / 'out.md')!r}, prompt='p')\n"
+                "print(task['id'])\n")],
+            capture_output=True, text=True, timeout=60, check=True)
+        assert await feed.changes(30) == {made.stdout.strip()}
+        waiting = asyncio.ensure_future(feed.changes(600))
+        await asyncio.sleep(0)
+        feed.close()
+        assert await asyncio.wait_for(waiting, 30) is None  # woken by close, long before its 600 s
+    finally:
+        feed.close()
+
+
+def test_a_server_that_is_not_there_is_one_line_without_the_password(tmp_path):
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    url = f"postgresql://lanes:s3cret@/queue?host={tmp_path}&connect_timeout=5"
+    with pytest.raises(StoreError) as caught:
+        PostgresBackend(url)
+    message = str(caught.value)
+    assert "s3cret" not in message and "\n" not in message and "cannot open the queue at" in message
