@@ -58,7 +58,7 @@ class Client:
                 raise NotFound(f"no queue at {root}")
             return cls(open_store(root), None, identity=identity)
         loaded = load_config(config or DEFAULT_CONFIG, store_override=store)
-        return cls(open_store(loaded.store_root), loaded, identity=identity)
+        return cls(open_store(loaded.store_location), loaded, identity=identity)
 
     def __enter__(self) -> "Client":
         return self

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from lanes_tui.core.errors import ConfigError, NotFound
+from lanes_tui.core.handoff import is_queue_url
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.yamlload import load_mapping
 from lanes_tui.vendors.builtin import builtin_vendors
@@ -168,6 +169,7 @@ class Settings:
     notify_command: tuple[str, ...] | None = None
     worktrees_dir: Path | None = None  # None: $XDG_DATA_HOME/lanes-tui/worktrees (gitwork/worktrees.py)
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # dashboard binding id -> keys
+    queue_url: str | None = None  # a PostgreSQL queue instead of the handoff.yaml's folder (core/handoff.py)
 
     def lane(self, name: str) -> LaneSettings:
         return self.lanes.get(name, self.lane_defaults)
@@ -180,7 +182,7 @@ BUILTIN_CONCURRENCY = {"claude": 2, "codex": 2, "demo": 4}
 _TOP_KEYS = {
     "vendors", "default_vendor", "environment", "concurrency", "lane_defaults", "lanes",
     "rate_limit_cooldown_seconds", "drain_give_up_seconds", "shutdown_grace_seconds", "kill_grace_seconds",
-    "log_max_bytes", "output_line_max_bytes", "notify_command", "keys", "worktrees_dir",
+    "log_max_bytes", "output_line_max_bytes", "notify_command", "keys", "worktrees_dir", "queue_url",
 }
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9_.]{0,39}$")
 _KEY_LIST = re.compile(r"^[A-Za-z0-9_+,.\-]{1,64}$")
@@ -296,7 +298,16 @@ class _Parser:
             notify_command=None if notify is None else self.strings(notify, "notify_command", non_empty=True),
             worktrees_dir=self.folder(data.get("worktrees_dir"), "worktrees_dir"),
             keys=MappingProxyType(self.keys(data.get("keys"))),
+            queue_url=self.queue_url(data.get("queue_url")),
         )
+
+    def queue_url(self, raw: Any) -> str | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not is_queue_url(raw):
+            raise self.fail("queue_url", "must be a postgresql:// URL (the file store needs none: it is "
+                                         "handoff.yaml's queue_root)")
+        return raw
 
     def keys(self, raw: Any) -> dict[str, str]:
         """Dashboard key remapping: binding id -> Textual key names (`ctrl+n`, `f2,n`)."""

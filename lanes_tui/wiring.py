@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lanes_tui.core.clock import Clock, system_clock
 from lanes_tui.core.errors import ConfigError
-from lanes_tui.core.handoff import RuntimeConfig, load_config
+from lanes_tui.core.handoff import RuntimeConfig, is_queue_url, load_config
 from lanes_tui.core.paths import expand_user
 from lanes_tui.settings import Settings, load_settings
 from lanes_tui.storage import open_store
@@ -52,6 +52,10 @@ def open_queue(config: PathLike | None = None, *, store: PathLike | None = None,
     `settings_override`: fields replaced on the loaded settings (demo's default vendor);
     `backend`: a backend already open (the in-memory one), used instead of the config's store."""
     loaded: RuntimeConfig | None = None
+    if is_queue_url(store) and (config is None or not Path(config).exists()):
+        supervisor_settings = load_settings(settings, config_dir=None)
+        opened = backend or open_store(str(store), clock=clock)
+        return Queue(opened, replace(supervisor_settings, **(settings_override or {})), None, opened.location)
     if store is not None and (config is None or not Path(config).exists()):
         store_root = expand_user(store, "--store").resolve()
         supervisor_settings = load_settings(settings, config_dir=None)
@@ -59,8 +63,9 @@ def open_queue(config: PathLike | None = None, *, store: PathLike | None = None,
             raise ConfigError(f"no queue at {store_root}: run `lanes-tui init` first, or pass --store")
         name = store_root.name
     else:
-        loaded = load_config(config if config is not None else "handoff/handoff.yaml", store_override=store)
-        store_root = loaded.store_root
+        loaded = load_config(config if config is not None else "handoff/handoff.yaml", store_override=store,
+                             settings_path=settings)
+        store_root = loaded.store_location
         supervisor_settings = load_settings(settings, config_dir=loaded.path.parent)
         name = loaded.workspace_id
     if settings_override:

@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from lanes_tui.core.handoff import load_config
     from lanes_tui.storage import open_store
 
-    config = load_config(args.config, store_override=args.store)
-    store = open_store(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
+    store = open_store(config.store_location)  # created like any verb's, and checked (owner, modes, no symlinks)
     as_json = bool(args.json)
     command = args.command
     if command == "agents":

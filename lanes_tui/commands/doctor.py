@@ -74,7 +74,7 @@ class LaneReport:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config, store_override=args.store)
+        config = load_config(args.config, store_override=args.store, settings_path=args.settings)
         config_dir: Path | None = config.path.parent
         lanes = list(config.lanes)
     except NotFound:

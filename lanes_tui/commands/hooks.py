@@ -112,7 +112,7 @@ def _note_if_not_on_path() -> None:
 def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     from lanes_tui.core.handoff import load_config
 
-    config = load_config(args.config, store_override=args.store)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
     project = config.workspace_root
     absolute = getattr(args, "absolute", False)
     program = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lanes_tui")) if absolute else PROGRAM
@@ -138,7 +138,7 @@ def mcp_server_entry(args: argparse.Namespace) -> dict[str, Any]:
     where Claude Code starts it), absolute outside it or with --absolute."""
     from lanes_tui.core.handoff import load_config
 
-    config = load_config(args.config, store_override=args.store)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
     project = config.workspace_root
     absolute = getattr(args, "absolute", False)
 
@@ -168,7 +168,7 @@ def _install(settings: dict[str, Any], args: argparse.Namespace,
     one server per name)."""
     from lanes_tui.core.handoff import load_config
 
-    config = load_config(args.config, store_override=args.store)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
     folder = config.workspace_root / ".claude"
     target = folder / "settings.json"
     current = _json_object(target)

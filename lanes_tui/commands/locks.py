@@ -41,8 +41,8 @@ RECHECK_SECONDS = 1.0  # while waiting: a dead owner or a passed TTL announces i
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, store_override=args.store)
-    store = open_store(config.store_root)  # created like any verb's, and checked (owner, modes, no symlinks)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
+    store = open_store(config.store_location)  # created like any verb's, and checked (owner, modes, no symlinks)
     table = store.locks()
     command = args.command
     if command == "locks":

@@ -34,7 +34,7 @@ MAX_METADATA_ITEMS = 200
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
-    store = open_store(args.store or config.store_root) if config else open_store(args.store)
+    store = open_store(config.store_location) if config else open_store(args.store)
     handler = _HANDLERS[args.command]
     return handler(args, store, config)
 
@@ -43,7 +43,7 @@ def _config(args: argparse.Namespace) -> RuntimeConfig | None:
     """handoff.yaml is needed by submit; other verbs work from --store alone."""
     if args.store and args.command != "submit" and not Path(args.config).exists():
         return None
-    return load_config(args.config, store_override=args.store)
+    return load_config(args.config, store_override=args.store, settings_path=args.settings)
 
 
 def _as_json(args: argparse.Namespace) -> bool:

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from lanes_tui.core.handoff import load_config
     from lanes_tui.storage import open_store
 
-    config = load_config(args.config, store_override=args.store)
-    store = open_store(config.store_root)
+    config = load_config(args.config, store_override=args.store, settings_path=args.settings)
+    store = open_store(config.store_location)
     if args.command == "requests":
         return _list(store, show_all=args.all, as_json=bool(args.json))
     return _answer(store, args)

@@ -29,9 +29,29 @@ class RuntimeConfig:
     worktree_path: Path | None = None
     expected_branch: str | None = None
     lanes: dict[str, str] = field(default_factory=dict)
+    # A PostgreSQL queue (`--store postgresql://...`, or `queue_url` in lanes-tui.yaml) instead of
+    # the folder at store_root.
+    queue_url: str | None = None
+
+    @property
+    def store_location(self) -> str | Path:
+        """What `storage.open_store` opens: the queue URL, else the store folder."""
+        return self.queue_url or self.store_root
 
 
-def load_config(config_path: str | Path, store_override: str | Path | None = None) -> RuntimeConfig:
+QUEUE_URL_SCHEMES = ("postgresql://", "postgres://")
+SETTINGS_BESIDE = "lanes-tui.yaml"
+
+
+def is_queue_url(value: object) -> bool:
+    """A queue in PostgreSQL rather than a folder."""
+    return isinstance(value, str) and value.startswith(QUEUE_URL_SCHEMES)
+
+
+def load_config(config_path: str | Path, store_override: str | Path | None = None,
+                settings_path: str | Path | None = None) -> RuntimeConfig:
+    """`store_override`: `--store` (a folder, or a queue URL); `settings_path`: the lanes-tui.yaml
+    whose `queue_url` applies (default: the one beside handoff.yaml)."""
     path = expand_user(config_path, "config path", ConfigError)
     if not path.exists() and not path.is_symlink():
         # What a first run sees: say how to start, not only what is missing.
@@ -49,6 +69,11 @@ def load_config(config_path: str | Path, store_override: str | Path | None = Non
     if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool) or not str(raw_id).strip():
         raise ConfigError(f"{path}: workspace_id must be a non-empty string")
     workspace_root = _path_value(base, data.get("workspace_root", ".."), path, "workspace_root")
+    queue_url = None
+    if is_queue_url(store_override):
+        queue_url, store_override = str(store_override), None
+    elif store_override is None:
+        queue_url = _settings_queue_url(Path(settings_path) if settings_path else base / SETTINGS_BESIDE)
     if store_override is not None:
         if not str(store_override).strip():
             raise ConfigError("--store must be a non-empty path")
@@ -68,7 +93,19 @@ def load_config(config_path: str | Path, store_override: str | Path | None = Non
         worktree_path=_path_value(base, worktree, path, "worktree_path") if worktree else None,
         expected_branch=str(branch) if branch else None,
         lanes=_lanes(data.get("lanes"), path),
+        queue_url=queue_url,
     )
+
+
+def _settings_queue_url(settings: Path) -> str | None:
+    """`queue_url` of a lanes-tui.yaml, if it has one (the settings loader checks it in full:
+    this is the one key the one-shot commands need before they open the queue)."""
+    if not settings.is_file() or "queue_url" not in settings.read_text(encoding="utf-8", errors="replace"):
+        return None
+    value = load_mapping(settings, what="settings file").get("queue_url")
+    if value is not None and not is_queue_url(value):
+        raise ConfigError(f"{settings}: queue_url must be a postgresql:// URL")
+    return value
 
 
 def _path_value(base: Path, value: Any, source: Path, key: str) -> Path:
