@@ -179,3 +179,24 @@ def test_a_server_that_is_not_there_is_one_line_without_the_password(tmp_path):
         PostgresBackend(url)
     message = str(caught.value)
     assert "s3cret" not in message and "\n" not in message and "cannot open the queue at" in message
+
+
+async def test_a_feed_whose_connection_is_killed_reconnects_and_reconciles(backend, postgres_url, workspace):
+    """A notification sent while the listener was gone is lost: after reconnecting, the feed names
+    every task (its reader loads the changed ones), then hears new writes again."""
+    feed, locks = backend.task_feed(), backend.record_feed("locks")
+    try:
+        first = submit(backend, workspace, correlation_id="a")["id"]
+        assert await feed.changes(30) == {first}
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            for listener in (feed._listener, locks._listener):
+                admin.execute("SELECT pg_terminate_backend(%s)", (listener._conn.info.backend_pid,))
+        missed = submit(backend, workspace, correlation_id="b")["id"]  # its NOTIFY reaches nobody
+        backend.locks().acquire("name:x", owner="alice", ttl_seconds=60)
+        assert await feed.changes(30) == {first, missed}
+        assert await locks.changed(30) is True and locks._listener.degraded is None
+        later = submit(backend, workspace, correlation_id="c")["id"]
+        assert await feed.changes(30) == {later}
+    finally:
+        feed.close()
+        locks.close()

@@ -18,14 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 
 import psycopg
 from psycopg.types.json import Json
-from psycopg_pool import ConnectionPool
 
 from lanes_tui.core import fsio, jsonout, lifecycle, views
 from lanes_tui.core.clock import Clock, after, id_stamp
@@ -48,26 +46,13 @@ from lanes_tui.storage.postgres.coordination import (
     PostgresMessageLog,
     PostgresRecords,
 )
+from lanes_tui.storage.postgres.database import Database, reason, redact
 from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL, RecordListener, TaskListener
 from lanes_tui.storage.postgres.registry import PostgresSupervisorRegistry
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
 
 LIVE = ("queued", "claimed")
-POOL_SIZE = 8
-
-
-def is_postgres_url(value: str) -> bool:
-    return value.startswith(("postgresql://", "postgres://"))
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for people and logs."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 class _Row:
@@ -85,16 +70,17 @@ class PostgresBackend:
         self._fixed_clock = clock
         self.clock: Clock = clock or self._database_clock
         self._logs_dir = logs_dir
+        self._pool = Database(url)
+        conn = self._pool.connect()
         try:
-            with self._connect() as conn:
-                migrate(conn)
+            migrate(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open the queue at {redact(url)}: {_reason(exc)}") from None
-        self._pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
-                                    open=True, name="lanes-tui")
+            raise StoreError(f"cannot open the queue at {redact(url)}: {reason(exc)}") from None
+        finally:
+            conn.close()
 
     def _connect(self) -> Any:
-        return psycopg.connect(self.url, autocommit=True)
+        return self._pool.connect()
 
     def close(self) -> None:
         self._pool.close()
@@ -364,10 +350,10 @@ class PostgresBackend:
     # -- noticing changes ---------------------------------------------------------------------
 
     def task_feed(self) -> TaskListener:
-        return TaskListener(self._connect)
+        return TaskListener(self._connect, self.task_ids)
 
     def watch(self, task_ids: Iterable[str] = (), *, new_tasks: bool = True) -> TaskListener:
-        return TaskListener(self._connect, task_ids, new_tasks)
+        return TaskListener(self._connect, self.task_ids, task_ids, new_tasks)
 
     # -- coordination (core's rules over rows) ----------------------------------------------------
 
@@ -477,11 +463,6 @@ class PostgresBackend:
 def _dumps(value: Any) -> str:
     """Sorted keys, as agent-lanes writes a task: a task reads back as the file store's does."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _check_size(value: dict[str, Any], limit: int, what: str) -> None:

@@ -5,47 +5,88 @@ Each feed or watch has its own connection, LISTENing before the constructor retu
 a change made after that is never missed). A waiter blocks in select() on that connection's
 socket and on a pipe of its own, so `close()` from any thread wakes it at once; nothing is
 polled.
+
+Notifications sent while the connection was down are lost, so a listener whose connection
+fails reconnects and reports a reconcile: a task feed names every task (its reader loads the
+ones whose version changed), a record feed says its kind changed. While the server cannot be
+reached, waits end quietly at their timeout and `degraded` says why; the engine's periodic
+rescan is the safety net meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+import psycopg
+
+from lanes_tui.core.errors import StoreError
 
 TASKS_CHANNEL = "lanes_tui_tasks"  # payload: a task id, "+<id>" for a new task
 RECORDS_CHANNEL = "lanes_tui_records"  # payload: the kind of record (locks, agents, messages, requests)
 
 
+RECONNECTED = "\x00"  # not a payload PostgreSQL can carry: "reconcile, notifications may be lost"
+
+
 class Listener:
     """One connection LISTENing on one channel; `wait` returns the payloads that arrived."""
 
-    def __init__(self, connect: Any, channel: str) -> None:
-        self._conn = connect()
-        self._conn.execute(f"LISTEN {channel}")
+    def __init__(self, connect: Callable[[], Any], channel: str) -> None:
+        self._connect = connect
+        self._channel = channel
+        self._conn: Any = self._listen()  # StoreError here: the caller could not arm a feed
         self._wake_read, self._wake_write = os.pipe()
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self.degraded: str | None = None  # why notifications cannot be heard now, or None
+
+    def _listen(self) -> Any:
+        conn = self._connect()
+        conn.execute(f"LISTEN {self._channel}")
+        return conn
 
     def wait(self, timeout: float) -> list[str] | None:
-        """Payloads received within `timeout` (all that arrived by the first one); None once closed."""
+        """Payloads received within `timeout` (all that arrived by the first one), [RECONNECTED]
+        after a reconnect; None once closed."""
         if self._closed.is_set():
             return None
+        deadline = time.monotonic() + max(0.0, timeout)
         with self._lock:
-            payloads = self._drain()
-            if not payloads:
-                readable, _, _ = select.select([self._conn.fileno(), self._wake_read], [], [], max(0.0, timeout))
-                if self._closed.is_set():
-                    return None
-                if readable:
-                    payloads = self._drain()
-            return payloads
+            if self._conn is None:
+                return self._reconnect(deadline)
+            try:
+                payloads = self._drain()
+                if not payloads:
+                    readable, _, _ = select.select([self._conn.fileno(), self._wake_read], [], [], max(0.0, timeout))
+                    if self._closed.is_set():
+                        return None
+                    if readable:
+                        payloads = self._drain()
+                return payloads
+            except psycopg.Error:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
+                return self._reconnect(deadline)
 
     def _drain(self) -> list[str]:
         return [note.payload for note in self._conn.notifies(timeout=0)]
+
+    def _reconnect(self, deadline: float) -> list[str] | None:
+        try:
+            self._conn = self._listen()
+        except StoreError as exc:
+            self.degraded = str(exc)
+            select.select([self._wake_read], [], [], max(0.0, deadline - time.monotonic()))  # a quiet wait
+            return None if self._closed.is_set() else []
+        self.degraded = None
+        return [RECONNECTED]
 
     def close(self) -> None:
         if self._closed.is_set():
@@ -53,7 +94,9 @@ class Listener:
         self._closed.set()
         os.write(self._wake_write, b"x")
         with self._lock:  # the waiter has left select()
-            self._conn.close()
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
 
@@ -61,18 +104,32 @@ class Listener:
 class TaskListener:
     """`TaskChanges` (async) and `TaskWatch` (blocking) for the PostgreSQL backend."""
 
-    def __init__(self, connect: Any, task_ids: Iterable[str] | None = None, new_tasks: bool = True) -> None:
+    def __init__(self, connect: Callable[[], Any], reconcile: Callable[[], Iterable[str]],
+                 task_ids: Iterable[str] | None = None, new_tasks: bool = True) -> None:
         self._only = None if task_ids is None else set(task_ids)
         self._new_tasks = new_tasks
+        self._reconcile = reconcile  # every task id, for after a reconnect
         self._listener = Listener(connect, TASKS_CHANNEL)
 
+    @property
+    def degraded(self) -> str | None:
+        return self._listener.degraded
+
     def _wanted(self, payloads: list[str]) -> set[str]:
+        if RECONNECTED in payloads:
+            return set(self._only) if self._only is not None else set(self._reconcile_quietly())
         found = set()
         for payload in payloads:
             new, task_id = payload.startswith("+"), payload.lstrip("+")
             if self._only is None or (new and self._new_tasks) or task_id in self._only:
                 found.add(task_id)
         return found
+
+    def _reconcile_quietly(self) -> Iterable[str]:
+        try:
+            return self._reconcile()
+        except StoreError:
+            return ()  # down again: the next wait reconnects, the engine's rescan covers the gap
 
     def _wait(self, timeout: float) -> set[str] | None:
         deadline = time.monotonic() + timeout
@@ -103,7 +160,7 @@ class TaskListener:
 class RecordListener:
     """`RecordChanges` (async) and `RecordWatch` (blocking) for one kind of record."""
 
-    def __init__(self, connect: Any, kind: str) -> None:
+    def __init__(self, connect: Callable[[], Any], kind: str) -> None:
         self._kind = kind
         self._listener = Listener(connect, RECORDS_CHANNEL)
 
@@ -113,8 +170,9 @@ class RecordListener:
             payloads = self._listener.wait(deadline - time.monotonic())
             if payloads is None:
                 return None
-            if self._kind in payloads or time.monotonic() >= deadline:
-                return self._kind in payloads
+            heard = self._kind in payloads or RECONNECTED in payloads
+            if heard or time.monotonic() >= deadline:
+                return heard
 
     async def changed(self, timeout: float) -> bool | None:
         return await asyncio.to_thread(self._wait, timeout)

@@ -29,13 +29,14 @@ class PostgresSupervisorRegistry:
         self._pool = pool
         self._location = location
         self.host = socket.gethostname()
+        self._key = lock_key(f"supervisor:{self.host}")
         self.record = this_supervisor()
         self.owner = self.record.owner
         self._conn: Any = None
 
     def claim(self) -> SupervisorRecord | None:
         conn = self._connect()
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(f"supervisor:{self.host}"),)).fetchone()[0]
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0]
         if not got:
             conn.close()
             other = self._read_record()
@@ -57,7 +58,11 @@ class PostgresSupervisorRegistry:
             self._write()
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.close()  # ends the session: the lock goes with it
+                # Unlocked before closing: the server ends a closed session a moment later, and a
+                # successor claiming at once must not find the lock still held.
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+            with contextlib.suppress(Exception):
+                self._conn.close()
             self._conn = None
 
     def record_worker(self, worker: WorkerRecord) -> None:
