@@ -200,3 +200,59 @@ async def test_a_feed_whose_connection_is_killed_reconnects_and_reconciles(backe
     finally:
         feed.close()
         locks.close()
+
+
+def test_next_claims_in_queue_order_skipping_a_row_another_claimer_holds(backend, postgres_url, workspace):
+    first, second = (submit(backend, workspace, correlation_id=name)["id"] for name in ("a", "b"))
+    with psycopg.connect(postgres_url) as other:  # another host, mid-claim of the first task
+        other.execute("SELECT 1 FROM lanes_tui.tasks WHERE id = %s FOR UPDATE", (first,))
+        got = backend.next_task("default", candidates=[], claim_owner="w", lease_seconds=60)
+        assert got.task["id"] == second and got.claim_token  # not blocked behind the held row
+        other.rollback()
+    got = backend.next_task("default", candidates=[], claim_owner="w", lease_seconds=60)
+    assert got.task["id"] == first
+    assert backend.next_task("default", candidates=[], claim_owner="w", lease_seconds=60).task is None
+
+
+def test_an_expired_lease_is_rescued_only_once_its_supervisors_heartbeat_is_dead(postgres_url, workspace, clock):
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    store = PostgresBackend(postgres_url, clock=clock)  # leases on this clock, heartbeats on the database's
+    registry = store.supervisor_registry()
+    registry.claim()
+    try:
+        task = submit(store, workspace)
+        store.claim(task["id"], owner=registry.owner, lease_seconds=30)
+        clock.advance(31)
+        with pytest.raises(ConflictError, match="is alive .* stops its own worker"):
+            store.claim(task["id"], owner="rescuer", lease_seconds=30)
+        assert store.next_task("default", candidates=[], claim_owner="rescuer", lease_seconds=30).task is None
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # its host died: no more heartbeats
+            conn.execute("UPDATE lanes_tui.supervisors SET heartbeat_at = clock_timestamp() - interval '31 s'")
+        rescued = store.next_task("default", candidates=[], claim_owner="rescuer", lease_seconds=30)
+        assert rescued.task["id"] == task["id"] and rescued.task["claim_owner"] == "rescuer"
+    finally:
+        registry.release()
+        store.close()
+
+
+def test_a_supervisor_heartbeats_while_it_holds_the_lock(backend, postgres_url, monkeypatch):
+    import time
+
+    from lanes_tui.storage.postgres import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "HEARTBEAT_SECONDS", 0.1)
+
+    def beat() -> object:
+        with psycopg.connect(postgres_url) as conn:
+            return conn.execute("SELECT heartbeat_at FROM lanes_tui.supervisors").fetchone()[0]
+
+    registry = backend.supervisor_registry()
+    registry.claim()
+    try:
+        first = beat()
+        deadline = time.monotonic() + 30
+        while beat() == first:  # a bound, not a pace: the thread beats every 0.1 s
+            assert time.monotonic() < deadline, "no heartbeat"
+    finally:
+        registry.release()

@@ -26,7 +26,7 @@ import psycopg
 from psycopg.types.json import Json
 
 from lanes_tui.core import fsio, jsonout, lifecycle, views
-from lanes_tui.core.clock import Clock, after, id_stamp
+from lanes_tui.core.clock import Clock, after, format_ts, id_stamp
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound, StoreError
 from lanes_tui.core.ids import new_task_id, validate_task_id
 from lanes_tui.core.journal import Journal
@@ -48,11 +48,18 @@ from lanes_tui.storage.postgres.coordination import (
 )
 from lanes_tui.storage.postgres.database import Database, reason, redact
 from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL, RecordListener, TaskListener
-from lanes_tui.storage.postgres.registry import PostgresSupervisorRegistry
+from lanes_tui.storage.postgres.registry import DEAD_AFTER_SECONDS, PostgresSupervisorRegistry
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
 
 LIVE = ("queued", "claimed")
+# A claimable task of a lane (alias t): queued, or claimed with its lease run out and no live
+# supervisor heartbeat behind the claim. ISO stamps of one format compare as text.
+_CLAIMABLE = (
+    "NOT t.archived AND t.lane = %(lane)s AND (t.state = 'queued' OR (t.state = 'claimed' "
+    f"AND t.lease_expires_at < %(now)s AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.supervisors s "
+    "WHERE s.owner = t.claim_owner AND s.heartbeat_at > clock_timestamp() - make_interval(secs => %(dead_after)s))))"
+)
 
 
 class _Row:
@@ -195,16 +202,73 @@ class PostgresBackend:
 
     def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
-
-        def change(row: _Row, now: datetime) -> Event:
-            return lifecycle.claim(row.task, owner=owner, lease_seconds=lease_seconds, now=now, events=row.events)
-
-        return self._update(task_id, change, with_events=True).task
+        with self._pool.connection() as conn, conn.transaction():
+            row = self._lock_row(conn, task_id, with_events=True)
+            now = self._now(conn)
+            self._refuse_if_holder_alive(conn, row.task, now)
+            self._commit(conn, task_id, row, lifecycle.claim(row.task, owner=owner, lease_seconds=lease_seconds,
+                                                             now=now, events=row.events), now)
+        return row.task
 
     def next_task(self, lane: str, *, candidates: Iterable[str], vendor: str | None = None,
                   claim_owner: str | None = None, lease_seconds: float | None = None) -> NextResult:
-        return verbs.next_task(self, lane, candidates=candidates, vendor=vendor, claim_owner=claim_owner,
-                               lease_seconds=lease_seconds)
+        """The lane's first claimable task, found by the database (`candidates` is not needed): one
+        statement picks and locks it, skipping rows other claimers hold (`SKIP LOCKED`), and with
+        `claim_owner` the claim is written in the same transaction. A task whose request cannot be
+        claimed as it stands is reported stale and passed over; one for another vendor is
+        reported skipped; neither blocks the ones behind it."""
+        if claim_owner is not None:
+            lifecycle.check_lease(lease_seconds or 0)
+        stale: list[tuple[str, str]] = []
+        passed: list[str] = []
+        with self._pool.connection() as conn, conn.transaction():
+            now = self._now(conn)
+            while True:
+                picked = conn.execute(
+                    f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} AND (%(vendor)s::text IS NULL "
+                    "OR required_vendor IN ('any', %(vendor)s)) AND id <> ALL(%(passed)s) ORDER BY id LIMIT 1 "
+                    + ("FOR UPDATE SKIP LOCKED" if claim_owner is not None else ""),
+                    {**self._claimable_params(lane, now), "vendor": vendor, "passed": passed}).fetchone()
+                skipped = self._skipped_for_vendor(conn, lane, now, vendor, before=picked[0] if picked else None)
+                if picked is None:
+                    return NextResult(None, None, tuple(stale), skipped)
+                row = self._lock_row(conn, picked[0], with_events=claim_owner is not None)
+                problem = request_problem(row.task)
+                if problem is not None:
+                    stale.append((picked[0], problem))
+                    passed.append(picked[0])
+                    continue
+                if claim_owner is None:
+                    return NextResult(row.task, None, tuple(stale), skipped)
+                event = lifecycle.claim(row.task, owner=claim_owner, lease_seconds=lease_seconds or 0, now=now,
+                                        events=row.events)
+                self._commit(conn, picked[0], row, event, now)
+                return NextResult(row.task, row.task["claim_token"], tuple(stale), skipped)
+
+    def _claimable_params(self, lane: str, now: datetime) -> dict[str, Any]:
+        return {"lane": lane, "now": format_ts(now), "dead_after": DEAD_AFTER_SECONDS}
+
+    def _skipped_for_vendor(self, conn: Any, lane: str, now: datetime, vendor: str | None,
+                            before: str | None) -> tuple[str, ...]:
+        if vendor is None:
+            return ()
+        rows = conn.execute(f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} AND required_vendor NOT IN "
+                            "('any', %(vendor)s) AND (%(before)s::text IS NULL OR id < %(before)s) ORDER BY id",
+                            {**self._claimable_params(lane, now), "vendor": vendor, "before": before}).fetchall()
+        return tuple(row[0] for row in rows)
+
+    def _refuse_if_holder_alive(self, conn: Any, task: dict[str, Any], now: datetime) -> None:
+        """A claimed task whose lease ran out stays its holder's while the holder's supervisor
+        heartbeats: that supervisor stops its own worker (self-fencing), so two never run."""
+        if task.get("state") != "claimed" or not lifecycle.lease_expired(task, now):
+            return
+        row = conn.execute(f"SELECT host, extract(epoch FROM clock_timestamp() - heartbeat_at) FROM "
+                           f"{SCHEMA}.supervisors WHERE owner = %s", (task.get("claim_owner"),)).fetchone()
+        if row is not None and float(row[1]) < DEAD_AFTER_SECONDS:
+            raise ConflictError(
+                f"task {task['id']}: the lease of {task.get('claim_owner')} ran out, but its supervisor on {row[0]} "
+                f"is alive (heartbeat {max(0.0, float(row[1])):.0f} s ago) and stops its own worker; the task can "
+                f"be claimed once that heartbeat is {DEAD_AFTER_SECONDS:.0f} s old, or break the claim")
 
     def renew(self, task_id: str, *, claim_token: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
@@ -446,14 +510,16 @@ class PostgresBackend:
         with self._pool.connection() as conn, conn.transaction():
             row = self._lock_row(conn, task_id, with_events)
             now = self._now(conn)
-            event = change(row, now)
-            conn.execute(f"UPDATE {SCHEMA}.tasks SET task = %s, state = %s, response = %s, version = version + 1 "
-                         "WHERE id = %s", (Json(row.task, dumps=_dumps), row.task["state"],
-                                           None if row.response is None else Json(row.response, dumps=_dumps),
-                                           task_id))
-            self._write_event(conn, task_id, event, now)
-            conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, task_id))
+            self._commit(conn, task_id, row, change(row, now), now)
         return row
+
+    def _commit(self, conn: Any, task_id: str, row: _Row, event: Event, now: datetime) -> None:
+        """Write a changed row, its event and its notification (sent when the transaction commits)."""
+        conn.execute(f"UPDATE {SCHEMA}.tasks SET task = %s, state = %s, response = %s, version = version + 1 "
+                     "WHERE id = %s", (Json(row.task, dumps=_dumps), row.task["state"],
+                                       None if row.response is None else Json(row.response, dumps=_dumps), task_id))
+        self._write_event(conn, task_id, event, now)
+        conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, task_id))
 
     def _write_event(self, conn: Any, task_id: str, event: Event, now: datetime) -> None:
         conn.execute(f"INSERT INTO {SCHEMA}.task_events (task_id, event) VALUES (%s, %s)",

@@ -7,12 +7,20 @@ its predecessor there is gone (G2 per host: `is_dead_supervisor_claim` reclaims 
 other supervisors of this host only). Supervisors on other hosts share the queue; their
 claims are left to their leases. `supervisors.record` holds this host's record of workers
 (G9: a newcomer kills the ones a dead predecessor left behind).
+
+While it holds the lock it heartbeats (`heartbeat_at`, the database's clock) every
+HEARTBEAT_SECONDS from a thread of its own. A task whose lease ran out is taken from its
+holder only once the holder's heartbeat is DEAD_AFTER_SECONDS old (backend.py): a live
+supervisor that cannot renew stops its own worker before the lease runs out, so a task never
+has two live workers. A host's row is replaced by its next supervisor, never deleted, so a
+dead supervisor's row outlives the rescue of its tasks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from typing import Any
 
 from psycopg.types.json import Json
@@ -21,6 +29,9 @@ from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
 from lanes_tui.storage.postgres.coordination import lock_key
 from lanes_tui.storage.postgres.schema import SCHEMA
+
+HEARTBEAT_SECONDS = 5.0
+DEAD_AFTER_SECONDS = 30.0  # six missed heartbeats; about what TCP keepalives take to notice a partition
 
 
 class PostgresSupervisorRegistry:
@@ -33,6 +44,8 @@ class PostgresSupervisorRegistry:
         self.record = this_supervisor()
         self.owner = self.record.owner
         self._conn: Any = None
+        self._stop_beating = threading.Event()
+        self._beating: threading.Thread | None = None
 
     def claim(self) -> SupervisorRecord | None:
         conn = self._connect()
@@ -46,13 +59,27 @@ class PostgresSupervisorRegistry:
         self._conn = conn
         previous = self._read_record()
         self._write()
+        self._stop_beating.clear()
+        self._beating = threading.Thread(target=self._beat, daemon=True, name="lanes-tui-heartbeat")
+        self._beating.start()
         return previous if previous is not None and previous.owner != self.owner else None
+
+    def _beat(self) -> None:
+        while not self._stop_beating.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception):  # the database is away: the next beat tries again
+                with self._pool.connection() as conn:
+                    conn.execute(f"UPDATE {SCHEMA}.supervisors SET heartbeat_at = clock_timestamp() "
+                                 "WHERE host = %s AND owner = %s", (self.host, self.owner))
 
     @property
     def holds_lock(self) -> bool:
         return self._conn is not None
 
     def release(self) -> None:
+        self._stop_beating.set()
+        if self._beating is not None:
+            self._beating.join(HEARTBEAT_SECONDS + 35)
+            self._beating = None
         self.record.workers.clear()
         with contextlib.suppress(Exception):
             self._write()
@@ -81,6 +108,6 @@ class PostgresSupervisorRegistry:
 
     def _write(self) -> None:
         with self._pool.connection() as conn:
-            conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, record) VALUES (%s, %s) ON CONFLICT (host) "
-                         "DO UPDATE SET record = EXCLUDED.record, updated_at = clock_timestamp()",
-                         (self.host, Json(self.record.to_json())))
+            conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, owner, record) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (host) DO UPDATE SET owner = EXCLUDED.owner, record = EXCLUDED.record, "
+                         "heartbeat_at = clock_timestamp()", (self.host, self.owner, Json(self.record.to_json())))

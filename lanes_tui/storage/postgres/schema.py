@@ -30,7 +30,12 @@ MIGRATIONS: tuple[str, ...] = (
         task json NOT NULL,
         response json,
         version bigint NOT NULL DEFAULT 1,  -- grows with every change: an in-memory index's version
-        archived boolean NOT NULL DEFAULT false
+        archived boolean NOT NULL DEFAULT false,
+        -- What a claim in one statement filters on (backend.py next_task), kept by the database.
+        lease_expires_at text GENERATED ALWAYS AS (task ->> 'lease_expires_at') STORED,
+        claim_owner text GENERATED ALWAYS AS (task ->> 'claim_owner') STORED,
+        required_vendor text GENERATED ALWAYS AS
+            (coalesce(nullif(task -> 'metadata' ->> 'required_vendor', ''), 'any')) STORED
     );
     CREATE INDEX tasks_live ON {SCHEMA}.tasks (lane, id) WHERE state IN ('queued', 'claimed') AND NOT archived;
     CREATE INDEX tasks_lane ON {SCHEMA}.tasks (lane);
@@ -67,8 +72,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE {SCHEMA}.supervisors (
         host text PRIMARY KEY,  -- one supervisor per host holds its advisory lock (registry.py)
+        owner text NOT NULL,  -- its claim owner, lanes-tui@<host>:<pid>
         record json NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
     CREATE TABLE {SCHEMA}.message_cursors (
         reader text PRIMARY KEY,
