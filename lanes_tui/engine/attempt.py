@@ -29,6 +29,7 @@ from lanes_tui.core.requests import DENY_STOP, InputRequest, seconds_waiting
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.supervisors import SupervisorRegistry, WorkerRecord
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.lease_fence import LeaseFence
 from lanes_tui.settings import LaneSettings, Settings
 from lanes_tui.vendors.argv import Command
 from lanes_tui.vendors.guard import GUARD_PATH, PYTHON_FLAGS
@@ -106,6 +107,7 @@ class AttemptSpec:
     keep_claim: bool = False
 
 
+FENCE_SLACK_SECONDS = 1.0  # beyond the kill grace: a stopped worker's group is gone with time to spare
 REQUEST_CHECK_SECONDS = 2.0  # how often a worker that may ask has its requests looked at
 HELD_RECHECK_SECONDS = 1.0  # while a person is asked, how often the timeout looks at the requests again
 SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
@@ -235,28 +237,45 @@ async def run_attempt(
                 stop_for(OVER_BUDGET, problem)
                 await worker.stop(problem)
 
+    # Self-fencing: the worker must be gone before the lease runs out, or a rescuer could start a
+    # second one. A renewal is given only the time the lease has left minus what stopping the
+    # worker takes; a store that does not answer by then (a partitioned host, a frozen database
+    # server) counts as a lost claim.
+    # (At most half the slack between renewals and the lease's end: the fence must never fire
+    # between two renewals that succeed.)
+    fence_margin = min(settings.kill_grace_seconds + FENCE_SLACK_SECONDS,
+                       (spec.lane.lease_seconds - spec.lane.renew_seconds) / 2)
+    # The same deadline kept by a thread, which no stall of this event loop can hold up.
+    fence = LeaseFence(worker.pid, worker.pgid, worker.start_time, settings.kill_grace_seconds)
+
     async def keep_lease() -> None:
         lease_ends = started + spec.lane.lease_seconds  # the claim was taken just before `started`
+        fence.arm(lease_ends - fence_margin)
         while True:
             await asyncio.sleep(spec.lane.renew_seconds)
             asked = time.monotonic()
             try:
-                renewed = await asyncio.to_thread(
+                renewed = await asyncio.wait_for(asyncio.to_thread(
                     store.renew, task_id, claim_token=spec.claim_token, lease_seconds=spec.lane.lease_seconds
-                )
+                ), timeout=max(0.01, lease_ends - asked - fence_margin))
+            except asyncio.TimeoutError:
+                stop_for(LOST_CLAIM, "claim lost: the store did not answer a renewal before the lease would run out")
+                await worker.stop("lease not renewed")
+                return
             except (ConflictError, NotFound) as exc:  # refused: cancelled, broken, re-granted (G7)
                 stop_for(LOST_CLAIM, f"claim lost: {exc}")
                 await worker.stop("claim lost")
                 return
             except LanesError as exc:
-                # Not written (disk full, EIO): the claim stays ours until the lease runs out,
-                # so try again next time, unless the lease would lapse before then.
-                if time.monotonic() + spec.lane.renew_seconds < lease_ends:
+                # Not written (disk full, EIO, the database away): the claim stays ours until the
+                # lease runs out, so try again next time, unless the lease would lapse before then.
+                if time.monotonic() + spec.lane.renew_seconds + fence_margin < lease_ends:
                     continue
                 stop_for(LOST_CLAIM, f"claim lost: the lease could not be renewed: {exc}")
                 await worker.stop("lease not renewed")
                 return
             lease_ends = asked + spec.lane.lease_seconds
+            fence.arm(lease_ends - fence_margin)
             emit(ev.LeaseRenewed(task_id, renewed["lease_expires_at"]))
 
     async def guard_limits() -> None:
@@ -316,10 +335,14 @@ async def run_attempt(
         for helper in helpers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await helper
+        fence.disarm()
         registry.forget_worker(task_id)
         await asyncio.to_thread(_close_requests, store, task_id)
         await asyncio.to_thread(shutil.rmtree, scratch, True)
     summary = parser.summary
+    if fence.fired and not verdict:
+        verdict.append((LOST_CLAIM, "claim lost: the lease would have run out before the store answered a "
+                                    "renewal, so the worker was stopped"))
     outcome, reason = verdict[0] if verdict else judge(summary, exit_info)
     cost, estimated = spend.of(summary)
     return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path,

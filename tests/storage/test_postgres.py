@@ -256,3 +256,12 @@ def test_a_supervisor_heartbeats_while_it_holds_the_lock(backend, postgres_url, 
             assert time.monotonic() < deadline, "no heartbeat"
     finally:
         registry.release()
+
+
+def test_the_time_readers_get_needs_no_connection(backend, postgres_url):
+    """`now()` is asked on the event loop: it is this host's clock corrected by the offset measured
+    at the last transaction, so it answers with every connection closed (a frozen server too)."""
+    with psycopg.connect(postgres_url) as conn:
+        database = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    backend.close()
+    assert abs((backend.now() - database).total_seconds()) < 60  # the database's time, not a stale one
