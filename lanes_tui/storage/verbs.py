@@ -1,17 +1,53 @@
 """Verbs every backend runs the same way, built on its atomic primitives (the rest of
-`Backend` is in base.py): finding and claiming a lane's next task, and requeue."""
+`Backend` is in base.py): building a new task, finding and claiming a lane's next task, and
+requeue."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lanes_tui.core import lifecycle
-from lanes_tui.core.errors import ConflictError, CorruptTask, NotFound
-from lanes_tui.core.request_files import request_problem
+from lanes_tui.core import fsio, lifecycle
+from lanes_tui.core.clock import id_stamp
+from lanes_tui.core.errors import ConflictError, CorruptTask, InvalidInput, NotFound
+from lanes_tui.core.ids import new_task_id
+from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.request_files import check_task_files, request_problem
 from lanes_tui.storage.results import NextResult
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
+
+
+def build_task(now: Callable[[], datetime], *, workspace_id: str, correlation_id: str, source_agent: str,
+               lane: str, workspace_root: Path | str, request_path: Path | str, response_path: Path | str,
+               prompt: str, worktree_path: Path | str | None = None, expected_branch: str | None = None,
+               supporting_paths: Iterable[Any] = (),
+               metadata: dict[str, Any] | None = None) -> tuple[dict[str, Any], lifecycle.Event]:
+    """A new task and its `created` event, after every check that needs no store (metadata is
+    JSON, the files are inside the workspace and the request is hashed); `now` is asked only
+    then, so a backend can take the time inside its own transaction."""
+    metadata = json_value(dict(metadata or {}), "metadata")  # before anything is written
+    files = check_task_files(workspace_root=workspace_root, request_path=request_path,
+                             response_path=response_path, worktree_path=worktree_path,
+                             supporting_paths=supporting_paths)
+    moment = now()
+    return lifecycle.new_task(
+        task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
+        workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
+        workspace_root=files.workspace_root, worktree_path=files.worktree_path,
+        expected_branch=expected_branch, request_path=files.request_path,
+        request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
+        response_path=files.response_path, prompt=prompt, metadata=metadata,
+    )
+
+
+def check_size(value: dict[str, Any], limit: int, what: str) -> None:
+    """The bytes the file store would write, against its limit: one limit for every backend."""
+    size = len(fsio.dumps_json(value))
+    if size > limit:
+        raise InvalidInput(f"{what} is too large ({size} bytes, limit {limit})")
 
 
 def next_task(backend: Backend, lane: str, *, candidates: Iterable[str], vendor: str | None = None,

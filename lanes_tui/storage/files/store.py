@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lanes_tui.core import fsio, lifecycle
-from lanes_tui.core.clock import Clock, after, format_ts, id_stamp, system_clock
+from lanes_tui.core.clock import Clock, after, format_ts, system_clock
 from lanes_tui.core.errors import (
     ConflictError,
     CorruptTask,
@@ -34,11 +34,10 @@ from lanes_tui.core.errors import (
     NotFound,
     StoreError,
 )
-from lanes_tui.core.ids import is_valid_task_id, new_task_id, slug, validate_task_id
-from lanes_tui.core.jsonvalue import json_value
+from lanes_tui.core.ids import is_valid_task_id, slug, validate_task_id
 from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.request_files import request_problem
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.wire import (
     MAX_RESPONSE_BYTES,
@@ -301,19 +300,11 @@ class TaskStore:
         supporting_paths: Iterable[Any] = (),
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        metadata = json_value(dict(metadata or {}), "metadata")  # before anything is written
-        files = check_task_files(workspace_root=workspace_root, request_path=request_path,
-                                 response_path=response_path, worktree_path=worktree_path,
-                                 supporting_paths=supporting_paths)
-        moment = self.now()
-        task, created = lifecycle.new_task(
-            task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
-            workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
-            workspace_root=files.workspace_root, worktree_path=files.worktree_path,
-            expected_branch=expected_branch, request_path=files.request_path,
-            request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
-            response_path=files.response_path, prompt=prompt, metadata=metadata,
-        )
+        task, created = verbs.build_task(
+            self.now, workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
+            workspace_root=workspace_root, request_path=request_path, response_path=response_path, prompt=prompt,
+            worktree_path=worktree_path, expected_branch=expected_branch, supporting_paths=supporting_paths,
+            metadata=metadata)
         task_id = task["id"]
         text = fsio.dumps_json(task)
         if len(text) > MAX_TASK_BYTES:

@@ -24,17 +24,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Iterator, Mapping
 
-from lanes_tui.core import fsio, jsonout, lifecycle, views
-from lanes_tui.core.clock import Clock, after, id_stamp, system_clock
-from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
-from lanes_tui.core.ids import new_task_id, validate_task_id
+from lanes_tui.core import jsonout, lifecycle, views
+from lanes_tui.core.clock import Clock, after, system_clock
+from lanes_tui.core.errors import ConflictError, NotFound
+from lanes_tui.core.ids import validate_task_id
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.presence import Presence
-from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.request_files import request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.views import task_view
@@ -163,20 +163,12 @@ class MemoryBackend:
         supporting_paths: Iterable[Any] = (),
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        metadata = json_value(dict(metadata or {}), "metadata")
-        files = check_task_files(workspace_root=workspace_root, request_path=request_path,
-                                 response_path=response_path, worktree_path=worktree_path,
-                                 supporting_paths=supporting_paths)
-        moment = self.now()
-        task, created = lifecycle.new_task(
-            task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
-            workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
-            workspace_root=files.workspace_root, worktree_path=files.worktree_path,
-            expected_branch=expected_branch, request_path=files.request_path,
-            request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
-            response_path=files.response_path, prompt=prompt, metadata=metadata,
-        )
-        _check_size(task, MAX_TASK_BYTES, "task")
+        task, created = verbs.build_task(
+            self.now, workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
+            workspace_root=workspace_root, request_path=request_path, response_path=response_path, prompt=prompt,
+            worktree_path=worktree_path, expected_branch=expected_branch, supporting_paths=supporting_paths,
+            metadata=metadata)
+        verbs.check_size(task, MAX_TASK_BYTES, "task")
         with self._lock:
             if task["id"] in self._tasks or task["id"] in self._archived:
                 raise ConflictError(f"task already exists: {task['id']}")
@@ -240,7 +232,7 @@ class MemoryBackend:
                                 nonblocking_count, expect_sha256, metadata)
         with self._update(task_id) as record:
             response = lifecycle.answer(record.task, reply, claim_token=claim_token, now=self.now())
-            _check_size(response, MAX_RESPONSE_BYTES, "response")
+            verbs.check_size(response, MAX_RESPONSE_BYTES, "response")
 
             def answered(task: dict[str, Any]) -> Event:
                 apply_response(task, response)
@@ -441,8 +433,3 @@ class _Update:
         if changed:
             self._backend._hub.changed(self._task_id)
 
-
-def _check_size(value: dict[str, Any], limit: int, what: str) -> None:
-    size = len(fsio.dumps_json(value))  # the bytes the file store would write: one limit for both
-    if size > limit:
-        raise InvalidInput(f"{what} is too large ({size} bytes, limit {limit})")

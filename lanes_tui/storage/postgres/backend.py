@@ -25,17 +25,17 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 import psycopg
 from psycopg.types.json import Json
 
-from lanes_tui.core import fsio, jsonout, lifecycle, views
-from lanes_tui.core.clock import Clock, after, format_ts, id_stamp
-from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound, StoreError
-from lanes_tui.core.ids import new_task_id, validate_task_id
+from lanes_tui.core import jsonout, lifecycle, views
+from lanes_tui.core.clock import Clock, after, format_ts
+from lanes_tui.core.errors import ConflictError, NotFound, StoreError
+from lanes_tui.core.ids import validate_task_id
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.presence import Presence
-from lanes_tui.core.request_files import check_task_files, request_problem
+from lanes_tui.core.request_files import request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, attempts_of
 from lanes_tui.core.views import task_view
@@ -48,7 +48,10 @@ from lanes_tui.storage.postgres.coordination import (
 )
 from lanes_tui.storage.postgres.database import Database, reason, redact
 from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL, RecordListener, TaskListener
-from lanes_tui.storage.postgres.registry import DEAD_AFTER_SECONDS, PostgresSupervisorRegistry
+from lanes_tui.storage.postgres.registry import (
+    DEAD_AFTER_SECONDS,
+    PostgresSupervisorRegistry,
+)
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
 
@@ -182,21 +185,14 @@ class PostgresBackend:
                     workspace_root: Path | str, request_path: Path | str, response_path: Path | str,
                     prompt: str, worktree_path: Path | str | None = None, expected_branch: str | None = None,
                     supporting_paths: Iterable[Any] = (), metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        metadata = json_value(dict(metadata or {}), "metadata")
-        files = check_task_files(workspace_root=workspace_root, request_path=request_path,
-                                 response_path=response_path, worktree_path=worktree_path,
-                                 supporting_paths=supporting_paths)
+        definition = dict(workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent,
+                          lane=lane, workspace_root=workspace_root, request_path=request_path,
+                          response_path=response_path, prompt=prompt, worktree_path=worktree_path,
+                          expected_branch=expected_branch, supporting_paths=supporting_paths, metadata=metadata)
         with self._pool.connection() as conn, conn.transaction():
             moment = self._now(conn)
-            task, created = lifecycle.new_task(
-                task_id=new_task_id(id_stamp(moment), correlation_id, files.request_sha256), now=moment,
-                workspace_id=workspace_id, correlation_id=correlation_id, source_agent=source_agent, lane=lane,
-                workspace_root=files.workspace_root, worktree_path=files.worktree_path,
-                expected_branch=expected_branch, request_path=files.request_path,
-                request_sha256=files.request_sha256, supporting_paths=files.supporting_paths,
-                response_path=files.response_path, prompt=prompt, metadata=metadata,
-            )
-            _check_size(task, MAX_TASK_BYTES, "task")
+            task, created = verbs.build_task(lambda: moment, **definition)
+            verbs.check_size(task, MAX_TASK_BYTES, "task")
             inserted = conn.execute(
                 f"INSERT INTO {SCHEMA}.tasks (id, lane, state, created_at, task) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING", (task["id"], task["lane"], task["state"], task["created_at"],
@@ -313,7 +309,7 @@ class PostgresBackend:
 
         def change(row: _Row, now: datetime) -> Event:
             response = lifecycle.answer(row.task, reply, claim_token=claim_token, now=now)
-            _check_size(response, MAX_RESPONSE_BYTES, "response")
+            verbs.check_size(response, MAX_RESPONSE_BYTES, "response")
             apply_response(row.task, response)
             row.response = response
             return lifecycle.response_event(reviewer)
@@ -536,10 +532,3 @@ class PostgresBackend:
 def _dumps(value: Any) -> str:
     """Sorted keys, as agent-lanes writes a task: a task reads back as the file store's does."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _check_size(value: dict[str, Any], limit: int, what: str) -> None:
-    size = len(fsio.dumps_json(value))  # the bytes the file store would write: one limit for all
-    if size > limit:
-        raise InvalidInput(f"{what} is too large ({size} bytes, limit {limit})")
-
