@@ -113,6 +113,11 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store, settings_path=args.settings)
+    if config.queue_url:
+        # The hooks read the file store's locks, presence and messages directly (a hook starts on
+        # every edit, so it opens no database); on a PostgreSQL queue they would see none.
+        raise ConfigError("the Claude Code hooks work on a file store only, not yet on a postgresql:// queue; "
+                          "give sessions the MCP tools instead: claude mcp add lanes -- lanes-tui mcp --as NAME")
     project = config.workspace_root
     absolute = getattr(args, "absolute", False)
     program = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lanes_tui")) if absolute else PROGRAM

@@ -98,3 +98,13 @@ def test_a_server_that_does_not_answer_is_one_line_and_exit_7_without_the_passwo
     assert done.returncode == 7, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert "cannot open the queue at" in line and "s3cret" not in line and "Traceback" not in done.stderr
+
+
+def test_hooks_refuse_a_postgres_queue_rather_than_watch_an_empty_folder(workspace, postgres_url):
+    write_settings(workspace.config.parent / "lanes-tui.yaml", queue_url=postgres_url)
+    for command in (["hooks"], ["hooks", "--install"]):
+        done = run(workspace, *command)
+        assert done.returncode == 6, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "file store only" in line and "claude mcp add lanes" in line
+    assert not (workspace.root / ".claude").exists() and not (workspace.root / ".mcp.json").exists()
