@@ -14,7 +14,7 @@ from lanes_tui.core.errors import ConflictError, CorruptTask, InvalidInput, NotF
 from lanes_tui.core.ids import new_task_id
 from lanes_tui.core.jsonvalue import json_value
 from lanes_tui.core.request_files import check_task_files, request_problem
-from lanes_tui.storage.results import NextResult
+from lanes_tui.storage.results import ListingOutput, NextResult
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
@@ -48,6 +48,18 @@ def check_size(value: dict[str, Any], limit: int, what: str) -> None:
     size = len(fsio.dumps_json(value))
     if size > limit:
         raise InvalidInput(f"{what} is too large ({size} bytes, limit {limit})")
+
+
+def listing_output(shown: list[dict[str, Any]], *, status: bool) -> ListingOutput:
+    """`list --json` (`status`: `status --all --json`) of task views, in one piece: for backends
+    that hold the whole listing at once (the file store streams its own)."""
+    from lanes_tui.core import jsonout, views
+
+    head: dict[str, Any] = {"status": "ok", "count": len(shown)}
+    if status:
+        counts = views.summary(shown)
+        head.update(summary=counts, next_action=views.queue_next_action(counts))
+    return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]), [])
 
 
 def next_task(backend: Backend, lane: str, *, candidates: Iterable[str], vendor: str | None = None,

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Iterator, Mapping
 
-from lanes_tui.core import jsonout, lifecycle, views
+from lanes_tui.core import lifecycle
 from lanes_tui.core.clock import Clock, after, system_clock
 from lanes_tui.core.errors import ConflictError, NotFound
 from lanes_tui.core.ids import validate_task_id
@@ -293,11 +293,7 @@ class MemoryBackend:
         shown = [task_view(task, response_exists=self.response_exists(task["id"]),
                            last_event=self.last_event(task["id"]), now=now)
                  for task in self.all_tasks(lane=lane, include_terminal=include_terminal).tasks]
-        head: dict[str, Any] = {"status": "ok", "count": len(shown)}
-        if status:
-            counts = views.summary(shown)
-            head.update(summary=counts, next_action=views.queue_next_action(counts))
-        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]), [])
+        return verbs.listing_output(shown, status=status)
 
     def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
         return sorted(t["id"] for t in self.live_tasks(lane=lane).tasks)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
 import psycopg
 from psycopg.types.json import Json
 
-from lanes_tui.core import jsonout, lifecycle, views
+from lanes_tui.core import lifecycle
 from lanes_tui.core.clock import Clock, after, format_ts
 from lanes_tui.core.errors import ConflictError, NotFound, StoreError
 from lanes_tui.core.ids import validate_task_id
@@ -373,11 +373,7 @@ class PostgresBackend:
                 f"(SELECT event FROM {SCHEMA}.task_events WHERE task_id = t.id ORDER BY seq DESC LIMIT 1) e "
                 f"ON true WHERE {where} ORDER BY t.created_at, t.id", params).fetchall()
         shown = [task_view(task, response_exists=answered, last_event=event, now=now) for task, answered, event in rows]
-        head: dict[str, Any] = {"status": "ok", "count": len(shown)}
-        if status:
-            counts = views.summary(shown)
-            head.update(summary=counts, next_action=views.queue_next_action(counts))
-        return ListingOutput(iter([[jsonout.dumps({**head, "tasks": shown}).encode("utf-8")]]), [])
+        return verbs.listing_output(shown, status=status)
 
     def lane_candidates(self, lane: str | None, corrupt: list[tuple[str, str]] | None = None) -> list[str]:
         where, params = self._filter(lane, include_terminal=False)
