@@ -82,9 +82,9 @@ class StdioServer:
         """Answer until the client closes stdin; raises what opening the tools raised."""
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(WAKE_SIGNAL, self._woken) if in_main else None
-        threading.Thread(target=self._open, args=(in_main,), daemon=True, name="mcp-open").start()
         try:
-            self._reading = True
+            self._reading = True  # before the opener starts: its wake-up must never be ignored
+            threading.Thread(target=self._open, args=(in_main,), daemon=True, name="mcp-open").start()
             for line in stdin:
                 if line.strip():
                     self._handle_line(line)
