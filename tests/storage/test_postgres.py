@@ -265,3 +265,24 @@ def test_the_time_readers_get_needs_no_connection(backend, postgres_url):
         database = conn.execute("SELECT clock_timestamp()").fetchone()[0]
     backend.close()
     assert abs((backend.now() - database).total_seconds()) < 60  # the database's time, not a stale one
+
+
+async def test_a_feed_whose_notifications_stop_notices_by_its_ping_and_reconciles(backend, workspace, monkeypatch):
+    """The connection stays up but nothing reaches it (what a transaction-mode pooler does to
+    LISTEN): the listener's ping does not come back, so it reconnects and names every task."""
+    from lanes_tui.storage.postgres import feeds
+
+    monkeypatch.setattr(feeds, "PING_AFTER_SECONDS", 0.2)
+    monkeypatch.setattr(feeds, "PING_TIMEOUT_SECONDS", 0.5)
+    feed = backend.task_feed()
+    try:
+        first = submit(backend, workspace, correlation_id="a")["id"]
+        assert await feed.changes(30) == {first}
+        feed._listener._conn.execute("UNLISTEN *")
+        missed = submit(backend, workspace, correlation_id="b")["id"]
+        assert await feed.changes(30) == {first, missed}  # the reconcile, not the lost notification
+        later = submit(backend, workspace, correlation_id="c")["id"]
+        assert await feed.changes(30) == {later}
+        assert await feed.changes(1) == set()  # quiet again: its pings come back, nothing is reported
+    finally:
+        feed.close()

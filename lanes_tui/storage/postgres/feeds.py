@@ -4,7 +4,8 @@ with its transaction (PostgreSQL delivers it on commit, never for a rolled-back 
 Each feed or watch has its own connection, LISTENing before the constructor returns (armed:
 a change made after that is never missed). A waiter blocks in select() on that connection's
 socket and on a pipe of its own, so `close()` from any thread wakes it at once; nothing is
-polled.
+polled (a connection quiet for 30 s notifies itself once, to check that notifications still
+reach it).
 
 Notifications sent while the connection was down are lost, so a listener whose connection
 fails reconnects and reports a reconcile: a task feed names every task (its reader loads the
@@ -32,10 +33,17 @@ RECORDS_CHANNEL = "lanes_tui_records"  # payload: the kind of record (locks, age
 
 
 RECONNECTED = "\x00"  # not a payload PostgreSQL can carry: "reconcile, notifications may be lost"
+PING = "lanes-tui ping"  # a listener's notification to itself (no task id or kind has a space)
+PING_AFTER_SECONDS = 30.0  # quiet this long: check that notifications still arrive
+PING_TIMEOUT_SECONDS = 10.0  # a ping not back by then: notifications are lost (reconnect, reconcile)
 
 
 class Listener:
-    """One connection LISTENing on one channel; `wait` returns the payloads that arrived."""
+    """One connection LISTENing on one channel; `wait` returns the payloads that arrived.
+
+    A connection can stay up while its notifications stop (a pooler that moved the session, a
+    LISTEN undone): after PING_AFTER_SECONDS without any, the listener notifies itself, and a
+    ping that does not come back within PING_TIMEOUT_SECONDS counts as a lost connection."""
 
     def __init__(self, connect: Callable[[], Any], channel: str) -> None:
         self._connect = connect
@@ -45,6 +53,8 @@ class Listener:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self.degraded: str | None = None  # why notifications cannot be heard now, or None
+        self._heard_at = time.monotonic()
+        self._pinged_at: float | None = None  # a ping is on its way since then
 
     def _listen(self) -> Any:
         conn = self._connect()
@@ -61,22 +71,49 @@ class Listener:
             if self._conn is None:
                 return self._reconnect(deadline)
             try:
+                if self._ping_lost():
+                    raise _NotificationsLost
                 payloads = self._drain()
                 if not payloads:
-                    readable, _, _ = select.select([self._conn.fileno(), self._wake_read], [], [], max(0.0, timeout))
+                    self._ping_if_quiet()
+                    readable, _, _ = select.select([self._conn.fileno(), self._wake_read], [], [],
+                                                   max(0.0, min(deadline, self._next_check()) - time.monotonic()))
                     if self._closed.is_set():
                         return None
                     if readable:
                         payloads = self._drain()
                 return payloads
-            except psycopg.Error:
+            except (psycopg.Error, _NotificationsLost):
                 with contextlib.suppress(Exception):
                     self._conn.close()
                 self._conn = None
                 return self._reconnect(deadline)
 
     def _drain(self) -> list[str]:
-        return [note.payload for note in self._conn.notifies(timeout=0)]
+        payloads = [note.payload for note in self._conn.notifies(timeout=0)]
+        if payloads:
+            self._heard_at, self._pinged_at = time.monotonic(), None
+        return [payload for payload in payloads if payload != PING]
+
+    def _ping_if_quiet(self) -> None:
+        """Sent from a connection of its own: a session's own notification arrives inside its
+        statement's answer, where psycopg's notifies() never sees it."""
+        if self._pinged_at is None and time.monotonic() - self._heard_at >= PING_AFTER_SECONDS:
+            try:
+                with contextlib.closing(self._connect()) as pinger:
+                    pinger.execute("SELECT pg_notify(%s, %s)", (self._channel, PING))
+            except StoreError:
+                raise _NotificationsLost from None  # the server is away: reconnecting says so
+            self._pinged_at = time.monotonic()
+
+    def _ping_lost(self) -> bool:
+        return self._pinged_at is not None and time.monotonic() - self._pinged_at >= PING_TIMEOUT_SECONDS
+
+    def _next_check(self) -> float:
+        """When the quiet or the ping is next worth a look (monotonic)."""
+        if self._pinged_at is not None:
+            return self._pinged_at + PING_TIMEOUT_SECONDS
+        return self._heard_at + PING_AFTER_SECONDS
 
     def _reconnect(self, deadline: float) -> list[str] | None:
         try:
@@ -86,6 +123,7 @@ class Listener:
             select.select([self._wake_read], [], [], max(0.0, deadline - time.monotonic()))  # a quiet wait
             return None if self._closed.is_set() else []
         self.degraded = None
+        self._heard_at, self._pinged_at = time.monotonic(), None
         return [RECONNECTED]
 
     def close(self) -> None:
@@ -99,6 +137,10 @@ class Listener:
                     self._conn.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
+
+
+class _NotificationsLost(Exception):
+    """A ping did not come back: the connection is up, but nothing reaches it."""
 
 
 class TaskListener:
