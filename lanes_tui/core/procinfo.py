@@ -12,12 +12,7 @@ import signal
 
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22)."""
-    fields = _stat_fields(pid)
-    # The command name (field 2) may hold spaces and parentheses: _stat_fields splits after the last ')'.
-    try:
-        return int(fields[19]) if fields else None
-    except (IndexError, ValueError):
-        return None
+    return _int_field(pid, 19)
 
 
 def is_same_process(pid: int, recorded_start: int | None) -> bool:
@@ -35,30 +30,36 @@ def is_running(pid: int, recorded_start: int | None) -> bool:
 
 def parent_of(pid: int) -> int | None:
     """The parent's pid (/proc/<pid>/stat field 4); None when the process is gone."""
-    fields = _stat_fields(pid)
-    try:
-        return int(fields[1]) if fields else None
-    except (IndexError, ValueError):
-        return None
+    return _int_field(pid, 1)
 
 
 def command_name(pid: int) -> str | None:
     """The kernel's name for the process (/proc/<pid>/stat field 2, at most 15 bytes)."""
+    data = _stat(pid)
+    return None if data is None else data[data.find(b"(") + 1:data.rfind(b")")].decode("utf-8", "replace")
+
+
+def _stat(pid: int) -> bytes | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError:
         return None
-    return data[data.find(b"(") + 1:data.rfind(b")")].decode("utf-8", "replace")
 
 
 def _stat_fields(pid: int) -> list[bytes] | None:
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    data = _stat(pid)
+    return None if data is None else data[data.rfind(b")") + 2:].split()  # fields from 3 (state) on
+
+
+def _int_field(pid: int, index: int) -> int | None:
+    """Field `index` of _stat_fields as a number; None when the process is gone."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
+        return int(fields[index]) if fields else None
+    except (IndexError, ValueError):
         return None
-    return data[data.rfind(b")") + 2:].split()  # fields from 3 (state) on
 
 
 def group_members(pgid: int) -> list[tuple[int, str, int]]:

@@ -35,7 +35,8 @@ def frozen_server():
 
     def freeze() -> None:
         postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
-        members = [pid for pid, _state, ppid in _processes() if ppid == postmaster] + [postmaster]
+        members = [int(name) for name in os.listdir("/proc")
+                   if name.isdigit() and procinfo.parent_of(int(name)) == postmaster] + [postmaster]
         for pid in members:
             os.kill(pid, signal.SIGSTOP)
             stopped.append(pid)
@@ -53,14 +54,6 @@ def frozen_server():
     finally:
         thaw()
         server.stop()
-
-
-def _processes():
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            fields = procinfo._stat_fields(int(name))
-            if fields and len(fields) > 1:
-                yield int(name), fields[0].decode(), int(fields[1])
 
 
 async def test_a_supervisor_cut_off_from_the_database_stops_its_worker_before_the_lease_runs_out(
