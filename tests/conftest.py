@@ -69,6 +69,7 @@ def workspace(tmp_path: Path) -> Workspace:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.delenv("LANES_TUI_DEBUG", raising=False)
+    monkeypatch.delenv("LANES_TUI_HOST_ID", raising=False)  # a test names its simulated hosts itself
     # The dashboard remembers the theme picked in $XDG_STATE_HOME (lanes_tui/ui/dashboard_state.py):
     # a test's dashboard neither reads the real one (a remembered theme would change every
     # snapshot) nor writes it.

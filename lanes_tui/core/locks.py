@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 from lanes_tui.core import procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
+from lanes_tui.core.hosts import this_host
 from lanes_tui.core.paths import expand_user
 from lanes_tui.core.presence import Presence
 from lanes_tui.core.records import Records, RecordTxn
@@ -173,7 +173,7 @@ class LockTable:
         self.records = records
         self.presence = presence
         self.clock = clock
-        self.host = host or socket.gethostname()
+        self.host = host or this_host()
 
     # -- reading (lock-free) ----------------------------------------------------------
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 from lanes_tui.core import procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import InvalidInput
+from lanes_tui.core.hosts import this_host
 from lanes_tui.core.records import Records, RecordTxn
 from lanes_tui.core.sanitize import is_clean
 
@@ -123,7 +123,7 @@ class Presence:
                  active_seconds: float = ACTIVE_SECONDS, offline_seconds: float = OFFLINE_SECONDS) -> None:
         self.records = records
         self.clock = clock
-        self.host = host or socket.gethostname()
+        self.host = host or this_host()
         self.active_seconds = active_seconds
         self.offline_seconds = offline_seconds
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -35,6 +34,7 @@ from typing import Any, Callable, Iterable
 from lanes_tui.core import procinfo
 from lanes_tui.core.clock import Clock, format_ts, parse_ts, system_clock
 from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
+from lanes_tui.core.hosts import this_host
 from lanes_tui.core.records import Records, RecordTxn
 from lanes_tui.core.sanitize import one_line
 
@@ -131,7 +131,7 @@ class RequestBook:
                  task_events: TaskEvents | None = None) -> None:
         self.records = records
         self.clock = clock
-        self.host = host or socket.gethostname()
+        self.host = host or this_host()
         self._task_events = task_events
 
     # -- reading (lock-free) ----------------------------------------------------------

@@ -9,17 +9,17 @@ start time (pids are reused).
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from lanes_tui.core import procinfo
+from lanes_tui.core.hosts import this_host
 
 OWNER_PREFIX = "lanes-tui@"
 
 
 def owner_prefix(host: str | None = None) -> str:
-    return f"{OWNER_PREFIX}{host or socket.gethostname()}:"
+    return f"{OWNER_PREFIX}{host or this_host()}:"
 
 
 def this_supervisor() -> "SupervisorRecord":

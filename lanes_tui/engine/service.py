@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import functools
 import getpass
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConfigError, LanesError
 from lanes_tui.core.handoff import RuntimeConfig
+from lanes_tui.core.hosts import this_host
 from lanes_tui.core.locks import LockRecord, LockState, LockTable
 from lanes_tui.core.messages import Message, MessageBox
 from lanes_tui.core.presence import STATUSES, AgentState, Presence
@@ -1006,7 +1006,7 @@ def default_operator() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return one_line(f"operator:{user}@{socket.gethostname()}", 120)
+    return one_line(f"operator:{user}@{this_host()}", 120)
 
 
 def _ts(value: str | None) -> datetime | None:

@@ -135,6 +135,25 @@ def test_one_supervisor_per_host_and_its_lock_dies_with_its_process(backend, pos
         holder.wait(30)
 
 
+def test_hosts_told_apart_by_their_host_id_each_run_a_supervisor_on_one_queue(backend, postgres_url, monkeypatch):
+    """LANES_TUI_HOST_ID names the host (containers sharing a hostname, simulated hosts): a
+    supervisor per host id, each owning its claims under its own name."""
+    monkeypatch.setenv("LANES_TUI_HOST_ID", "host-a")
+    first = backend.supervisor_registry()
+    first.claim()
+    try:
+        monkeypatch.setenv("LANES_TUI_HOST_ID", "host-b")
+        second = backend.supervisor_registry()
+        assert second.claim() is None
+        second.release()
+        monkeypatch.setenv("LANES_TUI_HOST_ID", "host-a")
+        with pytest.raises(ConflictError, match="on this host"):
+            backend.supervisor_registry().claim()
+    finally:
+        first.release()
+    assert first.owner.startswith("lanes-tui@host-a:") and second.owner.startswith("lanes-tui@host-b:")
+
+
 def _claim_when_free(registry):
     import time
 

@@ -19,13 +19,13 @@ dead supervisor's row outlives the rescue of its tasks.
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 from typing import Any
 
 from psycopg.types.json import Json
 
 from lanes_tui.core.errors import ConflictError
+from lanes_tui.core.hosts import this_host
 from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
 from lanes_tui.storage.postgres.coordination import lock_key
 from lanes_tui.storage.postgres.schema import SCHEMA
@@ -39,7 +39,7 @@ class PostgresSupervisorRegistry:
         self._connect = connect
         self._pool = pool
         self._location = location
-        self.host = socket.gethostname()
+        self.host = this_host()
         self._key = lock_key(f"supervisor:{self.host}")
         self.record = this_supervisor()
         self.owner = self.record.owner
