@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_merge_parser(sub, [out])
     add_worktrees_parser(sub, [out])
+    from lanes_tui.commands.store import add_parser as add_store_parser
+
+    add_store_parser(sub, [out])
 
     sub.add_parser("doctor", parents=[out],
                    help="check each vendor (executable, version, flags, credentials) and each lane; no network")

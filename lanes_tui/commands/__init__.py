@@ -39,6 +39,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from lanes_tui.commands import worktrees
 
         return worktrees.run(args)
+    if command == "store":
+        from lanes_tui.commands import store
+
+        return store.run(args)
     if command == "doctor":
         from lanes_tui.commands import doctor
 

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Hashable, Iterable, Iterator, Mapping, Protocol
 
 from lanes_tui.core.clock import Clock
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult  # noqa: F401 (part of the seam)
+from lanes_tui.storage.results import (  # noqa: F401 (part of the seam)
+    Listing,
+    ListingOutput,
+    Loaded,
+    NextResult,
+    TaskRecord,
+)
 
 if TYPE_CHECKING:  # annotations only
     from lanes_tui.core.journal import Journal
@@ -186,6 +192,17 @@ class Backend(Protocol):
     def summary_cache(self) -> SummaryCache | None:
         """Where an in-memory index may keep finished tasks' summaries between runs (None: nowhere;
         a backend that answers a full scan cheaply needs none)."""
+
+    # -- moving a queue (`store copy`) -----------------------------------------------------------
+
+    def export_tasks(self) -> Iterator[TaskRecord]:
+        """Every task, live, finished and archived, whole, in id order (CorruptTask for one that
+        cannot be read: a copy must not quietly leave it behind)."""
+
+    def import_task(self, record: TaskRecord) -> bool:
+        """Write `record` exactly as given (ids, tokens, times, events) if its id is new here;
+        False when this very record is already here (a copy run again), ConflictError when the
+        id holds something else. Atomic: a task is here whole or not at all."""
 
     # -- noticing changes -----------------------------------------------------------------
 

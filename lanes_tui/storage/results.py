@@ -61,3 +61,14 @@ class Loaded(NamedTuple):
     needs_repair: bool = False  # an answer is recorded but the task was not rolled forward (G8)
     corrupt: str | None = None
     unchanged: bool = False
+
+
+class TaskRecord(NamedTuple):
+    """One task whole (its answer, every event, whether it is archived), as `store copy` moves
+    it from one backend to another (storage/copying.py)."""
+
+    task: dict[str, Any]
+    response: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    archived: bool = False
+    bad_event_lines: int = 0  # torn or foreign lines the source skipped (G6): not part of the task

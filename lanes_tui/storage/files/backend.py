@@ -14,7 +14,7 @@ from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.ids import validate_task_id
 from lanes_tui.storage.files import scan
 from lanes_tui.storage.files.store import TaskStore
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, TaskRecord
 
 if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs when it runs it
     from lanes_tui.core.journal import Journal
@@ -98,6 +98,16 @@ class FileBackend(TaskStore):
         except CorruptTask as exc:
             return Loaded(task_id, version, corrupt=str(exc))
         return Loaded(task_id, version, task=task, needs_repair=needs_repair)
+
+    def export_tasks(self) -> Iterator[TaskRecord]:
+        from lanes_tui.storage.files.transfer import export_tasks
+
+        return export_tasks(self)
+
+    def import_task(self, record: TaskRecord) -> bool:
+        from lanes_tui.storage.files.transfer import import_task
+
+        return import_task(self, record)
 
     def summary_cache(self) -> "SummaryCache":
         from lanes_tui.storage.files.summaries import (

@@ -56,7 +56,8 @@ from lanes_tui.storage.memory.registry import (
     MemorySupervisorLock,
     MemorySupervisorRegistry,
 )
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, TaskRecord
+from lanes_tui.storage.task_records import already_here, record_id
 
 
 @dataclass
@@ -324,6 +325,26 @@ class MemoryBackend:
                     continue
                 version, task = record.version, copy.deepcopy(record.task)
             yield Loaded(task_id, version, task=task)
+
+    def export_tasks(self) -> Iterator[TaskRecord]:
+        with self._lock:  # live tasks, then archived ones, each in id order (as the other backends)
+            records = [TaskRecord(copy.deepcopy(r.task), copy.deepcopy(r.response), copy.deepcopy(r.events), archived)
+                       for archived, held in ((False, self._tasks), (True, self._archived))
+                       for _, r in sorted(held.items())]
+        return iter(records)
+
+    def import_task(self, record: TaskRecord) -> bool:
+        task_id = record_id(record)
+        with self._lock:
+            found = self._tasks.get(task_id) or self._archived.get(task_id)
+            existing = None if found is None else TaskRecord(found.task, found.response, found.events,
+                                                              task_id in self._archived)
+            if already_here(existing, record, self.location):
+                return False
+            stored = _Record(copy.deepcopy(record.task), copy.deepcopy(record.response), copy.deepcopy(record.events))
+            (self._archived if record.archived else self._tasks)[task_id] = stored
+        self._hub.changed(task_id, new=not record.archived)
+        return True
 
     def summary_cache(self) -> None:
         return None  # the whole queue is in memory already

@@ -41,6 +41,7 @@ from lanes_tui.core.states import COMPLETED, attempts_of
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
+from lanes_tui.storage.postgres import transfer
 from lanes_tui.storage.postgres.coordination import (
     PostgresLogs,
     PostgresMessageLog,
@@ -53,7 +54,7 @@ from lanes_tui.storage.postgres.registry import (
     PostgresSupervisorRegistry,
 )
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, TaskRecord
 
 LIVE = ("queued", "claimed")
 # A claimable task of a lane (alias t): queued, or claimed with its lease run out and no live
@@ -409,6 +410,14 @@ class PostgresBackend:
 
     def summary_cache(self) -> None:
         return None  # a scan is one query; nothing to keep between runs
+
+    # -- moving a queue ---------------------------------------------------------------------------
+
+    def export_tasks(self) -> Iterator[TaskRecord]:
+        return transfer.export_tasks(self)
+
+    def import_task(self, record: TaskRecord) -> bool:
+        return transfer.import_task(self, record)
 
     # -- noticing changes ---------------------------------------------------------------------
 
