@@ -24,7 +24,7 @@ from lanes_tui.storage.results import (  # noqa: F401 (part of the seam)
     ListingOutput,
     Loaded,
     NextResult,
-    TaskRecord,
+    WholeTask,
 )
 
 if TYPE_CHECKING:  # annotations only
@@ -195,11 +195,11 @@ class Backend(Protocol):
 
     # -- moving a queue (`store copy`) -----------------------------------------------------------
 
-    def export_tasks(self) -> Iterator[TaskRecord]:
+    def export_tasks(self) -> Iterator[WholeTask]:
         """Every task, live, finished and archived, whole, in id order (CorruptTask for one that
         cannot be read: a copy must not quietly leave it behind)."""
 
-    def import_task(self, record: TaskRecord) -> bool:
+    def import_task(self, record: WholeTask) -> bool:
         """Write `record` exactly as given (ids, tokens, times, events) if its id is new here;
         False when this very record is already here (a copy run again), ConflictError when the
         id holds something else. Atomic: a task is here whole or not at all."""

@@ -30,7 +30,7 @@ from lanes_tui.storage.task_records import digest
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
-    from lanes_tui.storage.results import TaskRecord
+    from lanes_tui.storage.results import WholeTask
 
 _ATTEMPT_LOG = re.compile(r"attempt-\d+\.log")
 _SHOWN = 3  # ids named in a refusal; the count says how many more
@@ -71,7 +71,7 @@ def copy_queue(source: Backend, destination: Backend) -> CopyReport:
         skipped_event_lines=sum(r.bad_event_lines for r in records), attempt_logs=logs, sha256=_total(wanted))
 
 
-def _refuse_running_claims(source: Backend, records: list[TaskRecord]) -> None:
+def _refuse_running_claims(source: Backend, records: list[WholeTask]) -> None:
     now = source.now()
     running = [r.task for r in records
                if not r.archived and r.task.get("state") == "claimed" and not lifecycle.lease_expired(r.task, now)]

@@ -63,7 +63,7 @@ class Loaded(NamedTuple):
     unchanged: bool = False
 
 
-class TaskRecord(NamedTuple):
+class WholeTask(NamedTuple):
     """One task whole (its answer, every event, whether it is archived), as `store copy` moves
     it from one backend to another (storage/copying.py)."""
 

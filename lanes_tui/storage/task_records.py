@@ -14,22 +14,22 @@ from typing import Any
 
 from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.ids import validate_task_id
-from lanes_tui.storage.results import TaskRecord
+from lanes_tui.storage.results import WholeTask
 
 
-def digest(record: TaskRecord) -> str:
+def digest(record: WholeTask) -> str:
     whole = [record.task, record.response, record.events, record.archived]
     text = json.dumps(whole, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def record_id(record: TaskRecord) -> str:
+def record_id(record: WholeTask) -> str:
     task_id = record.task.get("id") if isinstance(record.task, dict) else None
     validate_task_id(task_id)  # type: ignore[arg-type]
     return task_id  # type: ignore[return-value]
 
 
-def already_here(existing: TaskRecord | None, record: TaskRecord, where: str) -> bool:
+def already_here(existing: WholeTask | None, record: WholeTask, where: str) -> bool:
     """Whether importing `record` has nothing to do: True when `existing` is the same task,
     False when there is none; ConflictError when the id holds a different task (never
     overwritten: one of the two would be lost)."""
@@ -41,5 +41,5 @@ def already_here(existing: TaskRecord | None, record: TaskRecord, where: str) ->
                         f"(state {_state(existing)} there, {_state(record)} in the copy); nothing of it was changed")
 
 
-def _state(record: TaskRecord) -> Any:
+def _state(record: WholeTask) -> Any:
     return ("archived " if record.archived else "") + str(record.task.get("state"))

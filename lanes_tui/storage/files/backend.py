@@ -14,7 +14,7 @@ from lanes_tui.core.errors import CorruptTask, NotFound
 from lanes_tui.core.ids import validate_task_id
 from lanes_tui.storage.files import scan
 from lanes_tui.storage.files.store import TaskStore
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, TaskRecord
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, WholeTask
 
 if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs when it runs it
     from lanes_tui.core.journal import Journal
@@ -99,12 +99,12 @@ class FileBackend(TaskStore):
             return Loaded(task_id, version, corrupt=str(exc))
         return Loaded(task_id, version, task=task, needs_repair=needs_repair)
 
-    def export_tasks(self) -> Iterator[TaskRecord]:
+    def export_tasks(self) -> Iterator[WholeTask]:
         from lanes_tui.storage.files.transfer import export_tasks
 
         return export_tasks(self)
 
-    def import_task(self, record: TaskRecord) -> bool:
+    def import_task(self, record: WholeTask) -> bool:
         from lanes_tui.storage.files.transfer import import_task
 
         return import_task(self, record)

@@ -21,7 +21,7 @@ from lanes_tui.core.ids import is_valid_task_id
 from lanes_tui.core.lifecycle import apply_response
 from lanes_tui.core.states import TERMINAL_STATES
 from lanes_tui.core.wire import MAX_TASK_BYTES, event_line, parse_event_lines
-from lanes_tui.storage.results import TaskRecord
+from lanes_tui.storage.results import WholeTask
 from lanes_tui.storage.task_records import already_here, record_id
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from lanes_tui.storage.files.store import TaskStore
 
 
-def export_tasks(store: TaskStore) -> Iterator[TaskRecord]:
+def export_tasks(store: TaskStore) -> Iterator[WholeTask]:
     for folder, archived in ((store.tasks_dir, False), (store.archive_dir, True)):
         for task_id in _ids_in(folder):
             record = _read(store, folder, task_id, archived)
@@ -38,7 +38,7 @@ def export_tasks(store: TaskStore) -> Iterator[TaskRecord]:
                 yield record
 
 
-def import_task(store: TaskStore, record: TaskRecord) -> bool:
+def import_task(store: TaskStore, record: WholeTask) -> bool:
     task_id = record_id(record)
     with store._guard(f"copy task {task_id} into {store.root}"), store.locked():
         existing = _read(store, store.tasks_dir, task_id, False) or _read(store, store.archive_dir, task_id, True)
@@ -71,7 +71,7 @@ def _ids_in(folder: Path) -> list[str]:
         return []
 
 
-def _read(store: TaskStore, folder: Path, task_id: str, archived: bool) -> TaskRecord | None:
+def _read(store: TaskStore, folder: Path, task_id: str, archived: bool) -> WholeTask | None:
     """The task in `folder`, whole; None when there is none (a folder without task.json is a
     submit in progress, not a task)."""
     try:
@@ -86,7 +86,7 @@ def _read(store: TaskStore, folder: Path, task_id: str, archived: bool) -> TaskR
         return None
     if response is not None and task["state"] not in TERMINAL_STATES:
         apply_response(task, response)  # G8, as every reader sees it; the source is not written
-    return TaskRecord(task, response, log.events, archived, log.bad_lines)
+    return WholeTask(task, response, log.events, archived, log.bad_lines)
 
 
 def _remove_tree(parent_fd: int, name: str) -> None:

@@ -56,7 +56,7 @@ from lanes_tui.storage.memory.registry import (
     MemorySupervisorLock,
     MemorySupervisorRegistry,
 )
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, TaskRecord
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, WholeTask
 from lanes_tui.storage.task_records import already_here, record_id
 
 
@@ -326,18 +326,18 @@ class MemoryBackend:
                 version, task = record.version, copy.deepcopy(record.task)
             yield Loaded(task_id, version, task=task)
 
-    def export_tasks(self) -> Iterator[TaskRecord]:
+    def export_tasks(self) -> Iterator[WholeTask]:
         with self._lock:  # live tasks, then archived ones, each in id order (as the other backends)
-            records = [TaskRecord(copy.deepcopy(r.task), copy.deepcopy(r.response), copy.deepcopy(r.events), archived)
+            records = [WholeTask(copy.deepcopy(r.task), copy.deepcopy(r.response), copy.deepcopy(r.events), archived)
                        for archived, held in ((False, self._tasks), (True, self._archived))
                        for _, r in sorted(held.items())]
         return iter(records)
 
-    def import_task(self, record: TaskRecord) -> bool:
+    def import_task(self, record: WholeTask) -> bool:
         task_id = record_id(record)
         with self._lock:
             found = self._tasks.get(task_id) or self._archived.get(task_id)
-            existing = None if found is None else TaskRecord(found.task, found.response, found.events,
+            existing = None if found is None else WholeTask(found.task, found.response, found.events,
                                                               task_id in self._archived)
             if already_here(existing, record, self.location):
                 return False

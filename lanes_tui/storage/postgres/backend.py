@@ -54,7 +54,7 @@ from lanes_tui.storage.postgres.registry import (
     PostgresSupervisorRegistry,
 )
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
-from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, TaskRecord
+from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, WholeTask
 
 LIVE = ("queued", "claimed")
 # A claimable task of a lane (alias t): queued, or claimed with its lease run out and no live
@@ -413,10 +413,10 @@ class PostgresBackend:
 
     # -- moving a queue ---------------------------------------------------------------------------
 
-    def export_tasks(self) -> Iterator[TaskRecord]:
+    def export_tasks(self) -> Iterator[WholeTask]:
         return transfer.export_tasks(self)
 
-    def import_task(self, record: TaskRecord) -> bool:
+    def import_task(self, record: WholeTask) -> bool:
         return transfer.import_task(self, record)
 
     # -- noticing changes ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from psycopg.types.json import Json
 
 from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL
 from lanes_tui.storage.postgres.schema import SCHEMA
-from lanes_tui.storage.results import TaskRecord
+from lanes_tui.storage.results import WholeTask
 from lanes_tui.storage.task_records import already_here, record_id
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _BATCH = 200  # tasks read per round trip: memory stays bounded at any queue size
 
 
-def export_tasks(backend: PostgresBackend) -> Iterator[TaskRecord]:
+def export_tasks(backend: PostgresBackend) -> Iterator[WholeTask]:
     with backend._pool.connection() as conn:
         ids = [row[0] for row in conn.execute(f"SELECT id FROM {SCHEMA}.tasks ORDER BY archived, id")]
     for start in range(0, len(ids), _BATCH):
@@ -38,10 +38,10 @@ def export_tasks(backend: PostgresBackend) -> Iterator[TaskRecord]:
         for task_id in batch:
             if task_id in rows:  # removed meanwhile: not a task any more
                 task, response, archived = rows[task_id]
-                yield TaskRecord(task, response, events[task_id], archived)
+                yield WholeTask(task, response, events[task_id], archived)
 
 
-def import_task(backend: PostgresBackend, record: TaskRecord) -> bool:
+def import_task(backend: PostgresBackend, record: WholeTask) -> bool:
     from lanes_tui.storage.postgres.backend import _dumps
 
     task_id = record_id(record)
@@ -62,9 +62,9 @@ def import_task(backend: PostgresBackend, record: TaskRecord) -> bool:
     return True
 
 
-def _existing(conn: Any, task_id: str) -> TaskRecord:
+def _existing(conn: Any, task_id: str) -> WholeTask:
     task, response, archived = conn.execute(f"SELECT task, response, archived FROM {SCHEMA}.tasks WHERE id = %s",
                                             (task_id,)).fetchone()
     events = [row[0] for row in conn.execute(f"SELECT event FROM {SCHEMA}.task_events WHERE task_id = %s "
                                              "ORDER BY seq", (task_id,))]
-    return TaskRecord(task, response, events, archived)
+    return WholeTask(task, response, events, archived)
