@@ -43,6 +43,8 @@ class SupervisorRecord:
     pid: int
     start_time: int | None
     workers: dict[str, WorkerRecord] = field(default_factory=dict)
+    capacity: int | None = None  # how many workers it may run at once (the hosts view)
+    stopped: bool = False  # it released the queue cleanly: not a dead host to rescue from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,15 +52,46 @@ class SupervisorRecord:
             "pid": self.pid,
             "start_time": self.start_time,
             "workers": {tid: asdict(w) for tid, w in self.workers.items()},
+            "capacity": self.capacity,
+            "stopped": self.stopped,
         }
 
     @classmethod
     def from_json(cls, raw: Any) -> "SupervisorRecord | None":
         try:
             workers = {tid: WorkerRecord(**w) for tid, w in raw.get("workers", {}).items()}
-            return cls(str(raw["owner"]), int(raw["pid"]), raw.get("start_time"), workers)
+            capacity = raw.get("capacity")
+            return cls(str(raw["owner"]), int(raw["pid"]), raw.get("start_time"), workers,
+                       int(capacity) if capacity is not None else None, bool(raw.get("stopped", False)))
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
+
+
+# What the hosts view says of a supervisor (SupervisorStatus.state).
+RUNNING, LATE, DEAD, STOPPED = "running", "late", "dead", "stopped"
+
+
+@dataclass(frozen=True)
+class SupervisorStatus:
+    """One supervisor of a queue as a backend knows it: the hosts view's row."""
+
+    host: str
+    record: SupervisorRecord
+    state: str  # RUNNING, LATE (heartbeats stopped coming, not yet dead), DEAD, STOPPED
+    heartbeat_age: float | None = None  # seconds since its last heartbeat; None: a backend without heartbeats
+    dead_after: float | None = None  # heartbeat age from which its expired claims are rescued
+
+    @property
+    def here(self) -> bool:
+        return self.host == this_host()
+
+
+def host_of(claim_owner: str | None) -> str | None:
+    """The host in a lanes-tui supervisor's claim owner (`lanes-tui@<host>:<pid>`), else None."""
+    if not claim_owner or not claim_owner.startswith(OWNER_PREFIX):
+        return None
+    host, _, pid = claim_owner[len(OWNER_PREFIX):].rpartition(":")
+    return host if host and pid.isdigit() else None
 
 
 class SupervisorRegistry(Protocol):
@@ -79,6 +112,9 @@ class SupervisorRegistry(Protocol):
     def record_worker(self, worker: WorkerRecord) -> None: ...
 
     def forget_worker(self, task_id: str) -> None: ...
+
+    def set_capacity(self, capacity: int) -> None:
+        """How many workers this supervisor may run at once, for the hosts view."""
 
 
 def kill_leftover_workers(previous: SupervisorRecord) -> list[str]:

@@ -110,6 +110,7 @@ class AttemptSpec:
 FENCE_SLACK_SECONDS = 1.0  # beyond the kill grace: a stopped worker's group is gone with time to spare
 REQUEST_CHECK_SECONDS = 2.0  # how often a worker that may ask has its requests looked at
 HELD_RECHECK_SECONDS = 1.0  # while a person is asked, how often the timeout looks at the requests again
+HELPER_RECANCEL_SECONDS = 0.05  # how long a cancelled helper has to end before it is cancelled again
 SCRATCH_BASE_MAX = 40  # longer temp folders leave sandboxes no room for their socket names
 
 
@@ -192,9 +193,23 @@ async def run_attempt(
         line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
         on_stderr_line=on_stderr,
     )
+    # Self-fencing: the worker must be gone before the lease runs out, or a rescuer could start a
+    # second one. A renewal is given only the time the lease has left minus what stopping the
+    # worker takes; a store that does not answer by then (a partitioned host, a frozen database
+    # server) counts as a lost claim.
+    # (At most half the slack between renewals and the lease's end: the fence must never fire
+    # between two renewals that succeed.)
+    fence_margin = min(settings.kill_grace_seconds + FENCE_SLACK_SECONDS,
+                       (spec.lane.lease_seconds - spec.lane.renew_seconds) / 2)
+    fence: LeaseFence | None = None
     try:
         await worker.start(stdin_data)
         assert worker.pid is not None and worker.pgid is not None
+        # The same deadline kept by a thread, which no stall of this event loop can hold up. Armed
+        # before anything below talks to the store (recording and announcing the worker do, some of
+        # it on this loop): a store that stops answering there must not leave the worker unfenced.
+        fence = LeaseFence(worker.pid, worker.pgid, worker.start_time, settings.kill_grace_seconds)
+        fence.arm(started + spec.lane.lease_seconds - fence_margin)  # the claim was taken just before `started`
         registry.record_worker(
             WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
         )
@@ -207,8 +222,11 @@ async def run_attempt(
     except BaseException:
         # Not recorded (a full disk), not announced, or cancelled: the agent must not run on unsupervised.
         await _abort(worker, registry, task_id)
+        if fence is not None:
+            fence.disarm()
         await asyncio.to_thread(shutil.rmtree, scratch, True)
         raise
+    assert fence is not None
 
     verdict: list[tuple[str, str]] = []  # the first reason to stop wins
 
@@ -236,17 +254,6 @@ async def run_attempt(
             if problem and not verdict:
                 stop_for(OVER_BUDGET, problem)
                 await worker.stop(problem)
-
-    # Self-fencing: the worker must be gone before the lease runs out, or a rescuer could start a
-    # second one. A renewal is given only the time the lease has left minus what stopping the
-    # worker takes; a store that does not answer by then (a partitioned host, a frozen database
-    # server) counts as a lost claim.
-    # (At most half the slack between renewals and the lease's end: the fence must never fire
-    # between two renewals that succeed.)
-    fence_margin = min(settings.kill_grace_seconds + FENCE_SLACK_SECONDS,
-                       (spec.lane.lease_seconds - spec.lane.renew_seconds) / 2)
-    # The same deadline kept by a thread, which no stall of this event loop can hold up.
-    fence = LeaseFence(worker.pid, worker.pgid, worker.start_time, settings.kill_grace_seconds)
 
     async def keep_lease() -> None:
         lease_ends = started + spec.lane.lease_seconds  # the claim was taken just before `started`
@@ -331,10 +338,7 @@ async def run_attempt(
         raise
     finally:
         for helper in helpers:
-            helper.cancel()
-        for helper in helpers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await helper
+            await _cancel_for_good(helper)
         fence.disarm()
         registry.forget_worker(task_id)
         await asyncio.to_thread(_close_requests, store, task_id)
@@ -348,6 +352,19 @@ async def run_attempt(
     return AttemptResult(outcome, reason, summary, exit_info, int((time.monotonic() - started) * 1000), log.path,
                          cost, estimated)
 
+
+
+async def _cancel_for_good(helper: asyncio.Task[None]) -> None:
+    """Cancel `helper` and wait for its end, cancelling again while it goes on. Once is not always
+    enough on Python 3.11: a wait_for whose call finishes as the cancellation lands (the lease's
+    renewal, in its thread) returns that call's result and swallows the cancellation, and the
+    renewal loop would then renew the claim of an ended attempt for ever, the attempt waiting on it."""
+    while not helper.done():
+        helper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({helper}, timeout=HELPER_RECANCEL_SECONDS)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        helper.result()  # retrieved: an error of a helper that ended on its own is not logged as lost
 
 
 def _held_by_people(store: Any, task_id: str, since: datetime) -> tuple[float, bool, InputRequest | None]:

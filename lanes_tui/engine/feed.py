@@ -13,12 +13,14 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from lanes_tui.core.errors import LanesError
 from lanes_tui.engine.index import IndexChange, TaskIndex
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend, TaskChanges
 
 DEFAULT_RESCAN_SECONDS = 30.0
+RETRY_SECONDS = 1.0  # after a failed read of the store, how soon the rescan tries again
 
 
 async def load_and_arm(index: TaskIndex, store: Backend,
@@ -62,14 +64,21 @@ async def follow(
         ids = await feed.changes(timeout)
         if ids is None:
             return
-        if ids:
-            change = index.refresh(ids)
-        elif time.monotonic() - last_rescan >= rescan_seconds:
-            change = index.rescan()
-            index.save_cache()  # only when finished tasks changed since it was written
-            last_rescan = time.monotonic()
-        else:
-            on_change(IndexChange(frozenset(), frozenset(), frozenset()))  # a timer: re-check leases
+        try:
+            if ids:
+                change = index.refresh(ids)
+            elif time.monotonic() - last_rescan >= rescan_seconds:
+                change = index.rescan()
+                index.save_cache()  # only when finished tasks changed since it was written
+                last_rescan = time.monotonic()
+            else:
+                on_change(IndexChange(frozenset(), frozenset(), frozenset()))  # a timer: re-check leases
+                continue
+        except LanesError:
+            # The store failed this read (a connection the server dropped, the server away): the
+            # follower must go on, or the index would never change again. What it missed is read
+            # by a rescan, due in RETRY_SECONDS.
+            last_rescan = min(last_rescan, time.monotonic() - rescan_seconds + RETRY_SECONDS)
             continue
         if change:
             on_change(change)

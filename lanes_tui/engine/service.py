@@ -45,6 +45,7 @@ from lanes_tui.core.states import (
     QUEUED,
     attempts_of,
 )
+from lanes_tui.core.supervisors import SupervisorStatus, host_of
 from lanes_tui.core.titles import failure_summary
 from lanes_tui.engine import events as ev
 from lanes_tui.engine.agent_tools_server import agent_tools_command
@@ -214,6 +215,7 @@ class Totals:
     cost_usd: float | None
     attention: int
     needs_input: int = 0  # open requests for a person (questions, blockers, permissions)
+    notifier_degraded: str | None = None  # why changes are found by polling now (a shared queue's feed)
 
 
 @dataclass
@@ -493,6 +495,7 @@ class Engine:
             cost_usd=round(sum(costs), 6) if costs else None,
             attention=attention,
             needs_input=len(self.pending.open),
+            notifier_degraded=self.notifier_degraded(),
         )
 
     def vendors(self, usage: dict[str, Usage] | None = None) -> list[VendorRow]:
@@ -721,6 +724,37 @@ class Engine:
 
     def message_box(self) -> MessageBox:
         return self.store.messages()
+
+    # -- hosts ----------------------------------------------------------------------------------
+
+    async def supervisors(self) -> list[SupervisorStatus]:
+        """Every supervisor of the queue (one per host on a shared queue), as the store knows it."""
+        return await asyncio.to_thread(self.store.supervisors)
+
+    def claim_elsewhere(self, task: dict[str, Any]) -> str:
+        """When another host holds `task`'s claim: who, and when it will notice a break ("" when
+        the claim is this host's). Blocking (reads the supervisors): call it off the event loop."""
+        from lanes_tui.engine.remote_claims import elsewhere_note
+
+        owner = task.get("claim_owner")
+        if not owner or host_of(str(owner)) in (None, this_host()):
+            return ""
+        renew = self.settings.lane(str(task.get("lane") or "")).renew_seconds
+        return elsewhere_note(str(owner), self.store.supervisors(), renew)
+
+    def _task_feed(self) -> TaskChanges | None:
+        if self.supervisor is not None and self._claim:
+            return self.supervisor._feed
+        return self._feed
+
+    def notifier(self) -> str | None:
+        """How this process hears of changes to the queue, when its feed says (a shared queue's:
+        LISTEN/NOTIFY, polling, degraded); None for a feed that has only one way."""
+        return getattr(self._task_feed(), "mode", None)
+
+    def notifier_degraded(self) -> str | None:
+        """Why the feed cannot rely on notifications now (it polls meanwhile), or None."""
+        return getattr(self._task_feed(), "degraded", None)
 
     async def agent_states(self) -> list[AgentState]:
         """Every registered agent: active first, then idle, then offline; by id within each."""

@@ -181,6 +181,7 @@ class Supervisor:
         `on_loaded` runs once the index holds the store, before the watcher is armed (which takes
         a while at 10,000 tasks): the dashboard draws its first frame there.
         """
+        self.registry.record.capacity = self.global_cap  # the hosts view shows it with the workers
         previous = self.registry.claim()  # ConflictError if another supervisor runs
         # Adopt what our workers orphan (a grandchild whose agent exited, an agent whose guard
         # was killed first) so that we reap it: a container's PID 1 may never do it.
@@ -290,6 +291,8 @@ class Supervisor:
         """Change how many workers may run at once (1..1024); running ones are never stopped."""
         cap = max(1, min(1024, int(cap)))
         self.settings = replace(self.settings, concurrency=replace(self.settings.concurrency, global_max=cap))
+        if self.registry.holds_lock:
+            self.registry.set_capacity(cap)
         self._wake.set()
         return cap
 
@@ -636,7 +639,7 @@ class Supervisor:
                 self.store.claim, task_id, owner=self.owner, lease_seconds=lane_settings.lease_seconds
             )
         except (ConflictError, NotFound) as exc:
-            self.index.refresh([task_id])
+            self._refresh_quietly([task_id])
             if isinstance(exc, ConflictError):
                 problem = await asyncio.to_thread(self.store.request_problem, task)
                 if problem is not None:  # stale input: it waits, visibly, until fixed or cancelled
@@ -645,7 +648,7 @@ class Supervisor:
         except LanesError as exc:  # stale input, corrupt: report, leave it for the operator
             self._report_waiting(task, str(exc))
             return
-        self.index.refresh([task_id])
+        self._refresh_quietly([task_id])
         self._waiting.pop(task_id, None)
         self._not_before.pop(task_id, None)  # its backoff is over: no entry per retried task for ever
         self._retry_at.pop(task_id, None)
@@ -908,9 +911,9 @@ class Supervisor:
             await asyncio.to_thread(self.store.respond, task_id, body=reason, reviewer=self.owner,
                                     claim_token=claimed["claim_token"], status=FAILED)
         except LanesError:
-            self.index.refresh([task_id])
+            self._refresh_quietly([task_id])
             return
-        self.index.refresh([task_id])
+        self._refresh_quietly([task_id])
         record = self.records.setdefault(task_id, TaskRecord(task_id, task["lane"]))
         record.state, record.reason = FAILED, reason
         self.emit(ev.TaskFailed(task_id, task["lane"], record.attempts, reason))
@@ -918,7 +921,14 @@ class Supervisor:
     async def _release(self, task_id: str, token: str, reason: str) -> None:
         with contextlib.suppress(LanesError):
             await asyncio.to_thread(self.store.release, task_id, claim_token=token, reason=reason)
-        self.index.refresh([task_id])
+        self._refresh_quietly([task_id])
+
+    def _refresh_quietly(self, task_ids: list[str]) -> None:
+        """Re-read tasks this supervisor just acted on, if the store answers. A failure here (a
+        connection the server dropped) must not end the scheduling, which it would from here: the
+        change feed's event for the same change, or its rescan, brings the index up to date."""
+        with contextlib.suppress(LanesError):
+            self.index.refresh(task_ids)
 
     async def _event(self, task_id: str, token: str, kind: str, message: str, data: dict[str, Any]) -> None:
         with contextlib.suppress(LanesError, OSError):

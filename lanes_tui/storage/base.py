@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # annotations only
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
     from lanes_tui.core.requests import RequestBook
-    from lanes_tui.core.supervisors import SupervisorRegistry
+    from lanes_tui.core.supervisors import SupervisorRegistry, SupervisorStatus
     from lanes_tui.core.wire import EventLog
 
 
@@ -235,6 +235,9 @@ class Backend(Protocol):
 
     def supervisor_registry(self) -> SupervisorRegistry:
         """The lifetime lock of the queue's one supervisor (G2) and its record of workers (G9)."""
+
+    def supervisors(self) -> list[SupervisorStatus]:
+        """Every supervisor the queue knows of (one per host), running or not, for the hosts view."""
 
     def attempt_log_path(self, task_id: str, attempt: int) -> Path:
         """Where this host keeps the raw output of one attempt."""

@@ -76,6 +76,7 @@ KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("cap_down", "minus", "Fewer workers", "cap(-1)", False),
     ("locks", "L", "Locks", "locks", False),
     ("agents", "A", "Agents", "agents", False),
+    ("hosts", "H", "Hosts", "hosts", False),
     ("messages", "M", "Messages", "messages", False),
     ("requests", "i", "Needs input", "requests", False),
     ("theme", "t", "Theme", "themes", False),
@@ -105,6 +106,8 @@ HELP_TEXT = {
     "cap_down": "Allow one worker fewer at a time (running workers are never stopped)",
     "locks": "Advisory file locks agents hold (holder, reason, expiry, alive?); b breaks the selected one",
     "agents": "Agents registered in this repository: status (active, idle, offline), last seen, task, note",
+    "hosts": "Every host's supervisor on the queue: running, late or dead by its heartbeat, workers/capacity, "
+             "its tasks; and how changes reach this dashboard (LISTEN/NOTIFY, polling, degraded)",
     "messages": "Messages between agents, newest last, with the selected one's full body; w writes one as the operator",
     "requests": "What waits for you: agents' questions, blockers and permission requests, oldest first; 1-9 picks "
                 "an option, r (or enter) replies in words, a/A allow once/for the task, d/D deny/deny and stop",
@@ -386,6 +389,8 @@ class LanesApp(App[int]):
         if times != self._shown_times:
             self._shown_times = times
             self.table.refresh()
+        if self._summary is not None and self.engine.notifier_degraded() != self._summary[0].notifier_degraded:
+            self._redraw_summary()  # the feed's state changes in its thread, with no change to announce it
         if self._summary is not None:
             ages = tuple(fmt.age(lane.oldest_queued_at, now) for lane in self._summary[1])
             if ages != self._shown_lane_ages:
@@ -563,6 +568,10 @@ class LanesApp(App[int]):
         def done(reason: str | None) -> None:
             if reason:
                 self._bulk("break", targets, lambda tid: self.engine.break_claim(tid, reason))
+                for info in infos:
+                    if info.elsewhere:  # this host cannot stop that worker: say when its own host will
+                        self.notify(f"{fmt.short_id(info.task_id)}: {info.elsewhere}", title="claim broken",
+                                    markup=False, timeout=15)
 
         self.push_screen(BreakModal(infos), done)
 
@@ -704,6 +713,12 @@ class LanesApp(App[int]):
             from lanes_tui.ui.screens.agents_screen import AgentsScreen
 
             self.push_screen(AgentsScreen(self.engine, self.now))
+
+    def action_hosts(self) -> None:
+        if self._on_main_screen():
+            from lanes_tui.ui.screens.hosts_screen import HostsScreen
+
+            self.push_screen(HostsScreen(self.engine, self.now))
 
     def action_messages(self) -> None:
         if self._on_main_screen():

@@ -305,3 +305,73 @@ async def test_a_feed_whose_notifications_stop_notices_by_its_ping_and_reconcile
         assert await feed.changes(1) == set()  # quiet again: its pings come back, nothing is reported
     finally:
         feed.close()
+
+
+async def test_a_feed_whose_notifications_never_come_back_stays_degraded_and_polls(backend, workspace, monkeypatch):
+    """Behind a transaction-mode pooler LISTEN is accepted and nothing ever arrives: every
+    reconnect is as deaf as the last. The feed says it is degraded and, meanwhile, reports a
+    reconcile every POLL_SECONDS, so a new task is still seen; once notifications are heard
+    again (a listener that works), it is not degraded any more."""
+    from lanes_tui.storage.postgres import feeds
+
+    monkeypatch.setattr(feeds, "PING_AFTER_SECONDS", 0.2)
+    monkeypatch.setattr(feeds, "PING_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(feeds, "POLL_SECONDS", 0.3)
+    feed = backend.task_feed()
+    listener = feed._listener
+    listening = listener._listen
+
+    def deaf():  # LISTEN undone at once, as a pooler's next transaction on another session
+        conn = listening()
+        conn.execute("UNLISTEN *")
+        return conn
+
+    try:
+        listener._listen = deaf
+        listener._conn.execute("UNLISTEN *")
+        before = submit(backend, workspace, correlation_id="a")["id"]
+        assert before in await feed.changes(30)  # the first lost ping's reconcile
+        assert feed.degraded and "ping" in feed.degraded and feed.mode.startswith("degraded, polling every 0.3 s")
+        for n in range(3):  # every reconnect is deaf too: still degraded, still polling
+            task_id = submit(backend, workspace, correlation_id=f"p{n}")["id"]
+            assert task_id in await feed.changes(30)
+            assert feed.degraded
+        listener._listen = listening  # notifications reach a new connection again
+        heard = None
+        for _ in range(200):  # bounded: each round is one wait of the feed, not a sleep
+            await feed.changes(0.5)
+            if feed.degraded is None:
+                heard = True
+                break
+        assert heard and feed.mode == "LISTEN/NOTIFY"
+        after = submit(backend, workspace, correlation_id="z")["id"]
+        assert await feed.changes(30) == {after}  # by its notification again, not a poll of every task
+    finally:
+        feed.close()
+
+
+async def test_lanes_listen_off_polls_without_a_listening_connection(postgres_url, workspace, tmp_path, monkeypatch):
+    """For a transaction-mode pooler: `?lanes_listen=off` in the queue URL; libpq never sees it,
+    other processes get it with the address, and changes are found by polling."""
+    from lanes_tui.storage.postgres import PostgresBackend, feeds
+
+    monkeypatch.setattr(feeds, "POLL_SECONDS", 0.3)
+    url = postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_listen=off"
+    backend = PostgresBackend(url, logs_dir=tmp_path / "logs")
+    feed = backend.task_feed()
+    try:
+        assert backend.address == url  # a worker's MCP server polls too
+        assert feed._listener._conn is None and feed.mode == "polling every 0.3 s (lanes_listen=off)"
+        task_id = submit(backend, workspace, correlation_id="a")["id"]
+        assert task_id in await feed.changes(30)
+        assert not feed.degraded
+    finally:
+        feed.close()
+        backend.close()
+
+
+def test_an_unknown_queue_url_option_is_refused_in_one_line(postgres_url, tmp_path):
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    with pytest.raises(ConfigError, match="lanes_listn='off' is not one lanes-tui knows .*lanes_listen=on\\|off"):
+        PostgresBackend(postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_listn=off")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # annotations only: the one-shot CLI loads what a verb needs 
     from lanes_tui.core.messages import MessageBox
     from lanes_tui.core.presence import Presence
     from lanes_tui.core.requests import RequestBook
+    from lanes_tui.core.supervisors import SupervisorStatus
     from lanes_tui.storage.files.registry import FileSupervisorRegistry
     from lanes_tui.storage.files.summaries import SummaryCache
     from lanes_tui.storage.files.watch import FolderFeed, TaskFeed
@@ -185,6 +186,9 @@ class FileBackend(TaskStore):
         from lanes_tui.storage.files.registry import FileSupervisorRegistry
 
         return FileSupervisorRegistry(self)
+
+    def supervisors(self) -> list[SupervisorStatus]:
+        return self.supervisor_registry().status()
 
     def attempt_log_path(self, task_id: str, attempt: int) -> Path:
         validate_task_id(task_id)

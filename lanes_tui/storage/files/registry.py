@@ -15,9 +15,19 @@ import fcntl
 import json
 import os
 
-from lanes_tui.core import fsio
+from lanes_tui.core import fsio, procinfo
 from lanes_tui.core.errors import ConflictError, StoreError
-from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
+from lanes_tui.core.hosts import this_host
+from lanes_tui.core.supervisors import (
+    DEAD,
+    RUNNING,
+    STOPPED,
+    SupervisorRecord,
+    SupervisorStatus,
+    WorkerRecord,
+    host_of,
+    this_supervisor,
+)
 from lanes_tui.storage.files.scan import CACHE_DIR
 from lanes_tui.storage.files.store import TaskStore
 
@@ -65,6 +75,7 @@ class FileSupervisorRegistry:
 
     def release(self) -> None:
         self.record.workers.clear()
+        self.record.stopped = True
         with contextlib.suppress(OSError, StoreError):
             self._write()
         if self._lock_fd is not None:
@@ -79,6 +90,24 @@ class FileSupervisorRegistry:
         if self.record.workers.pop(task_id, None) is not None:
             with contextlib.suppress(OSError, StoreError):
                 self._write()
+
+    def set_capacity(self, capacity: int) -> None:
+        self.record.capacity = capacity
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError, StoreError):
+                self._write()
+
+    def status(self) -> list[SupervisorStatus]:
+        """The store's supervisor, as its record says: one host, no heartbeats; alive while its
+        process is (pid and start time), dead once that process is gone without a clean stop."""
+        record = self._read_record()
+        if record is None:
+            return []
+        if record.stopped:
+            state = STOPPED
+        else:
+            state = RUNNING if procinfo.is_same_process(record.pid, record.start_time) else DEAD
+        return [SupervisorStatus(host_of(record.owner) or this_host(), record, state)]
 
     def _read_record(self) -> SupervisorRecord | None:
         try:

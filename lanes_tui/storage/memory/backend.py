@@ -37,6 +37,7 @@ from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
+from lanes_tui.core.supervisors import SupervisorStatus
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
@@ -56,6 +57,7 @@ from lanes_tui.storage.memory.registry import (
     MemorySupervisorLock,
     MemorySupervisorRegistry,
 )
+from lanes_tui.storage.memory.registry import status as supervisor_status
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, WholeTask
 from lanes_tui.storage.task_records import already_here, record_id
 
@@ -387,6 +389,9 @@ class MemoryBackend:
 
     def supervisor_registry(self) -> MemorySupervisorRegistry:
         return MemorySupervisorRegistry(self._supervisor, self.location)
+
+    def supervisors(self) -> list[SupervisorStatus]:
+        return supervisor_status(self._supervisor)
 
     def attempt_log_path(self, task_id: str, attempt: int) -> Path:
         """Worker output still goes to a file (a subprocess writes it): in `logs_dir`, or a private

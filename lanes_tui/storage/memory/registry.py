@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 
 from lanes_tui.core.errors import ConflictError
-from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
+from lanes_tui.core.hosts import this_host
+from lanes_tui.core.supervisors import RUNNING, SupervisorRecord, SupervisorStatus, WorkerRecord, this_supervisor
 
 
 class MemorySupervisorLock:
@@ -49,3 +50,12 @@ class MemorySupervisorRegistry:
 
     def forget_worker(self, task_id: str) -> None:
         self.record.workers.pop(task_id, None)
+
+    def set_capacity(self, capacity: int) -> None:
+        self.record.capacity = capacity
+
+
+def status(lock: MemorySupervisorLock) -> list[SupervisorStatus]:
+    """The one supervisor of an in-memory queue, while one holds it (it lives in this process)."""
+    holder = lock.holder
+    return [] if holder is None else [SupervisorStatus(this_host(), holder.record, RUNNING)]

@@ -38,6 +38,7 @@ from lanes_tui.core.presence import Presence
 from lanes_tui.core.request_files import request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, attempts_of
+from lanes_tui.core.supervisors import SupervisorStatus
 from lanes_tui.core.views import task_view
 from lanes_tui.core.wire import MAX_RESPONSE_BYTES, MAX_TASK_BYTES, EventLog
 from lanes_tui.storage import verbs
@@ -47,12 +48,13 @@ from lanes_tui.storage.postgres.coordination import (
     PostgresMessageLog,
     PostgresRecords,
 )
-from lanes_tui.storage.postgres.database import Database, reason, redact
+from lanes_tui.storage.postgres.database import Database, reason, redact, split_options
 from lanes_tui.storage.postgres.feeds import TASKS_CHANNEL, RecordListener, TaskListener
 from lanes_tui.storage.postgres.registry import (
     DEAD_AFTER_SECONDS,
     PostgresSupervisorRegistry,
 )
+from lanes_tui.storage.postgres.registry import status as supervisor_status
 from lanes_tui.storage.postgres.schema import SCHEMA, migrate
 from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult, WholeTask
 
@@ -77,11 +79,14 @@ class _Row:
 
 class PostgresBackend:
     def __init__(self, url: str, *, clock: Clock | None = None, logs_dir: Path | None = None) -> None:
-        self.url = url
+        self.url = url  # with lanes-tui's options: what another process opens this queue with
+        libpq_url, options = split_options(url)
+        self._listens = options.get("lanes_listen", "on") == "on"
         self._fixed_clock = clock
         self.clock: Clock = clock or self._database_clock
         self._logs_dir = logs_dir
-        self._pool = Database(url)
+        self._pool = Database(libpq_url)
+        self._where = redact(libpq_url)
         self._offset = timedelta(0)  # the database's clock minus this host's, as last measured
         conn = self._pool.connect()
         try:
@@ -422,10 +427,10 @@ class PostgresBackend:
     # -- noticing changes ---------------------------------------------------------------------
 
     def task_feed(self) -> TaskListener:
-        return TaskListener(self._connect, self.task_ids)
+        return TaskListener(self._connect, self.task_ids, listen=self._listens)
 
     def watch(self, task_ids: Iterable[str] = (), *, new_tasks: bool = True) -> TaskListener:
-        return TaskListener(self._connect, self.task_ids, task_ids, new_tasks)
+        return TaskListener(self._connect, self.task_ids, task_ids, new_tasks, listen=self._listens)
 
     # -- coordination (core's rules over rows) ----------------------------------------------------
 
@@ -448,15 +453,18 @@ class PostgresBackend:
         self.append_event(task_id, kind, message, data)
 
     def record_feed(self, kind: str) -> RecordListener:
-        return RecordListener(self._connect, kind)
+        return RecordListener(self._connect, kind, listen=self._listens)
 
     def record_watch(self, kind: str) -> RecordListener:
-        return RecordListener(self._connect, kind)
+        return RecordListener(self._connect, kind, listen=self._listens)
 
     # -- the supervisor and its workers' logs --------------------------------------------------
 
     def supervisor_registry(self) -> PostgresSupervisorRegistry:
         return PostgresSupervisorRegistry(self._connect, self._pool, self.location)
+
+    def supervisors(self) -> list[SupervisorStatus]:
+        return supervisor_status(self._pool)
 
     def attempt_log_path(self, task_id: str, attempt: int) -> Path:
         """Worker output is a file on the host that ran it: under `logs_dir`, else this user's state
@@ -464,7 +472,7 @@ class PostgresBackend:
         validate_task_id(task_id)
         if self._logs_dir is None:
             base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-            digest = hashlib.sha256(redact(self.url).encode("utf-8")).hexdigest()[:16]
+            digest = hashlib.sha256(self._where.encode("utf-8")).hexdigest()[:16]
             self._logs_dir = base / "lanes-tui" / "postgres" / digest
         return self._logs_dir / task_id / f"attempt-{attempt}.log"
 

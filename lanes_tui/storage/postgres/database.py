@@ -21,13 +21,43 @@ from typing import Any, Iterator
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from lanes_tui.core.errors import StoreError
+from lanes_tui.core.errors import ConfigError, StoreError
 
 POOL_SIZE = 8
 POOL_TIMEOUT_SECONDS = 30.0
 # A partitioned host notices within keepalives_idle + keepalives_count * keepalives_interval.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "connect_timeout": 10}
+# A session that stops answering in the middle of a transaction (its host cut off, frozen) keeps
+# its row locks until the server notices it is gone, which TCP alone takes hours to (the server's
+# keepalives are not ours to set): every other host's verb on those tasks would wait behind it,
+# their rescue included. The server ends such a session after this long, well within the 30 s
+# after which another host may take the cut-off host's tasks (registry.DEAD_AFTER_SECONDS).
+IDLE_IN_TRANSACTION_SECONDS = 10
+
+
+# Options of lanes-tui's own in a queue URL's query (libpq would refuse them): taken out before
+# the URL reaches psycopg, kept in the address other processes get (a worker's MCP server).
+URL_OPTIONS = {"lanes_listen": ("on", "off")}
+
+
+def split_options(url: str) -> tuple[str, dict[str, str]]:
+    """The URL for libpq, and lanes-tui's options from its query (ConfigError for an unknown
+    one or value: a typo must not quietly give the default)."""
+    # By hand, not urlunsplit: that drops the `//` of a URL without a host (postgresql:///db?host=/run).
+    base, _, rest = url.partition("?")
+    text, hash_mark, fragment = rest.partition("#")
+    query = urllib.parse.parse_qsl(text, keep_blank_values=True)
+    ours = {key: value for key, value in query if key.startswith("lanes_")}
+    if not ours:
+        return url, {}
+    for key, value in ours.items():
+        allowed = URL_OPTIONS.get(key)
+        if allowed is None or value not in allowed:
+            known = ", ".join(f"{name}={'|'.join(values)}" for name, values in URL_OPTIONS.items())
+            raise ConfigError(f"queue URL option {key}={value!r} is not one lanes-tui knows ({known})")
+    kept = urllib.parse.urlencode([(key, value) for key, value in query if not key.startswith("lanes_")])
+    return base + (f"?{kept}" if kept else "") + hash_mark + fragment, ours
 
 
 def redact(url: str) -> str:
@@ -73,7 +103,8 @@ class Database:
             if self._pool is None:
                 # Opened on first use: a one-shot command pays for one connection, not a pool's worth.
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=True, name="lanes-tui",
-                                            kwargs={"autocommit": True, **KEEPALIVES}, timeout=POOL_TIMEOUT_SECONDS)
+                                            kwargs={"autocommit": True, **KEEPALIVES}, timeout=POOL_TIMEOUT_SECONDS,
+                                            configure=_end_abandoned_transactions)
             return self._pool
 
     def close(self) -> None:
@@ -81,3 +112,8 @@ class Database:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+def _end_abandoned_transactions(conn: Any) -> None:
+    """Every pooled session (the ones that run the verbs' transactions): IDLE_IN_TRANSACTION_SECONDS."""
+    conn.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_SECONDS}s'")

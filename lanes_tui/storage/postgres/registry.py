@@ -26,12 +26,42 @@ from psycopg.types.json import Json
 
 from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.hosts import this_host
-from lanes_tui.core.supervisors import SupervisorRecord, WorkerRecord, this_supervisor
+from lanes_tui.core.supervisors import (
+    DEAD,
+    LATE,
+    RUNNING,
+    STOPPED,
+    SupervisorRecord,
+    SupervisorStatus,
+    WorkerRecord,
+    this_supervisor,
+)
 from lanes_tui.storage.postgres.coordination import lock_key
 from lanes_tui.storage.postgres.schema import SCHEMA
 
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 30.0  # six missed heartbeats; about what TCP keepalives take to notice a partition
+LATE_AFTER_SECONDS = 2 * HEARTBEAT_SECONDS + 1  # two beats missed: shown as late, not yet dead
+
+
+def status(pool: Any) -> list[SupervisorStatus]:
+    """Every host's supervisor as its row says, judged by the age of its heartbeat on the
+    database's clock (a host's own clock plays no part)."""
+    with pool.connection() as conn:
+        rows = conn.execute(f"SELECT host, record, extract(epoch FROM clock_timestamp() - heartbeat_at) "
+                            f"FROM {SCHEMA}.supervisors ORDER BY host").fetchall()
+    found = []
+    for host, raw, age in rows:
+        record = SupervisorRecord.from_json(raw)
+        if record is None:
+            continue  # a row this lanes-tui cannot read: nothing to show of it
+        age = max(0.0, float(age))
+        if record.stopped:
+            state = STOPPED
+        else:
+            state = DEAD if age >= DEAD_AFTER_SECONDS else LATE if age >= LATE_AFTER_SECONDS else RUNNING
+        found.append(SupervisorStatus(host, record, state, age, DEAD_AFTER_SECONDS))
+    return found
 
 
 class PostgresSupervisorRegistry:
@@ -81,6 +111,7 @@ class PostgresSupervisorRegistry:
             self._beating.join(HEARTBEAT_SECONDS + 35)
             self._beating = None
         self.record.workers.clear()
+        self.record.stopped = True
         with contextlib.suppress(Exception):
             self._write()
         if self._conn is not None:
@@ -99,6 +130,12 @@ class PostgresSupervisorRegistry:
     def forget_worker(self, task_id: str) -> None:
         if self.record.workers.pop(task_id, None) is not None:
             with contextlib.suppress(Exception):
+                self._write()
+
+    def set_capacity(self, capacity: int) -> None:
+        self.record.capacity = capacity
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # the hosts view is told at the next write
                 self._write()
 
     def _read_record(self) -> SupervisorRecord | None:

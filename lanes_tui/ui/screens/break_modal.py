@@ -43,6 +43,7 @@ class BreakInfo:
     ours: bool  # one of our supervisor's workers runs it: it is stopped before the break
     as_of: datetime | None = None  # the clock reading the ages are relative to
     problem: str = ""  # why part of this is unknown (the task could not be read), sanitised
+    elsewhere: str = ""  # another host holds the claim: who, and when it notices (engine/remote_claims.py)
 
 
 def break_info(engine: Engine, task_id: str, now: datetime) -> BreakInfo:
@@ -65,9 +66,14 @@ def break_info(engine: Engine, task_id: str, now: datetime) -> BreakInfo:
             # Events from before this claim belong to an earlier holder.
             if at is not None and (claimed_at is None or at >= claimed_at) and (last is None or at > last):
                 last = at
+    try:
+        elsewhere = engine.claim_elsewhere(task)
+    except (LanesError, OSError) as exc:
+        elsewhere = one_line(f"another host's supervisor could not be read: {exc}", 300)
     return BreakInfo(
         task_id=task_id,
         holder=one_line(str(task.get("claim_owner") or ""), 120),
+        elsewhere=elsewhere,
         claimed_at=claimed_at,
         lease_expires_at=_when(task.get("lease_expires_at")),
         last_heartbeat=last,
@@ -94,6 +100,9 @@ def describe(info: BreakInfo, now: datetime) -> Text:
     text.append(f"{fmt.age(info.last_heartbeat, now)} ago" if info.last_heartbeat else "none seen")
     if info.ours:
         text.append("\n  our worker will be stopped first", "bold")
+    if info.elsewhere:
+        text.append("\n  elsewhere  ", "dim")
+        text.append(info.elsewhere, "bold")
     if info.problem:
         text.append("\n  ! ", "bold")
         text.append(one_line(info.problem, 300))

@@ -39,6 +39,9 @@ def _figures(totals: Totals, watch_only: bool, labels: dict[str, str]) -> Text:
     if totals.needs_input:  # first: an agent waits for a person (`i` answers)
         text.append(f" {totals.needs_input} need input (i) ", "bold reverse")
         text.append(gap)
+    if totals.notifier_degraded:  # a shared queue's changes show seconds late until it recovers
+        text.append(" notifier degraded: polling (H) ", "bold reverse")
+        text.append(gap)
     if totals.attention:  # then what must not be cut off on a narrow terminal
         text.append(f" {totals.attention} need attention ", "bold reverse")
         text.append(gap)
