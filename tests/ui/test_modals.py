@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, Iterator
 
 import pytest
-from helpers.supervisor import pid_alive, processes_with_env, until
+from helpers.supervisor import make_settings, pid_alive, processes_with_env, until
 from textual.widgets import Input, Select, Static
 
 from lanes_tui.core.model import CLAIMED, FAILED, QUEUED
@@ -30,7 +30,15 @@ from .conftest import dashboard, shown
 
 
 @pytest.fixture
-def hang(monkeypatch: pytest.MonkeyPatch, ui_settings: Any) -> Iterator[str]:
+def hang_settings(workspace: Any, standins: Any) -> Any:  # noqa: F811
+    """For workers that hang until stopped: no lane timeout, and no lease fence, that a loaded
+    machine could reach while the test is still at its keys (the fast lanes' 3 s timeout and 4 s
+    lease, whose fence fires 2.5 s after the last renewal, ended such workers mid-test)."""
+    return make_settings(workspace, lane={"timeout_seconds": 600, "lease_seconds": 30})
+
+
+@pytest.fixture
+def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Stand-in workers that block until stopped, tagged so teardown can find (only) ours."""
     tag = uuid.uuid4().hex
     monkeypatch.setenv("STANDIN_MODE", "hang")
@@ -76,9 +84,9 @@ async def running(app: Any, pilot: Any, task_id: str) -> int:
 # -- break ----------------------------------------------------------------------------------
 
 
-async def test_break_our_own_workers_claim_stops_it_and_requeues(workspace, ui_settings, hang):
+async def test_break_our_own_workers_claim_stops_it_and_requeues(workspace, hang_settings, hang):
     task_id = workspace.submit(prompt="hangs")["id"]
-    async with dashboard(workspace, ui_settings) as (app, pilot):
+    async with dashboard(workspace, hang_settings) as (app, pilot):
         pid = await running(app, pilot, task_id)
         assert pid_alive(pid)
         await pilot.press("p")  # pause the lane: the broken task must stay queued, not be re-claimed
@@ -254,9 +262,9 @@ async def test_bulk_cancel_then_bulk_retry(workspace, ui_settings):
 # -- quit -----------------------------------------------------------------------------------
 
 
-async def test_quit_with_a_worker_running_asks_and_stop_ends_it(workspace, ui_settings, hang):
+async def test_quit_with_a_worker_running_asks_and_stop_ends_it(workspace, hang_settings, hang):
     task_id = workspace.submit(prompt="hangs")["id"]
-    async with dashboard(workspace, ui_settings) as (app, pilot):
+    async with dashboard(workspace, hang_settings) as (app, pilot):
         pid = await running(app, pilot, task_id)
         await pilot.press("q")
         modal = await opened(app, pilot, QuitModal)
@@ -276,9 +284,9 @@ async def test_quit_with_a_worker_running_asks_and_stop_ends_it(workspace, ui_se
     assert "supervisor stop" in reason
 
 
-async def test_quit_leaving_workers_to_finish_then_q_again_stops_them(workspace, ui_settings, hang):
+async def test_quit_leaving_workers_to_finish_then_q_again_stops_them(workspace, hang_settings, hang):
     task_id = workspace.submit(prompt="hangs")["id"]
-    async with dashboard(workspace, ui_settings) as (app, pilot):
+    async with dashboard(workspace, hang_settings) as (app, pilot):
         pid = await running(app, pilot, task_id)
         await pilot.press("q")
         await opened(app, pilot, QuitModal)
