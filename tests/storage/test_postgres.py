@@ -350,28 +350,77 @@ async def test_a_feed_whose_notifications_never_come_back_stays_degraded_and_pol
         feed.close()
 
 
-async def test_lanes_listen_off_polls_without_a_listening_connection(postgres_url, workspace, tmp_path, monkeypatch):
-    """For a transaction-mode pooler: `?lanes_listen=off` in the queue URL; libpq never sees it,
-    other processes get it with the address, and changes are found by polling."""
+def pooled(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + "lanes_pooler=transaction"
+
+
+async def test_behind_a_transaction_pooler_the_feeds_poll_without_a_listening_connection(
+        postgres_url, workspace, tmp_path, monkeypatch):
+    """`?lanes_pooler=transaction` in the queue URL: libpq never sees it, other processes get it
+    with the address, changes are found by polling, and no statement is prepared."""
     from lanes_tui.storage.postgres import PostgresBackend, feeds
 
     monkeypatch.setattr(feeds, "POLL_SECONDS", 0.3)
-    url = postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_listen=off"
+    url = pooled(postgres_url)
     backend = PostgresBackend(url, logs_dir=tmp_path / "logs")
     feed = backend.task_feed()
     try:
         assert backend.address == url  # a worker's MCP server polls too
-        assert feed._listener._conn is None and feed.mode == "polling every 0.3 s (lanes_listen=off)"
+        assert feed._listener._conn is None and feed.mode == "polling every 0.3 s (lanes_pooler=transaction)"
         task_id = submit(backend, workspace, correlation_id="a")["id"]
         assert task_id in await feed.changes(30)
         assert not feed.degraded
+        with backend._pool.connection() as conn:
+            assert conn.prepare_threshold is None
     finally:
         feed.close()
+        backend.close()
+
+
+def test_behind_a_transaction_pooler_the_host_lock_is_the_row_and_a_dead_holder_frees_it_at_once(
+        postgres_url, tmp_path):
+    """No session outlives a transaction there, so no session lock: a newcomer on the host takes
+    the row only when the process it names is gone, and gets its workers to kill (G9)."""
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    url = pooled(postgres_url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys\n"
+            "from lanes_tui.core.supervisors import WorkerRecord\n"
+            "from lanes_tui.storage.postgres import PostgresBackend\n"
+            f"registry = PostgresBackend({url!r}).supervisor_registry()\n"
+            "registry.claim()\n"
+            "registry.record_worker(WorkerRecord('t-1', 999999, 999999, None, 'tok', 1))\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    backend = PostgresBackend(url, logs_dir=tmp_path / "logs")
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConflictError, match=f"another lanes-tui supervisor \\(pid {holder.pid}\\) on this host"):
+            backend.supervisor_registry().claim()
+        holder.kill()
+        holder.wait(30)
+        registry = backend.supervisor_registry()
+        previous = registry.claim()  # at once: the process the row names is gone
+        assert previous is not None and set(previous.workers) == {"t-1"}
+        assert registry.holds_lock and registry._conn is None  # no session held
+        registry.release()
+        (row,) = backend.supervisors()
+        assert row.state == "stopped" and not row.record.workers
+        again = backend.supervisor_registry()
+        assert again.claim() is None  # released cleanly, by this process: nothing left to kill
+        again.release()
+    finally:
+        holder.kill()
+        holder.wait(30)
         backend.close()
 
 
 def test_an_unknown_queue_url_option_is_refused_in_one_line(postgres_url, tmp_path):
     from lanes_tui.storage.postgres import PostgresBackend
 
-    with pytest.raises(ConfigError, match="lanes_listn='off' is not one lanes-tui knows .*lanes_listen=on\\|off"):
-        PostgresBackend(postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_listn=off")
+    with pytest.raises(ConfigError, match="lanes_poolr='transaction' is not one lanes-tui knows .*"
+                                          "lanes_pooler=session\\|transaction"):
+        PostgresBackend(postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_poolr=transaction")

@@ -81,11 +81,15 @@ class PostgresBackend:
     def __init__(self, url: str, *, clock: Clock | None = None, logs_dir: Path | None = None) -> None:
         self.url = url  # with lanes-tui's options: what another process opens this queue with
         libpq_url, options = split_options(url)
-        self._listens = options.get("lanes_listen", "on") == "on"
+        # Behind a transaction-mode pooler no session outlives a transaction: no LISTEN (the feeds
+        # poll), no prepared statements, and the supervisor's per-host lock is its row, not a
+        # session's advisory lock.
+        self._pooled = options.get("lanes_pooler") == "transaction"
+        self._listens = not self._pooled
         self._fixed_clock = clock
         self.clock: Clock = clock or self._database_clock
         self._logs_dir = logs_dir
-        self._pool = Database(libpq_url)
+        self._pool = Database(libpq_url, transaction_pooler=self._pooled)
         self._where = redact(libpq_url)
         self._offset = timedelta(0)  # the database's clock minus this host's, as last measured
         conn = self._pool.connect()
@@ -461,7 +465,7 @@ class PostgresBackend:
     # -- the supervisor and its workers' logs --------------------------------------------------
 
     def supervisor_registry(self) -> PostgresSupervisorRegistry:
-        return PostgresSupervisorRegistry(self._connect, self._pool, self.location)
+        return PostgresSupervisorRegistry(self._connect, self._pool, self.location, session_lock=not self._pooled)
 
     def supervisors(self) -> list[SupervisorStatus]:
         return supervisor_status(self._pool)

@@ -38,7 +38,7 @@ IDLE_IN_TRANSACTION_SECONDS = 10
 
 # Options of lanes-tui's own in a queue URL's query (libpq would refuse them): taken out before
 # the URL reaches psycopg, kept in the address other processes get (a worker's MCP server).
-URL_OPTIONS = {"lanes_listen": ("on", "off")}
+URL_OPTIONS = {"lanes_pooler": ("session", "transaction")}
 
 
 def split_options(url: str) -> tuple[str, dict[str, str]]:
@@ -76,16 +76,21 @@ def reason(exc: BaseException) -> str:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, transaction_pooler: bool = False) -> None:
         self.url = url
         self.where = redact(url)
         self._pool: ConnectionPool | None = None
         self._opening = threading.Lock()
+        # A transaction-mode pooler hands each transaction to any server session: a statement
+        # prepared on one is unknown to the next, so none are prepared.
+        self._options: dict[str, Any] = {"autocommit": True, **KEEPALIVES}
+        if transaction_pooler:
+            self._options["prepare_threshold"] = None
 
     def connect(self) -> Any:
         """A connection of its own (a listener, the supervisor's lock), autocommit."""
         try:
-            return psycopg.connect(self.url, autocommit=True, **KEEPALIVES)
+            return psycopg.connect(self.url, **self._options)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the queue at {self.where}: {reason(exc)}") from None
 
@@ -103,7 +108,7 @@ class Database:
             if self._pool is None:
                 # Opened on first use: a one-shot command pays for one connection, not a pool's worth.
                 self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=True, name="lanes-tui",
-                                            kwargs={"autocommit": True, **KEEPALIVES}, timeout=POOL_TIMEOUT_SECONDS,
+                                            kwargs=self._options, timeout=POOL_TIMEOUT_SECONDS,
                                             configure=_end_abandoned_transactions)
             return self._pool
 

@@ -6,7 +6,7 @@ a change made after that is never missed). A waiter blocks in select() on that c
 socket and on a pipe of its own, so `close()` from any thread wakes it at once; nothing is
 polled (a connection quiet for 30 s notifies itself once, to check that notifications still
 reach it) unless notifications are lost (`Listener`: degraded) or LISTEN is turned off for a
-transaction-mode pooler (`lanes_listen=off` in the queue URL).
+transaction-mode pooler (`lanes_pooler=transaction` in the queue URL).
 
 Notifications sent while the connection was down are lost, so a listener whose connection
 fails reconnects and reports a reconcile: a task feed names every task (its reader loads the
@@ -70,7 +70,7 @@ class Listener:
     def mode(self) -> str:
         """How changes are noticed now, for people (the hosts view)."""
         if not self._listens:
-            return f"polling every {POLL_SECONDS:g} s (lanes_listen=off)"
+            return f"polling every {POLL_SECONDS:g} s (lanes_pooler=transaction)"
         if self.degraded:
             return f"degraded, polling every {POLL_SECONDS:g} s: {self.degraded}"
         return "LISTEN/NOTIFY"

@@ -14,6 +14,12 @@ holder only once the holder's heartbeat is DEAD_AFTER_SECONDS old (backend.py): 
 supervisor that cannot renew stops its own worker before the lease runs out, so a task never
 has two live workers. A host's row is replaced by its next supervisor, never deleted, so a
 dead supervisor's row outlives the rescue of its tasks.
+
+Behind a transaction-mode pooler there is no session to hold a lock for a lifetime, so the
+row is the lock (`session_lock` False): a newcomer takes the host's row, locked FOR UPDATE in
+one transaction, only when the process it names is gone (pid and start time, checked on this
+host, where that process ran) or stopped cleanly; that is as prompt after a SIGKILL as the
+session lock.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from psycopg.types.json import Json
 
+from lanes_tui.core import procinfo
 from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.hosts import this_host
 from lanes_tui.core.supervisors import (
@@ -65,7 +72,9 @@ def status(pool: Any) -> list[SupervisorStatus]:
 
 
 class PostgresSupervisorRegistry:
-    def __init__(self, connect: Any, pool: Any, location: str) -> None:
+    def __init__(self, connect: Any, pool: Any, location: str, *, session_lock: bool = True) -> None:
+        self._session_lock = session_lock
+        self._held = False
         self._connect = connect
         self._pool = pool
         self._location = location
@@ -78,21 +87,45 @@ class PostgresSupervisorRegistry:
         self._beating: threading.Thread | None = None
 
     def claim(self) -> SupervisorRecord | None:
-        conn = self._connect()
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0]
-        if not got:
-            conn.close()
-            other = self._read_record()
-            who = f" (pid {other.pid})" if other else ""
-            raise ConflictError(f"another lanes-tui supervisor{who} on this host is already running on "
-                                f"{self._location}; use the dashboard with --watch-only to watch it")
-        self._conn = conn
-        previous = self._read_record()
-        self._write()
+        self.record.stopped = False
+        if self._session_lock:
+            previous = self._claim_by_session_lock()
+        else:
+            previous = self._claim_by_row()
+        self._held = True
         self._stop_beating.clear()
         self._beating = threading.Thread(target=self._beat, daemon=True, name="lanes-tui-heartbeat")
         self._beating.start()
         return previous if previous is not None and previous.owner != self.owner else None
+
+    def _claim_by_session_lock(self) -> SupervisorRecord | None:
+        conn = self._connect()
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0]
+        if not got:
+            conn.close()
+            self._refuse(self._read_record())
+        self._conn = conn
+        previous = self._read_record()
+        self._write()
+        return previous
+
+    def _claim_by_row(self) -> SupervisorRecord | None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, owner, record, heartbeat_at) "
+                         "VALUES (%s, '', '{}', '-infinity') ON CONFLICT (host) DO NOTHING", (self.host,))
+            row = conn.execute(f"SELECT record FROM {SCHEMA}.supervisors WHERE host = %s FOR UPDATE",
+                               (self.host,)).fetchone()
+            previous = SupervisorRecord.from_json(row[0])
+            if previous is not None and previous.owner != self.owner and not previous.stopped \
+                    and procinfo.is_same_process(previous.pid, previous.start_time):
+                self._refuse(previous)
+            self._write(conn)
+        return previous
+
+    def _refuse(self, other: SupervisorRecord | None) -> None:
+        who = f" (pid {other.pid})" if other else ""
+        raise ConflictError(f"another lanes-tui supervisor{who} on this host is already running on "
+                            f"{self._location}; use the dashboard with --watch-only to watch it")
 
     def _beat(self) -> None:
         while not self._stop_beating.wait(HEARTBEAT_SECONDS):
@@ -103,7 +136,7 @@ class PostgresSupervisorRegistry:
 
     @property
     def holds_lock(self) -> bool:
-        return self._conn is not None
+        return self._held
 
     def release(self) -> None:
         self._stop_beating.set()
@@ -114,6 +147,7 @@ class PostgresSupervisorRegistry:
         self.record.stopped = True
         with contextlib.suppress(Exception):
             self._write()
+        self._held = False
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 # Unlocked before closing: the server ends a closed session a moment later, and a
@@ -134,7 +168,7 @@ class PostgresSupervisorRegistry:
 
     def set_capacity(self, capacity: int) -> None:
         self.record.capacity = capacity
-        if self._conn is not None:
+        if self._held:
             with contextlib.suppress(Exception):  # the hosts view is told at the next write
                 self._write()
 
@@ -143,8 +177,11 @@ class PostgresSupervisorRegistry:
             row = conn.execute(f"SELECT record FROM {SCHEMA}.supervisors WHERE host = %s", (self.host,)).fetchone()
         return None if row is None else SupervisorRecord.from_json(row[0])
 
-    def _write(self) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, owner, record) VALUES (%s, %s, %s) "
-                         "ON CONFLICT (host) DO UPDATE SET owner = EXCLUDED.owner, record = EXCLUDED.record, "
-                         "heartbeat_at = clock_timestamp()", (self.host, self.owner, Json(self.record.to_json())))
+    def _write(self, conn: Any = None) -> None:
+        if conn is None:
+            with self._pool.connection() as conn:
+                self._write(conn)
+            return
+        conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, owner, record) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (host) DO UPDATE SET owner = EXCLUDED.owner, record = EXCLUDED.record, "
+                     "heartbeat_at = clock_timestamp()", (self.host, self.owner, Json(self.record.to_json())))
