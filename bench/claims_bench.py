@@ -13,10 +13,14 @@ Two figures, each for both backends on this machine:
 
 The PostgreSQL server is a real one started for the run on a Unix socket in a temporary
 folder (tests/helpers/postgres.py), fsync off as in the tests: the figures are the backend's
-and the protocol's, not a disk's.
+and the protocol's, not a disk's. The same rows are measured across an imitated network
+(`--rtt-ms`: every byte relayed half the round trip later each way, bench/latency_proxy.py;
+the server may listen on no TCP port) and through a real PgBouncer in transaction mode with
+`lanes_pooler=transaction` (where wake-ups come from polling, every 2 s), when pgbouncer is
+installed.
 
-    python bench/claims_bench.py                    # 400 tasks, 30 latency samples (about a minute)
-    python bench/claims_bench.py --tasks 100 --samples 5   # smoke run
+    python bench/claims_bench.py                    # 400 tasks, 30 latency samples (a few minutes)
+    python bench/claims_bench.py --tasks 100 --samples 5 --rtt-ms 1   # smoke run
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
 from bench_common import log, machine_line, publish  # noqa: E402
+from helpers.pgbouncer import PgBouncer, pgbouncer_bin  # noqa: E402
 from helpers.postgres import PostgresServer, unavailable  # noqa: E402
+from latency_proxy import LatencyProxy  # noqa: E402
 
 from lanes_tui.storage import open_store  # noqa: E402
 
@@ -118,45 +124,86 @@ def submit_to_claim(location: str, ws: dict[str, Path], samples: int) -> list[fl
     return latencies
 
 
+def round_trip(location: str) -> float | None:
+    """The median time of `SELECT 1` on one connection: what one round trip costs there."""
+    if not location.startswith("postgresql://"):
+        return None
+    import psycopg
+
+    from lanes_tui.storage.postgres.database import split_options
+
+    with psycopg.connect(split_options(location)[0], autocommit=True) as conn:
+        times = []
+        for _ in range(50):
+            began = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=400)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--rtt-ms", default="1,5", help="round trips to imitate, comma-separated ('' for none)")
     parser.add_argument("--markdown-out", type=Path)
     args = parser.parse_args()
     reason = unavailable()
     if reason:
         sys.exit(f"claims_bench: {reason}")
+    rtts = [float(value) for value in args.rtt_ms.split(",") if value.strip()]
     server = PostgresServer()
+    proxies = [LatencyProxy(server.socket_dir / ".s.PGSQL.5432", rtt / 1000) for rtt in rtts]
+    bouncer = PgBouncer(server, pool_size=20) if pgbouncer_bin() else None  # PgBouncer's default
     rows: dict[str, dict[str, object]] = {}
+
+    def database_name(url: str) -> str:
+        return url.split("///", 1)[1].split("?", 1)[0]
+
+    places: dict[str, object] = {"file store": None, "postgres": lambda: server.database()}
+    for rtt, proxy in zip(rtts, proxies):
+        places[f"postgres, +{rtt:g} ms round trip"] = lambda proxy=proxy: proxy.url(server.database())
+    if bouncer is not None:
+        places["postgres via PgBouncer (transaction mode)"] = (
+            lambda: bouncer.url(database_name(server.database())) + "&lanes_pooler=transaction")
     try:
         with tempfile.TemporaryDirectory(prefix="lanes-claims-bench-") as name:
             tmp = Path(name)
-            for backend in ("file store", "postgres"):
+            for backend, database in places.items():
                 rows[backend] = {}
+                slug = "".join(c if c.isalnum() else "-" for c in backend)
                 for claimers in CLAIMERS:
-                    ws = workspace(tmp / f"{backend}-{claimers}".replace(" ", "-"))
-                    location = str(ws["store"]) if backend == "file store" else server.database()
+                    ws = workspace(tmp / f"{slug}-{claimers}")
+                    location = str(ws["store"]) if database is None else database()  # type: ignore[operator]
                     log(f"{backend}: {args.tasks} tasks, {claimers} claimer(s)")
                     rows[backend][f"{claimers}"] = claims_per_second(location, ws, args.tasks, claimers)
-                ws = workspace(tmp / f"{backend}-latency".replace(" ", "-"))
-                location = str(ws["store"]) if backend == "file store" else server.database()
+                ws = workspace(tmp / f"{slug}-latency")
+                location = str(ws["store"]) if database is None else database()  # type: ignore[operator]
+                rows[backend]["rtt"] = round_trip(location)
                 log(f"{backend}: submit -> claim, {args.samples} samples")
                 rows[backend]["latency"] = submit_to_claim(location, ws, args.samples)
             lines = [machine_line(tmp, packages=("psycopg",)), "",
                      f"{args.tasks} tasks per claims row; {args.samples} submit -> claim samples; PostgreSQL "
-                     "on a Unix socket, fsync off.", "",
-                     "| backend | claims/s, 1 claimer | 4 claimers | 8 claimers | submit -> claim (median, p90) |",
-                     "|---|---:|---:|---:|---:|"]
+                     "on a Unix socket, fsync off; a round trip imitated by a relay that delays every byte "
+                     "half of it each way.", "",
+                     "| backend | `SELECT 1` | claims/s, 1 claimer | 4 claimers | 8 claimers "
+                     "| submit -> claim (median, p90) |",
+                     "|---|---:|---:|---:|---:|---:|"]
             for backend, row in rows.items():
                 latency = sorted(row["latency"])  # type: ignore[arg-type]
                 p90 = latency[int(len(latency) * 0.9) - 1] if len(latency) >= 10 else latency[-1]
-                lines.append(f"| {backend} | {row['1']:.0f} | {row['4']:.0f} | {row['8']:.0f} "
+                rtt = "-" if row["rtt"] is None else f"{row['rtt'] * 1000:.2f} ms"  # type: ignore[operator]
+                lines.append(f"| {backend} | {rtt} | {row['1']:.0f} | {row['4']:.0f} | {row['8']:.0f} "
                              f"| {statistics.median(latency) * 1000:.1f} ms, {p90 * 1000:.1f} ms |")
             publish("\n".join(lines) + "\n", args.markdown_out)
-            print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "latency"} for k, v in rows.items()}),
+            print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("latency", "rtt")}
+                              for k, v in rows.items()}),
                   file=sys.stderr)
     finally:
+        for proxy in proxies:
+            proxy.close()
+        if bouncer is not None:
+            bouncer.stop()
         server.stop()
     return 0
 

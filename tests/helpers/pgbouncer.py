@@ -27,7 +27,9 @@ def pgbouncer_bin() -> str | None:
 
 
 class PgBouncer:
-    def __init__(self, server: PostgresServer) -> None:
+    def __init__(self, server: PostgresServer, *, pool_size: int = 4) -> None:
+        """`pool_size`: server sessions per database; the tests keep it below the clients' count,
+        so sessions really are shared between them."""
         program = pgbouncer_bin()
         assert program is not None
         self.root = Path(tempfile.mkdtemp(prefix="lanes-tui-pgbouncer-"))
@@ -47,7 +49,7 @@ class PgBouncer:
             f"auth_file = {self.root / 'users.txt'}\n"
             "pool_mode = transaction\n"
             "max_client_conn = 300\n"
-            "default_pool_size = 4\n"  # fewer server sessions than clients: sessions really are shared
+            f"default_pool_size = {pool_size}\n"
             f"logfile = {self.log}\n"
             "ignore_startup_parameters = extra_float_digits,options\n",
             encoding="utf-8")

@@ -372,6 +372,14 @@ async def test_behind_a_transaction_pooler_the_feeds_poll_without_a_listening_co
         assert not feed.degraded
         with backend._pool.connection() as conn:
             assert conn.prepare_threshold is None
+        with backend.watch((), new_tasks=True) as watch:  # what `wait --lane` waits on
+            later = submit(backend, workspace, correlation_id="b")["id"]
+            woke = set()
+            for _ in range(50):  # bounded: each round is one wait of the watch
+                woke = watch.wait(1)
+                if woke:
+                    break
+            assert later in woke  # by a poll, not at the end of the caller's timeout
     finally:
         feed.close()
         backend.close()

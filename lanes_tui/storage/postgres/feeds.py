@@ -211,8 +211,11 @@ class TaskListener:
         return self._listener.mode
 
     def _wanted(self, payloads: list[str]) -> set[str]:
-        if RECONNECTED in payloads:
-            return set(self._only) if self._only is not None else set(self._reconcile_quietly())
+        if RECONNECTED in payloads:  # a reconnect or a poll: whatever may have changed unheard
+            if self._only is None:
+                return set(self._reconcile_quietly())
+            # A watch of new tasks too: every task now, so one submitted unheard wakes it.
+            return set(self._only) | (set(self._reconcile_quietly()) if self._new_tasks else set())
         found = set()
         for payload in payloads:
             new, task_id = payload.startswith("+"), payload.lstrip("+")
