@@ -80,7 +80,9 @@ async def test_every_host_with_its_heartbeat_and_a_break_of_its_claim_says_when_
         assert rows["far-1"][1:2] == ["running"] and rows["far-1"][3] == "1/3"
         assert rows["far-1"][5].endswith(task_id[-4:])  # its task, by its short id
         assert rows[this_host()][1] == "running" and rows[this_host()][0].endswith("(this host)")
-        assert "changes: LISTEN/NOTIFY" in str(screen.query_one("#hosts-title").render())
+        # Once the dashboard's feed is armed (after its first frame): the title follows at a re-read.
+        await shown(app, pilot, lambda: "changes: LISTEN/NOTIFY" in str(screen.query_one("#hosts-title").render()),
+                    "how changes arrive")
         with pg_store._pool.connection() as conn:  # far-1's heartbeats stop coming
             conn.execute("UPDATE lanes_tui.supervisors SET heartbeat_at = clock_timestamp() - interval '15 seconds' "
                          "WHERE host = 'far-1'")

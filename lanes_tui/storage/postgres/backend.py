@@ -60,11 +60,13 @@ from lanes_tui.storage.results import Listing, ListingOutput, Loaded, NextResult
 
 LIVE = ("queued", "claimed")
 # A claimable task of a lane (alias t): queued, or claimed with its lease run out and no live
-# supervisor heartbeat behind the claim. ISO stamps of one format compare as text.
+# supervisor heartbeat behind the claim, unless the claimant is that holder itself (see
+# _refuse_if_holder_alive). ISO stamps of one format compare as text.
 _CLAIMABLE = (
     "NOT t.archived AND t.lane = %(lane)s AND (t.state = 'queued' OR (t.state = 'claimed' "
-    f"AND t.lease_expires_at < %(now)s AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.supervisors s "
-    "WHERE s.owner = t.claim_owner AND s.heartbeat_at > clock_timestamp() - make_interval(secs => %(dead_after)s))))"
+    "AND t.lease_expires_at < %(now)s AND (t.claim_owner = %(claimant)s::text OR NOT EXISTS (SELECT 1 FROM "
+    f"{SCHEMA}.supervisors s WHERE s.owner = t.claim_owner AND s.heartbeat_at > clock_timestamp() - "
+    "make_interval(secs => %(dead_after)s)))))"
 )
 
 
@@ -199,15 +201,15 @@ class PostgresBackend:
                           lane=lane, workspace_root=workspace_root, request_path=request_path,
                           response_path=response_path, prompt=prompt, worktree_path=worktree_path,
                           expected_branch=expected_branch, supporting_paths=supporting_paths, metadata=metadata)
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             moment = self._now(conn)
             task, created = verbs.build_task(lambda: moment, **definition)
             verbs.check_size(task, MAX_TASK_BYTES, "task")
             inserted = conn.execute(
                 f"INSERT INTO {SCHEMA}.tasks (id, lane, state, created_at, task) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING", (task["id"], task["lane"], task["state"], task["created_at"],
-                                                 Json(task, dumps=_dumps)))
-            if inserted.rowcount == 0:
+                "ON CONFLICT (id) DO NOTHING RETURNING id", (task["id"], task["lane"], task["state"],
+                                                              task["created_at"], Json(task, dumps=_dumps)))
+            if inserted.fetchone() is None:  # (not rowcount: in a pipeline it is known only once synced)
                 raise ConflictError(f"task already exists: {task['id']}")
             self._write_event(conn, task["id"], created, moment)
             conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, f"+{task['id']}"))
@@ -215,10 +217,10 @@ class PostgresBackend:
 
     def claim(self, task_id: str, *, owner: str, lease_seconds: float) -> dict[str, Any]:
         lifecycle.check_lease(lease_seconds)
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             row = self._lock_row(conn, task_id, with_events=True)
             now = self._now(conn)
-            self._refuse_if_holder_alive(conn, row.task, now)
+            self._refuse_if_holder_alive(conn, row.task, now, claimant=owner)
             self._commit(conn, task_id, row, lifecycle.claim(row.task, owner=owner, lease_seconds=lease_seconds,
                                                              now=now, events=row.events), now)
         return row.task
@@ -234,15 +236,16 @@ class PostgresBackend:
             lifecycle.check_lease(lease_seconds or 0)
         stale: list[tuple[str, str]] = []
         passed: list[str] = []
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             now = self._now(conn)
             while True:
                 picked = conn.execute(
                     f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} AND (%(vendor)s::text IS NULL "
                     "OR required_vendor IN ('any', %(vendor)s)) AND id <> ALL(%(passed)s) ORDER BY id LIMIT 1 "
                     + ("FOR UPDATE SKIP LOCKED" if claim_owner is not None else ""),
-                    {**self._claimable_params(lane, now), "vendor": vendor, "passed": passed}).fetchone()
-                skipped = self._skipped_for_vendor(conn, lane, now, vendor, before=picked[0] if picked else None)
+                    {**self._claimable_params(lane, now, claim_owner), "vendor": vendor, "passed": passed}).fetchone()
+                skipped = self._skipped_for_vendor(conn, lane, now, vendor, before=picked[0] if picked else None,
+                                                   claimant=claim_owner)
                 if picked is None:
                     return NextResult(None, None, tuple(stale), skipped)
                 row = self._lock_row(conn, picked[0], with_events=claim_owner is not None)
@@ -258,22 +261,30 @@ class PostgresBackend:
                 self._commit(conn, picked[0], row, event, now)
                 return NextResult(row.task, row.task["claim_token"], tuple(stale), skipped)
 
-    def _claimable_params(self, lane: str, now: datetime) -> dict[str, Any]:
-        return {"lane": lane, "now": format_ts(now), "dead_after": DEAD_AFTER_SECONDS}
+    def _claimable_params(self, lane: str, now: datetime, claimant: str | None) -> dict[str, Any]:
+        return {"lane": lane, "now": format_ts(now), "dead_after": DEAD_AFTER_SECONDS, "claimant": claimant}
 
     def _skipped_for_vendor(self, conn: Any, lane: str, now: datetime, vendor: str | None,
-                            before: str | None) -> tuple[str, ...]:
+                            before: str | None, claimant: str | None) -> tuple[str, ...]:
         if vendor is None:
             return ()
         rows = conn.execute(f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} AND required_vendor NOT IN "
                             "('any', %(vendor)s) AND (%(before)s::text IS NULL OR id < %(before)s) ORDER BY id",
-                            {**self._claimable_params(lane, now), "vendor": vendor, "before": before}).fetchall()
+                            {**self._claimable_params(lane, now, claimant), "vendor": vendor,
+                             "before": before}).fetchall()
         return tuple(row[0] for row in rows)
 
-    def _refuse_if_holder_alive(self, conn: Any, task: dict[str, Any], now: datetime) -> None:
+    def _refuse_if_holder_alive(self, conn: Any, task: dict[str, Any], now: datetime, claimant: str) -> None:
         """A claimed task whose lease ran out stays its holder's while the holder's supervisor
-        heartbeats: that supervisor stops its own worker (self-fencing), so two never run."""
+        heartbeats: that supervisor stops its own worker (self-fencing), so two never run.
+
+        The holder itself may claim it again: a supervisor claims only a task it runs no worker
+        for, and its own expired claim is one it let go of without the store hearing it (a release
+        that failed, a claim whose answer was lost with the connection). Refused, that task would
+        stay claimed for as long as its supervisor lives, by nobody."""
         if task.get("state") != "claimed" or not lifecycle.lease_expired(task, now):
+            return
+        if task.get("claim_owner") == claimant:
             return
         row = conn.execute(f"SELECT host, extract(epoch FROM clock_timestamp() - heartbeat_at) FROM "
                            f"{SCHEMA}.supervisors WHERE owner = %s", (task.get("claim_owner"),)).fetchone()
@@ -302,7 +313,7 @@ class PostgresBackend:
     def append_event(self, task_id: str, event_type: str, message: str, data: dict[str, Any] | None = None,
                      *, claim_token: str | None = None) -> None:
         event = Event(event_type, message, json_value(dict(data or {}), "event data"))
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             row = self._lock_row(conn, task_id)
             if claim_token is not None:
                 lifecycle.require_holder(row.task, claim_token, "add an event to")
@@ -346,7 +357,7 @@ class PostgresBackend:
 
     def archive(self, *, older_than_days: float, dry_run: bool = False) -> list[str]:
         lifecycle.check_archive_age(older_than_days)
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             cutoff = after(self._now(conn), -older_than_days * 86400)
             rows = conn.execute(f"SELECT id, task FROM {SCHEMA}.tasks WHERE NOT archived AND state <> ALL(%s) "
                                 "ORDER BY id FOR UPDATE", (list(LIVE),)).fetchall()
@@ -514,20 +525,19 @@ class PostgresBackend:
 
     def _lock_row(self, conn: Any, task_id: str, with_events: bool = False) -> _Row:
         validate_task_id(task_id)
-        row = conn.execute(f"SELECT task, response FROM {SCHEMA}.tasks WHERE id = %s AND NOT archived FOR UPDATE",
-                           (task_id,)).fetchone()
+        # The events in the same round trip (a claim counts the attempts in them).
+        events = (f"(SELECT coalesce(json_agg(event ORDER BY seq), '[]') FROM {SCHEMA}.task_events "
+                  "WHERE task_id = t.id)") if with_events else "'[]'::json"
+        row = conn.execute(f"SELECT task, response, {events} FROM {SCHEMA}.tasks t WHERE id = %s AND NOT archived "
+                           "FOR UPDATE OF t", (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"unknown task: {task_id}")
-        events = []
-        if with_events:
-            events = [r[0] for r in conn.execute(f"SELECT event FROM {SCHEMA}.task_events WHERE task_id = %s "
-                                                 "ORDER BY seq", (task_id,)).fetchall()]
-        return _Row(row[0], row[1], events)
+        return _Row(row[0], row[1], row[2])
 
     def _update(self, task_id: str, change: Callable[[_Row, datetime], Event], *, with_events: bool = False) -> _Row:
         """One read-modify-write of a task: `change` edits the locked row (raising to refuse),
         and the new row and its event are written in the same transaction."""
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.transaction() as conn:
             row = self._lock_row(conn, task_id, with_events)
             now = self._now(conn)
             self._commit(conn, task_id, row, change(row, now), now)
