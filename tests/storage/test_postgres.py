@@ -100,18 +100,24 @@ def test_leases_run_on_the_databases_clock(backend, postgres_url, workspace):
     assert before + timedelta(seconds=600) <= expires <= after + timedelta(seconds=600)
 
 
-def test_one_supervisor_per_host_and_its_lock_dies_with_its_process(backend, postgres_url):
-    holder = subprocess.Popen(
+def supervisor_in_another_process(url: str) -> subprocess.Popen:
+    """A process that holds this host's supervisor lock with one worker recorded (task t-1), and
+    prints `held` once it does; it holds on until killed or its stdin closes."""
+    return subprocess.Popen(
         [sys.executable, "-c", (
-            "import sys, time\n"
+            "import sys\n"
             "from lanes_tui.core.supervisors import WorkerRecord\n"
             "from lanes_tui.storage.postgres import PostgresBackend\n"
-            f"registry = PostgresBackend({postgres_url!r}).supervisor_registry()\n"
+            f"registry = PostgresBackend({url!r}).supervisor_registry()\n"
             "registry.claim()\n"
             "registry.record_worker(WorkerRecord('t-1', 999999, 999999, None, 'tok', 1))\n"
             "print('held', flush=True)\n"
-            "time.sleep(600)\n")],
-        stdout=subprocess.PIPE, text=True)
+            "sys.stdin.read()\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_one_supervisor_per_host_and_its_lock_dies_with_its_process(backend, postgres_url):
+    holder = supervisor_in_another_process(postgres_url)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(ConflictError, match="another lanes-tui supervisor .* on this host"):
@@ -392,17 +398,7 @@ def test_behind_a_transaction_pooler_the_host_lock_is_the_row_and_a_dead_holder_
     from lanes_tui.storage.postgres import PostgresBackend
 
     url = pooled(postgres_url)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys\n"
-            "from lanes_tui.core.supervisors import WorkerRecord\n"
-            "from lanes_tui.storage.postgres import PostgresBackend\n"
-            f"registry = PostgresBackend({url!r}).supervisor_registry()\n"
-            "registry.claim()\n"
-            "registry.record_worker(WorkerRecord('t-1', 999999, 999999, None, 'tok', 1))\n"
-            "print('held', flush=True)\n"
-            "sys.stdin.read()\n")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = supervisor_in_another_process(url)
     backend = PostgresBackend(url, logs_dir=tmp_path / "logs")
     try:
         assert holder.stdout.readline().strip() == "held"
