@@ -105,6 +105,9 @@ class AttemptSpec:
     # Set with abandon when an operator stops our worker before breaking or cancelling
     # its claim: the claim is left for the operator's verb instead of being released.
     keep_claim: bool = False
+    # time.monotonic() when the claim was asked for: its lease runs from no earlier than that,
+    # however late the store's answer came (None: from the attempt's start).
+    claim_asked: float | None = None
 
 
 FENCE_SLACK_SECONDS = 1.0  # beyond the kill grace: a stopped worker's group is gone with time to spare
@@ -188,11 +191,6 @@ async def run_attempt(
             reason = str(exc) if isinstance(exc, SetupFailed) else f"set-up could not write its log: {exc}"
             return AttemptResult(FAILED, reason, RunSummary(spec.command.vendor), None,
                                  int((time.monotonic() - started) * 1000), log.path)
-    worker = WorkerProcess(
-        argv, env={**spec.env, "TMPDIR": str(scratch)}, cwd=cwd, log=log,
-        line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
-        on_stderr_line=on_stderr,
-    )
     # Self-fencing: the worker must be gone before the lease runs out, or a rescuer could start a
     # second one. A renewal is given only the time the lease has left minus what stopping the
     # worker takes; a store that does not answer by then (a partitioned host, a frozen database
@@ -201,6 +199,21 @@ async def run_attempt(
     # between two renewals that succeed.)
     fence_margin = min(settings.kill_grace_seconds + FENCE_SLACK_SECONDS,
                        (spec.lane.lease_seconds - spec.lane.renew_seconds) / 2)
+    # The lease was granted no earlier than the claim was asked for. An answer that took long to
+    # come (a partition that healed, a stalled host) may bring a lease already run out, the task
+    # perhaps rescued meanwhile by another host: no worker is started on it.
+    first_lease_ends = (started if spec.claim_asked is None else spec.claim_asked) + spec.lane.lease_seconds
+    if time.monotonic() >= first_lease_ends - fence_margin:
+        log.close()
+        await asyncio.to_thread(shutil.rmtree, scratch, True)
+        return AttemptResult(LOST_CLAIM, "claim lost: its lease had run out by the time the store's answer came",
+                             RunSummary(spec.command.vendor), None, int((time.monotonic() - started) * 1000),
+                             log.path)
+    worker = WorkerProcess(
+        argv, env={**spec.env, "TMPDIR": str(scratch)}, cwd=cwd, log=log,
+        line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
+        on_stderr_line=on_stderr,
+    )
     fence: LeaseFence | None = None
     try:
         await worker.start(stdin_data)
@@ -209,7 +222,7 @@ async def run_attempt(
         # before anything below talks to the store (recording and announcing the worker do, some of
         # it on this loop): a store that stops answering there must not leave the worker unfenced.
         fence = LeaseFence(worker.pid, worker.pgid, worker.start_time, settings.kill_grace_seconds)
-        fence.arm(started + spec.lane.lease_seconds - fence_margin)  # the claim was taken just before `started`
+        fence.arm(first_lease_ends - fence_margin)
         registry.record_worker(
             WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
         )
@@ -256,7 +269,7 @@ async def run_attempt(
                 await worker.stop(problem)
 
     async def keep_lease() -> None:
-        lease_ends = started + spec.lane.lease_seconds  # the claim was taken just before `started`
+        lease_ends = first_lease_ends
         fence.arm(lease_ends - fence_margin)
         while True:
             await asyncio.sleep(spec.lane.renew_seconds)

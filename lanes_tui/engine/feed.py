@@ -52,12 +52,16 @@ async def follow(
     after which on_change is called with an empty change so the caller can act
     on time-based transitions that no file event announces.
     """
-    change = index.rescan()
+    retry_at: float | None = None  # a read of the store failed: a rescan from then on, whatever comes
+    try:
+        change = index.rescan()
+        if change:
+            on_change(change)
+    except LanesError:
+        retry_at = time.monotonic() + RETRY_SECONDS
     last_rescan = time.monotonic()
-    if change:
-        on_change(change)
     while True:
-        timeout = max(0.001, last_rescan + rescan_seconds - time.monotonic())
+        timeout = max(0.001, (retry_at or last_rescan + rescan_seconds) - time.monotonic())
         extra = wake_after() if wake_after else None
         if extra is not None:
             timeout = min(timeout, max(0.001, extra))
@@ -65,20 +69,22 @@ async def follow(
         if ids is None:
             return
         try:
-            if ids:
+            now = time.monotonic()
+            if ids and (retry_at is None or now < retry_at):
                 change = index.refresh(ids)
-            elif time.monotonic() - last_rescan >= rescan_seconds:
+            elif (retry_at is not None and now >= retry_at) or now - last_rescan >= rescan_seconds:
                 change = index.rescan()
                 index.save_cache()  # only when finished tasks changed since it was written
-                last_rescan = time.monotonic()
+                last_rescan, retry_at = time.monotonic(), None
             else:
                 on_change(IndexChange(frozenset(), frozenset(), frozenset()))  # a timer: re-check leases
                 continue
         except LanesError:
             # The store failed this read (a connection the server dropped, the server away): the
-            # follower must go on, or the index would never change again. What it missed is read
-            # by a rescan, due in RETRY_SECONDS.
-            last_rescan = min(last_rescan, time.monotonic() - rescan_seconds + RETRY_SECONDS)
+            # follower must go on, or the index would never change again. What the failed read
+            # missed is read by a rescan RETRY_SECONDS from now, however busy the feed is.
+            if retry_at is None or time.monotonic() >= retry_at:  # (the rescan itself failed: later)
+                retry_at = time.monotonic() + RETRY_SECONDS
             continue
         if change:
             on_change(change)

@@ -634,6 +634,7 @@ class Supervisor:
     async def _start(self, task: dict[str, Any], plan: Plan, lane_settings: Any) -> None:
         assert plan.command is not None and plan.vendor is not None
         task_id = task["id"]
+        asked = time.monotonic()  # the lease runs from no earlier than this (attempt.py)
         try:
             claimed = await asyncio.to_thread(
                 self.store.claim, task_id, owner=self.owner, lease_seconds=lane_settings.lease_seconds
@@ -659,7 +660,8 @@ class Supervisor:
             self.settings, plan.vendor, os.environ,
             extra={**plan.command.env, "LANES_TASK_ID": task_id, "LANES_AGENT_ID": self.agent_id(task_id)},
         )
-        spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env)
+        spec = AttemptSpec(claimed, claimed["claim_token"], plan.command, attempt, lane_settings, env,
+                           claim_asked=asked)
         if not await self._isolate(spec, plan.vendor, record):
             return
         await self._event(task_id, spec.claim_token, "dispatcher_started",

@@ -239,26 +239,12 @@ def test_next_claims_in_queue_order_skipping_a_row_another_claimer_holds(backend
     assert backend.next_task("default", candidates=[], claim_owner="w", lease_seconds=60).task is None
 
 
-def test_an_expired_lease_is_rescued_only_once_its_supervisors_heartbeat_is_dead(postgres_url, workspace, clock):
-    from lanes_tui.storage.postgres import PostgresBackend
-
-    store = PostgresBackend(postgres_url, clock=clock)  # leases on this clock, heartbeats on the database's
-    registry = store.supervisor_registry()
-    registry.claim()
-    try:
-        task = submit(store, workspace)
-        store.claim(task["id"], owner=registry.owner, lease_seconds=30)
-        clock.advance(31)
-        with pytest.raises(ConflictError, match="is alive .* stops its own worker"):
-            store.claim(task["id"], owner="rescuer", lease_seconds=30)
-        assert store.next_task("default", candidates=[], claim_owner="rescuer", lease_seconds=30).task is None
-        with psycopg.connect(postgres_url, autocommit=True) as conn:  # its host died: no more heartbeats
-            conn.execute("UPDATE lanes_tui.supervisors SET heartbeat_at = clock_timestamp() - interval '31 s'")
-        rescued = store.next_task("default", candidates=[], claim_owner="rescuer", lease_seconds=30)
-        assert rescued.task["id"] == task["id"] and rescued.task["claim_owner"] == "rescuer"
-    finally:
-        registry.release()
-        store.close()
+def test_an_expired_lease_is_rescued_only_once_its_supervisors_heartbeat_is_dead(postgres_url, expired_own_claim):
+    store, _registry, task = expired_own_claim
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # its host died: no more heartbeats
+        conn.execute("UPDATE lanes_tui.supervisors SET heartbeat_at = clock_timestamp() - interval '31 s'")
+    rescued = store.next_task("default", candidates=[], claim_owner="rescuer", lease_seconds=30)
+    assert rescued.task["id"] == task["id"] and rescued.task["claim_owner"] == "rescuer"
 
 
 def test_a_supervisor_heartbeats_while_it_holds_the_lock(backend, postgres_url, monkeypatch):
