@@ -44,6 +44,11 @@ refused, "Tool:target": claude lists it in the result's permission_denials, code
 logs it on stderr as its sandbox does). `argv` in the dump excludes the program name.
 STANDIN_WRITE=NAME=TEXT edits a file in the working directory, STANDIN_FAIL_ONCE=FILE fails
 the first run, STANDIN_BARRIER=DIR:COUNT waits for COUNT agents (see the functions below).
+STANDIN_ALIVE_LOG=FILE: as its first act, the stand-in appends one JSON line to FILE saying
+it lives: {"task": $LANES_TASK_ID, "agent": $LANES_AGENT_ID, "pid", "start_ticks" (its
+/proc/<pid>/stat start time, which tells its pid from a reused one), "monotonic" (CLOCK_MONOTONIC,
+comparable between processes of one machine)}, in one O_APPEND write, so concurrent agents'
+lines never interleave. Its death is for the reader to see (a SIGKILL leaves no last word).
 """
 
 from __future__ import annotations
@@ -374,7 +379,24 @@ def meet_the_others() -> bool:
     return True
 
 
+def announce_alive() -> None:
+    """STANDIN_ALIVE_LOG=FILE: one line in FILE saying which task's agent this process is."""
+    path = os.environ.get("STANDIN_ALIVE_LOG")
+    if not path:
+        return
+    with open(f"/proc/{os.getpid()}/stat", "rb") as handle:
+        start_ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])  # field 22: after comm, the 20th
+    line = json.dumps({"task": os.environ.get("LANES_TASK_ID", ""), "agent": os.environ.get("LANES_AGENT_ID", ""),
+                       "pid": os.getpid(), "start_ticks": start_ticks, "monotonic": time.monotonic()}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())  # one write of a short line: appended whole, never torn by another's
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str]) -> int:
+    announce_alive()
     mode = os.environ.get("STANDIN_MODE", "ok")
     if mode == "ignore_sigterm":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # before anything is printed
