@@ -29,10 +29,11 @@ POOL_TIMEOUT_SECONDS = 30.0
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "connect_timeout": 10}
 # A session that stops answering in the middle of a transaction (its host cut off, frozen) keeps
-# its row locks until the server notices it is gone, which TCP alone takes hours to (the server's
-# keepalives are not ours to set): every other host's verb on those tasks would wait behind it,
-# their rescue included. The server ends such a session after this long, well within the 30 s
-# after which another host may take the cut-off host's tasks (registry.DEAD_AFTER_SECONDS).
+# its row locks until the server notices it is gone, which TCP alone takes hours to: every other
+# host's verb on those tasks would wait behind it, their rescue included. The server ends such a
+# session after this long when it waits between statements ("idle in transaction"), well within
+# the 30 s after which another host may take the cut-off host's tasks (registry.DEAD_AFTER_SECONDS);
+# one stopped in a pipeline, which this does not reach, the live supervisors end (stuck_sessions.py).
 IDLE_IN_TRANSACTION_SECONDS = 10
 
 

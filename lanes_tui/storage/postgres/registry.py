@@ -13,7 +13,9 @@ HEARTBEAT_SECONDS from a thread of its own. A task whose lease ran out is taken 
 holder only once the holder's heartbeat is DEAD_AFTER_SECONDS old (backend.py): a live
 supervisor that cannot renew stops its own worker before the lease runs out, so a task never
 has two live workers. A host's row is replaced by its next supervisor, never deleted, so a
-dead supervisor's row outlives the rescue of its tasks.
+dead supervisor's row outlives the rescue of its tasks. Each beat also ends the sessions a
+cut-off host left stuck in the middle of a transaction (stuck_sessions.py), whose row locks
+would otherwise hold up the rescue of its tasks.
 
 Behind a transaction-mode pooler there is no session to hold a lock for a lifetime, so the
 row is the lock (`session_lock` False): a newcomer takes the host's row, locked FOR UPDATE in
@@ -45,6 +47,7 @@ from lanes_tui.core.supervisors import (
 )
 from lanes_tui.storage.postgres.coordination import lock_key
 from lanes_tui.storage.postgres.schema import SCHEMA
+from lanes_tui.storage.postgres.stuck_sessions import end_stuck_transactions
 
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 30.0  # six missed heartbeats; about what TCP keepalives take to notice a partition
@@ -133,6 +136,9 @@ class PostgresSupervisorRegistry:
                 with self._pool.connection() as conn:
                     conn.execute(f"UPDATE {SCHEMA}.supervisors SET heartbeat_at = clock_timestamp() "
                                  "WHERE host = %s AND owner = %s", (self.host, self.owner))
+            with contextlib.suppress(Exception):  # (apart: a refusal must not cost the heartbeat)
+                with self._pool.connection() as conn:
+                    end_stuck_transactions(conn)
 
     @property
     def holds_lock(self) -> bool:
