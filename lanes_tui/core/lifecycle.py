@@ -174,11 +174,13 @@ def apply_claim(task: dict[str, Any], *, owner: str, lease_seconds: float, now: 
 
 
 def claim(task: dict[str, Any], *, owner: str, lease_seconds: float, now: datetime,
-          events: list[dict[str, Any]]) -> Event:
+          events: list[dict[str, Any]], request_carried: bool = False) -> Event:
     """The whole claim step: refused if the task cannot be claimed or its request changed;
-    `events` are the task's events so far (the attempt number counts their claims)."""
+    `events` are the task's events so far (the attempt number counts their claims). A store
+    that keeps the request submitted (`request_carried`) runs the task on that: the file is
+    not looked at."""
     check_claim(task, now)
-    problem = request_problem(task)
+    problem = None if request_carried else request_problem(task)
     if problem is not None:
         raise ConflictError(problem)
     return apply_claim(task, owner=owner, lease_seconds=lease_seconds, now=now,
@@ -280,11 +282,13 @@ class Reply:
         self.expect_sha256, self.metadata = expect_sha256, metadata
 
 
-def answer(task: dict[str, Any], reply: Reply, *, claim_token: str | None, now: datetime) -> dict[str, Any]:
+def answer(task: dict[str, Any], reply: Reply, *, claim_token: str | None, now: datetime,
+           request_carried: bool = False) -> dict[str, Any]:
     """The whole respond step's decision: the response to record (G4: at most once, by the
-    holder; a changed request fails only a success, and is noted on a failure)."""
+    holder; a changed request fails only a success, and is noted on a failure). A store that
+    carries the request submitted (`request_carried`) ran the task on that: its file plays no part."""
     check_respond(task, claim_token=claim_token, expect_sha256=reply.expect_sha256)
-    problem = request_problem(task)
+    problem = None if request_carried else request_problem(task)
     if problem is not None and reply.status == COMPLETED:
         raise ConflictError(problem)
     return new_response(

@@ -29,6 +29,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+MAX_REQUEST_BYTES = 32 << 20  # what a worker is given of a request, and what a shared queue carries
+
+
+def read_request(task: dict[str, Any]) -> bytes | None:
+    """The request file's first MAX_REQUEST_BYTES as it is now, or None when it cannot be read."""
+    try:
+        with Path(task["request_path"]).open("rb") as handle:
+            return handle.read(MAX_REQUEST_BYTES + 1)[:MAX_REQUEST_BYTES]
+    except OSError:
+        return None
+
+
 def require_inside(root: Path, candidate: Path, label: str) -> Path:
     try:
         candidate.relative_to(root)

@@ -129,6 +129,10 @@ class Backend(Protocol):
     def request_problem(self, task: dict[str, Any]) -> str | None:
         """Why the task's request cannot be claimed as it stands, or None."""
 
+    def request_content(self, task: dict[str, Any]) -> bytes | None:
+        """The request a worker is given (at most MAX_REQUEST_BYTES), or None if it cannot be read:
+        the file as it is now on a single-host store, what was submitted on a shared one."""
+
     # -- verbs (agent-lanes' semantics; ConflictError when the state machine refuses) ------
 
     def create_task(self, *, workspace_id: str, correlation_id: str, source_agent: str, lane: str,

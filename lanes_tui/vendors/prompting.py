@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # only the queue's read verbs are used; any backend has them
     from lanes_tui.storage.base import Backend
 
 MAX_THREAD_DEPTH = 20
-MAX_REQUEST_BYTES = 32 << 20
 
 
 def build_input(store: "Backend", task: dict[str, Any], prompt_prefix: str = "") -> bytes:
@@ -31,13 +30,12 @@ def build_input(store: "Backend", task: dict[str, Any], prompt_prefix: str = "")
     if task.get("expected_branch"):
         parts.append(f"Expected branch: {task['expected_branch']}\n")
     request = Path(task["request_path"])
-    try:
-        with request.open("rb") as handle:
-            body = handle.read(MAX_REQUEST_BYTES + 1)[:MAX_REQUEST_BYTES]
+    body = store.request_content(task)  # on a shared queue, what was submitted, wherever that was
+    if body is not None:
         parts.append(f"\n--- request artifact ({request}) ---\n")
         parts.append(body.decode("utf-8", "replace"))
         parts.append("\n--- end request artifact ---\n")
-    except OSError:
+    else:
         parts.append(f"\n(request artifact {request} could not be read)\n")
     thread = thread_context(store, task)
     if thread:

@@ -83,6 +83,29 @@ def test_store_url_and_the_supervisor_drain_a_postgres_queue(workspace, postgres
         store.close()
 
 
+def test_the_supervisor_gives_the_agent_the_request_submitted_though_the_file_is_gone(
+        workspace, postgres_url, tmp_path):
+    """Paths do not cross hosts: the request travels in the database, so a supervisor on a host
+    without the submitter's file (here: the file deleted after the submit) runs the task on it."""
+    write_settings(workspace.config.parent / "lanes-tui.yaml")
+    bin_dir = install_standins(tmp_path / "bin")
+    dump = tmp_path / "dump.json"
+    env = {**os.environ, "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+           "STANDIN_MODE": "dump", "STANDIN_DUMP_FILE": str(dump)}
+    workspace.request.write_text("# review the parser\nit drops the last line\n")
+    task_id = submit(workspace, "--store", postgres_url, metadata="required_vendor=claude", env=env)
+    workspace.request.unlink()
+    done = run(workspace, "--store", postgres_url, "--no-ui", "--drain", "--json", env=env)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    store = postgres(postgres_url)
+    try:
+        assert store.read_task(task_id)["state"] == "completed"
+    finally:
+        store.close()
+    stdin = json.loads(dump.read_text())["stdin"]
+    assert "# review the parser\nit drops the last line\n" in stdin and "could not be read" not in stdin
+
+
 @pytest.mark.parametrize("value", ['"mysql://x/y"', "42", "[1]"])
 def test_a_queue_url_that_is_not_one_is_one_line_and_exit_6(workspace, value):
     (workspace.config.parent / "lanes-tui.yaml").write_text(f"queue_url: {value}\n")

@@ -32,7 +32,7 @@ Behaviour is chosen by STANDIN_MODE:
     error_result             the vendor's error result (claude error_max_turns,
                              codex turn.failed), exit 1
     no_result                the stream without its final result event, exit 0
-    dump                     writes {vendor, argv, env, stdin_sha256, stdin_len} as JSON to
+    dump                     writes {vendor, argv, env, stdin_sha256, stdin_len, stdin} as JSON to
                              STANDIN_DUMP_FILE (atomically), then behaves like ok
 
 Other knobs: STANDIN_ANSWER (final answer text; the default names the prompt's
@@ -340,7 +340,8 @@ def write_dump(vendor: str, args: list[str], prompt: bytes) -> None:
     if not path:
         raise Usage("standin: STANDIN_MODE=dump needs STANDIN_DUMP_FILE", 64)
     data = {"vendor": vendor, "argv": args, "env": dict(os.environ),
-            "stdin_sha256": hashlib.sha256(prompt).hexdigest(), "stdin_len": len(prompt)}
+            "stdin_sha256": hashlib.sha256(prompt).hexdigest(), "stdin_len": len(prompt),
+            "stdin": prompt.decode("utf-8", "replace")}
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(data, handle)

@@ -37,7 +37,7 @@ from lanes_tui.core.errors import (
 from lanes_tui.core.ids import is_valid_task_id, slug, validate_task_id
 from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.paths import expand_user
-from lanes_tui.core.request_files import request_problem
+from lanes_tui.core.request_files import read_request, request_problem
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.wire import (
     MAX_RESPONSE_BYTES,
@@ -458,6 +458,9 @@ class TaskStore:
     def request_problem(self, task: dict[str, Any]) -> str | None:
         """Why the task's request cannot be claimed as it stands, or None."""
         return request_problem(task)
+
+    def request_content(self, task: dict[str, Any]) -> bytes | None:
+        return read_request(task)
 
     # -- helpers -------------------------------------------------------------------
 

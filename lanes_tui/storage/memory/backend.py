@@ -34,7 +34,7 @@ from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.presence import Presence
-from lanes_tui.core.request_files import request_problem
+from lanes_tui.core.request_files import read_request, request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, TERMINAL_STATES, attempts_of
 from lanes_tui.core.supervisors import SupervisorStatus
@@ -147,6 +147,9 @@ class MemoryBackend:
 
     def request_problem(self, task: dict[str, Any]) -> str | None:
         return request_problem(task)
+
+    def request_content(self, task: dict[str, Any]) -> bytes | None:
+        return read_request(task)
 
     # -- verbs --------------------------------------------------------------------------------
 

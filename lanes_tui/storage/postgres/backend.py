@@ -27,7 +27,7 @@ from psycopg.types.json import Json
 
 from lanes_tui.core import lifecycle
 from lanes_tui.core.clock import Clock, after, format_ts
-from lanes_tui.core.errors import ConflictError, NotFound, StoreError
+from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound, StoreError
 from lanes_tui.core.ids import validate_task_id
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
@@ -35,7 +35,7 @@ from lanes_tui.core.lifecycle import Event, apply_response
 from lanes_tui.core.locks import LockTable
 from lanes_tui.core.messages import MessageBox
 from lanes_tui.core.presence import Presence
-from lanes_tui.core.request_files import request_problem
+from lanes_tui.core.request_files import MAX_REQUEST_BYTES, read_request, request_problem
 from lanes_tui.core.requests import RequestBook
 from lanes_tui.core.states import COMPLETED, attempts_of
 from lanes_tui.core.supervisors import SupervisorStatus
@@ -73,8 +73,10 @@ _CLAIMABLE = (
 class _Row:
     """One task's row inside a transaction."""
 
-    def __init__(self, task: dict[str, Any], response: dict[str, Any] | None, events: list[dict[str, Any]]) -> None:
+    def __init__(self, task: dict[str, Any], response: dict[str, Any] | None, events: list[dict[str, Any]],
+                 request_carried: bool = False) -> None:
         self.task = task
+        self.request_carried = request_carried
         self.response = response
         self.events = events
 
@@ -189,7 +191,20 @@ class PostgresBackend:
         return bool(row and row[0])
 
     def request_problem(self, task: dict[str, Any]) -> str | None:
-        return request_problem(task)
+        """None once the database holds the request the task was submitted with (every task
+        submitted here): it runs on that, on any host, whatever became of the file since. Only
+        a task without it (copied in from a host that had not the file, or submitted before
+        schema 2) goes by the file, as on a file store."""
+        with self._pool.connection() as conn:
+            held = conn.execute(f"SELECT 1 FROM {SCHEMA}.requests WHERE sha256 = %s",
+                                (task.get("request_sha256"),)).fetchone()
+        return None if held else request_problem(task)
+
+    def request_content(self, task: dict[str, Any]) -> bytes | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT content FROM {SCHEMA}.requests WHERE sha256 = %s",
+                               (task.get("request_sha256"),)).fetchone()
+        return bytes(row[0]) if row else read_request(task)
 
     # -- verbs ------------------------------------------------------------------------------
 
@@ -205,6 +220,7 @@ class PostgresBackend:
             moment = self._now(conn)
             task, created = verbs.build_task(lambda: moment, **definition)
             verbs.check_size(task, MAX_TASK_BYTES, "task")
+            store_request(conn, task)
             inserted = conn.execute(
                 f"INSERT INTO {SCHEMA}.tasks (id, lane, state, created_at, task) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING RETURNING id", (task["id"], task["lane"], task["state"],
@@ -222,7 +238,8 @@ class PostgresBackend:
             now = self._now(conn)
             self._refuse_if_holder_alive(conn, row.task, now, claimant=owner)
             self._commit(conn, task_id, row, lifecycle.claim(row.task, owner=owner, lease_seconds=lease_seconds,
-                                                             now=now, events=row.events), now)
+                                                             now=now, events=row.events,
+                                                             request_carried=row.request_carried), now)
         return row.task
 
     def next_task(self, lane: str, *, candidates: Iterable[str], vendor: str | None = None,
@@ -240,8 +257,9 @@ class PostgresBackend:
             now = self._now(conn)
             while True:
                 picked = conn.execute(
-                    f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} AND (%(vendor)s::text IS NULL "
-                    "OR required_vendor IN ('any', %(vendor)s)) AND id <> ALL(%(passed)s) ORDER BY id LIMIT 1 "
+                    f"SELECT id FROM {SCHEMA}.tasks t WHERE {_CLAIMABLE} "
+                    "AND (%(vendor)s::text IS NULL OR required_vendor IN ('any', %(vendor)s)) "
+                    "AND id <> ALL(%(passed)s) ORDER BY id LIMIT 1 "
                     + ("FOR UPDATE SKIP LOCKED" if claim_owner is not None else ""),
                     {**self._claimable_params(lane, now, claim_owner), "vendor": vendor, "passed": passed}).fetchone()
                 skipped = self._skipped_for_vendor(conn, lane, now, vendor, before=picked[0] if picked else None,
@@ -249,7 +267,7 @@ class PostgresBackend:
                 if picked is None:
                     return NextResult(None, None, tuple(stale), skipped)
                 row = self._lock_row(conn, picked[0], with_events=claim_owner is not None)
-                problem = request_problem(row.task)
+                problem = None if row.request_carried else request_problem(row.task)
                 if problem is not None:
                     stale.append((picked[0], problem))
                     passed.append(picked[0])
@@ -257,7 +275,7 @@ class PostgresBackend:
                 if claim_owner is None:
                     return NextResult(row.task, None, tuple(stale), skipped)
                 event = lifecycle.claim(row.task, owner=claim_owner, lease_seconds=lease_seconds or 0, now=now,
-                                        events=row.events)
+                                        events=row.events, request_carried=row.request_carried)
                 self._commit(conn, picked[0], row, event, now)
                 return NextResult(row.task, row.task["claim_token"], tuple(stale), skipped)
 
@@ -329,7 +347,8 @@ class PostgresBackend:
                                 nonblocking_count, expect_sha256, metadata)
 
         def change(row: _Row, now: datetime) -> Event:
-            response = lifecycle.answer(row.task, reply, claim_token=claim_token, now=now)
+            response = lifecycle.answer(row.task, reply, claim_token=claim_token, now=now,
+                                        request_carried=row.request_carried)
             verbs.check_size(response, MAX_RESPONSE_BYTES, "response")
             apply_response(row.task, response)
             row.response = response
@@ -528,11 +547,13 @@ class PostgresBackend:
         # The events in the same round trip (a claim counts the attempts in them).
         events = (f"(SELECT coalesce(json_agg(event ORDER BY seq), '[]') FROM {SCHEMA}.task_events "
                   "WHERE task_id = t.id)") if with_events else "'[]'::json"
-        row = conn.execute(f"SELECT task, response, {events} FROM {SCHEMA}.tasks t WHERE id = %s AND NOT archived "
-                           "FOR UPDATE OF t", (task_id,)).fetchone()
+        # And whether the database holds the task's request (a claim runs on that, not on a file).
+        carried = f"EXISTS (SELECT 1 FROM {SCHEMA}.requests r WHERE r.sha256 = t.task ->> 'request_sha256')"
+        row = conn.execute(f"SELECT task, response, {events}, {carried} FROM {SCHEMA}.tasks t WHERE id = %s "
+                           "AND NOT archived FOR UPDATE OF t", (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"unknown task: {task_id}")
-        return _Row(row[0], row[1], row[2])
+        return _Row(row[0], row[1], row[2], row[3])
 
     def _update(self, task_id: str, change: Callable[[_Row, datetime], Event], *, with_events: bool = False) -> _Row:
         """One read-modify-write of a task: `change` edits the locked row (raising to refuse),
@@ -559,3 +580,27 @@ class PostgresBackend:
 def _dumps(value: Any) -> str:
     """Sorted keys, as agent-lanes writes a task: a task reads back as the file store's does."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def store_request(conn: Any, task: dict[str, Any], *, required: bool = True) -> None:
+    """Keep the request file's content with a task, read once more and checked against the hash
+    the task records (a file changed meanwhile is refused, not carried half-changed). Not
+    `required` (a task copied in), a file that is gone or changed is left behind instead."""
+    problem = None
+    try:
+        with open(task["request_path"], "rb") as handle:
+            content = handle.read(MAX_REQUEST_BYTES + 1)
+    except OSError as exc:
+        problem = f"request file could not be read: {task['request_path']} ({exc.strerror})"
+    else:
+        if len(content) > MAX_REQUEST_BYTES:
+            problem = (f"request file is over {MAX_REQUEST_BYTES >> 20} MiB, more than a shared queue carries: "
+                       f"{task['request_path']}")
+        elif hashlib.sha256(content).hexdigest() != task.get("request_sha256"):
+            problem = f"request file changed while it was submitted: {task['request_path']}"
+    if problem is not None:
+        if required:
+            raise InvalidInput(problem)
+        return
+    conn.execute(f"INSERT INTO {SCHEMA}.requests (sha256, content) VALUES (%s, %s) ON CONFLICT (sha256) DO NOTHING",
+                 (task["request_sha256"], content))

@@ -82,6 +82,14 @@ MIGRATIONS: tuple[str, ...] = (
         next_id bigint NOT NULL  -- the reader has looked at every message before this id
     );
     """,
+    # 2: requests travel with their tasks (backend.py create_task): a host that runs a task needs
+    # no copy of the submitter's file. By content, so tasks submitted on one artifact share a row.
+    f"""
+    CREATE TABLE {SCHEMA}.requests (
+        sha256 text PRIMARY KEY,
+        content bytea NOT NULL
+    );
+    """,
 )
 
 

@@ -42,7 +42,7 @@ def export_tasks(backend: PostgresBackend) -> Iterator[WholeTask]:
 
 
 def import_task(backend: PostgresBackend, record: WholeTask) -> bool:
-    from lanes_tui.storage.postgres.backend import _dumps
+    from lanes_tui.storage.postgres.backend import _dumps, store_request
 
     task_id = record_id(record)
     task = record.task
@@ -58,6 +58,7 @@ def import_task(backend: PostgresBackend, record: WholeTask) -> bool:
         with conn.cursor() as cur:
             cur.executemany(f"INSERT INTO {SCHEMA}.task_events (task_id, event) VALUES (%s, %s)",
                             [(task_id, Json(event, dumps=_dumps)) for event in record.events])
+        store_request(conn, task, required=False)  # from this host's file, if it is still the one submitted
         conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, f"+{task_id}"))
     return True
 
