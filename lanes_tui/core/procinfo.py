@@ -153,3 +153,22 @@ def processes_inside(folders: list[str]) -> dict[str, list[int]]:
                 if fields and fields[0] not in (b"Z", b"X"):
                     found[folder].append(int(name))
     return found
+
+
+def children_with_environ(parent: int, entry: str) -> list[int]:
+    """The live children of `parent` whose environment, as they were started with it, holds
+    `entry` (`NAME=value`): a worker found without having been told its pid."""
+    wanted = entry.encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or parent_of(int(name)) != parent:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                environ = handle.read().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        fields = _stat_fields(int(name))
+        if wanted in environ and fields and fields[0] not in (b"Z", b"X"):
+            found.append(int(name))
+    return found

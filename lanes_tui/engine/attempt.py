@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from lanes_tui.core import procinfo
 from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConflictError, LanesError, NotFound
 from lanes_tui.core.requests import DENY_STOP, InputRequest, seconds_waiting
@@ -214,15 +215,20 @@ async def run_attempt(
         line_max_bytes=settings.output_line_max_bytes, kill_grace=settings.kill_grace_seconds,
         on_stderr_line=on_stderr,
     )
-    fence: LeaseFence | None = None
+    # The same deadline kept by a thread, which no stall of this event loop can hold up. Armed
+    # before the spawn (lease_fence.py): the loop may be held by anything between the fork and
+    # the spawn's return, and before anything below talks to the store (recording and announcing
+    # the worker do, some of it on this loop): a store that stops answering must not leave the
+    # worker unfenced.
+    marker = spec.env.get("LANES_AGENT_ID")
+    fence = LeaseFence(None, None, None, settings.kill_grace_seconds,
+                       find=(lambda: procinfo.children_with_environ(os.getpid(), f"LANES_AGENT_ID={marker}"))
+                       if marker else None)
+    fence.arm(first_lease_ends - fence_margin)
     try:
         await worker.start(stdin_data)
         assert worker.pid is not None and worker.pgid is not None
-        # The same deadline kept by a thread, which no stall of this event loop can hold up. Armed
-        # before anything below talks to the store (recording and announcing the worker do, some of
-        # it on this loop): a store that stops answering there must not leave the worker unfenced.
-        fence = LeaseFence(worker.pid, worker.pgid, worker.start_time, settings.kill_grace_seconds)
-        fence.arm(first_lease_ends - fence_margin)
+        fence.bind(worker.pid, worker.pgid, worker.start_time)
         registry.record_worker(
             WorkerRecord(task_id, worker.pid, worker.pgid, worker.start_time, spec.claim_token, spec.attempt)
         )
@@ -235,11 +241,9 @@ async def run_attempt(
     except BaseException:
         # Not recorded (a full disk), not announced, or cancelled: the agent must not run on unsupervised.
         await _abort(worker, registry, task_id)
-        if fence is not None:
-            fence.disarm()
+        fence.disarm()
         await asyncio.to_thread(shutil.rmtree, scratch, True)
         raise
-    assert fence is not None
 
     verdict: list[tuple[str, str]] = []  # the first reason to stop wins
 

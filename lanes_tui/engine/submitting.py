@@ -34,6 +34,7 @@ from lanes_tui.core.paths import expand_user
 from lanes_tui.core.request_files import WRITE_RESPONSE, require_inside
 from lanes_tui.core.taskfile import load_task_file
 from lanes_tui.core.titles import TITLE_KEY, check_title
+from lanes_tui.gitwork.identity import IDENTITY_KEY, repository_identity
 
 if TYPE_CHECKING:
     from lanes_tui.storage.base import Backend
@@ -152,6 +153,11 @@ def submit(store: Backend, config: RuntimeConfig, sub: Submission, *, source_age
     if not request_raw:
         _write_new(request, f"# Request ({lane})\n\n{prompt}\n")
         _ignore_generated(generated)
+    if IDENTITY_KEY not in metadata:
+        # Which repository, in terms every host can check (paths do not cross hosts).
+        identity = repository_identity(workspace)
+        if identity is not None:
+            metadata[IDENTITY_KEY] = identity
     worktree = fields.get("worktree_path") or config.worktree_path
     correlation = sub.correlation_id or (Path(sub.task_file).stem if sub.task_file.strip() else lane)
     try:

@@ -36,6 +36,7 @@ from lanes_tui.core.states import (
     COMPLETED,
     FAILED,
     QUEUED,
+    TERMINAL_STATES,
     attempts_of,
 )
 from lanes_tui.core.supervisors import (
@@ -61,6 +62,7 @@ from lanes_tui.engine.attempt import (
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
 from lanes_tui.engine.worker_presence import WorkerPresence
+from lanes_tui.engine.workspaces_here import WorkspacesHere
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
 from lanes_tui.vendors.agent_tools_flags import ToolsServer
 from lanes_tui.vendors.argv import (
@@ -154,6 +156,7 @@ class Supervisor:
         self._pause_reasons: dict[str, str] = {}
         self._waiting: dict[str, str] = {}
         self._task_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self._workspaces = WorkspacesHere()
         self._wake = asyncio.Event()
         self._stopping = False
         self._kill_workers = asyncio.Event()
@@ -436,17 +439,24 @@ class Supervisor:
             running = self._running.get(task_id)
             if running is None:
                 continue
-            summary = self.index.get(task_id)
-            if summary is None or summary.state != CLAIMED or summary.claim_owner != self.owner:
-                state = summary.state if summary else "gone"
-                running.spec.abandon_reason = f"claim lost: task is now {state}" + (
-                    f" ({summary.failure_reason})" if summary and summary.failure_reason else ""
-                )
+            taken = self._taken_away(task_id)
+            if taken is not None:
+                running.spec.abandon_reason = taken
                 running.spec.abandon.set()
         self._wake.set()
         if change:
             for listener in self.index_listeners:
                 listener(change)
+
+    def _taken_away(self, task_id: str) -> str | None:
+        """Why the task is no longer ours to run, as the index has it now (cancelled, broken,
+        finished elsewhere), or None while our claim stands."""
+        summary = self.index.get(task_id)
+        if summary is not None and summary.state == CLAIMED and summary.claim_owner == self.owner:
+            return None
+        state = summary.state if summary else "gone"
+        return f"claim lost: task is now {state}" + (
+            f" ({summary.failure_reason})" if summary and summary.failure_reason else "")
 
     def _next_timer(self) -> float:
         now = time.monotonic()
@@ -538,6 +548,11 @@ class Supervisor:
         if blocked is not None:
             kind, reason = blocked
             return Plan(fail_reason=reason) if kind == "fail" else Plan(wait_reason=reason)
+        known, elsewhere = self._workspaces.known(task)
+        if not known:
+            elsewhere = await asyncio.to_thread(self._workspaces.problem, task)
+        if elsewhere is not None:  # another host's task: left to the hosts that have its repository
+            return Plan(wait_reason=elsewhere, later=False)
         now = time.monotonic()
         lane_settings = self.settings.lane(task["lane"])
         try:
@@ -777,8 +792,14 @@ class Supervisor:
             # An operator's stop_worker keeps it: their break or cancel comes next.
             if not spec.keep_claim:
                 await self._release(task_id, token, result.reason)
-            record.state, record.reason = "abandoned", result.reason
-            self.emit(ev.WorkerAbandoned(task_id, result.reason))
+            # A renewal refused by a cancel can come before the change feed tells of the cancel:
+            # the reason is then what the ended task says (who ended it, and why), not the refusal.
+            reason = result.reason
+            summary_now = self.index.get(task_id)
+            if not spec.abandon.is_set() and summary_now is not None and summary_now.state in TERMINAL_STATES:
+                reason = self._taken_away(task_id) or reason
+            record.state, record.reason = "abandoned", reason
+            self.emit(ev.WorkerAbandoned(task_id, reason))
         elif result.outcome == STOPPED:
             # Not the task's doing: the attempt does not count (TRY, README); its log keeps its number.
             await self._event(task_id, token, ATTEMPT_INTERRUPTED,

@@ -22,6 +22,8 @@ from lanes_tui.core.clock import parse_ts
 from lanes_tui.core.errors import ConflictError
 from lanes_tui.core.model import COMPLETED, FAILED, QUEUED
 from lanes_tui.engine import events as ev
+from lanes_tui.engine.index import IndexChange
+from lanes_tui.engine.supervisor import Supervisor
 
 UNKNOWN_ID = "20990101T000000000000Z-default-000000000000"
 
@@ -52,6 +54,30 @@ async def test_cancel_from_another_client_kills_the_worker_promptly_and_writes_n
     assert store.read_response(task["id"]) is None
     types = event_types(store, task["id"])
     assert "response" not in types and "headless_completed" not in types and types.count("claimed") == 1
+
+
+async def test_a_cancel_the_renewal_meets_first_is_reported_as_the_cancel(workspace, standins, monkeypatch):
+    """Under load the worker's renewal can be refused by a cancel before the change feed tells
+    of it (seen in CI with the real claude CLI): the abandon still says who ended it and why."""
+    monkeypatch.setenv("STANDIN_MODE", "hang")
+    task = workspace.submit()
+    store = workspace.store()
+    settings = make_settings(workspace, lane={"timeout_seconds": 60, "lease_seconds": 4, "renew_seconds": 0.5})
+    late: set[str] = set()  # tasks whose changes the feed's news leaves out
+    on_change = Supervisor._on_change
+
+    def news_without_late_tasks(self, change):
+        on_change(self, IndexChange(change.changed - late, change.removed - late, change.corrupt))
+
+    monkeypatch.setattr(Supervisor, "_on_change", news_without_late_tasks)
+    async with supervising(store, settings) as h:
+        await h.events.wait_for(ev.WorkerStarted, task["id"])
+        await until(lambda: "headless_started" in event_types(store, task["id"]))
+        late.add(task["id"])
+        result = await asyncio.to_thread(workspace.run, "cancel", task["id"], "--reason", "not needed")
+        assert result.returncode == 0, result.stderr
+        abandoned = await h.events.wait_for(ev.WorkerAbandoned, task["id"])
+    assert "cancelled" in abandoned.reason, abandoned.reason
 
 
 async def test_break_from_another_client_stops_the_worker_before_the_task_runs_again(workspace, standins, monkeypatch):
