@@ -414,3 +414,46 @@ def test_an_unknown_queue_url_option_is_refused_in_one_line(postgres_url, tmp_pa
     with pytest.raises(ConfigError, match="lanes_poolr='transaction' is not one lanes-tui knows .*"
                                           "lanes_pooler=session\\|transaction"):
         PostgresBackend(postgres_url + ("&" if "?" in postgres_url else "?") + "lanes_poolr=transaction")
+
+
+def test_a_silent_hosts_row_is_forgotten_only_once_no_task_is_claimed_in_its_name(
+        backend, postgres_url, workspace, monkeypatch):
+    """Dead supervisors' rows go only after their tasks were rescued (issue 14; the bug of
+    procrastinate#1518), and a host forgotten while it was silent writes its row again."""
+    import time
+
+    from lanes_tui.storage.postgres import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(registry_module, "FORGET_AFTER_SECONDS", 3600.0)
+    gone = "lanes-tui@host-gone:1"
+    task = submit(backend, workspace)
+    token = backend.claim(task["id"], owner=gone, lease_seconds=600)["claim_token"]
+
+    def rows() -> dict[str, tuple]:
+        with psycopg.connect(postgres_url) as conn:
+            return {host: (owner, beat) for host, owner, beat in
+                    conn.execute("SELECT host, owner, heartbeat_at FROM lanes_tui.supervisors").fetchall()}
+
+    def until(condition, what: str):
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.02)  # polling the table, bounded
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO lanes_tui.supervisors (host, owner, record, heartbeat_at) VALUES "
+                     "('host-gone', %s, '{}', clock_timestamp() - interval '2 hours')", (gone,))
+    live = backend.supervisor_registry()
+    live.claim()
+    try:
+        beats = {rows()[live.host][1]}
+        until(lambda: beats.add(rows()[live.host][1]) or len(beats) >= 4, "three heartbeats of the live host")
+        assert "host-gone" in rows()  # its task is still claimed in its name: kept
+        backend.release(task["id"], claim_token=token)  # (rescued)
+        until(lambda: "host-gone" not in rows(), "the silent host forgotten")
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # this host forgotten meanwhile
+            conn.execute("DELETE FROM lanes_tui.supervisors WHERE host = %s", (live.host,))
+        until(lambda: rows().get(live.host, ("",))[0] == live.owner, "the live host's row written again")
+    finally:
+        live.release()

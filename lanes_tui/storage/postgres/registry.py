@@ -12,10 +12,11 @@ While it holds the lock it heartbeats (`heartbeat_at`, the database's clock) eve
 HEARTBEAT_SECONDS from a thread of its own. A task whose lease ran out is taken from its
 holder only once the holder's heartbeat is DEAD_AFTER_SECONDS old (backend.py): a live
 supervisor that cannot renew stops its own worker before the lease runs out, so a task never
-has two live workers. A host's row is replaced by its next supervisor, never deleted, so a
-dead supervisor's row outlives the rescue of its tasks. Each beat also ends the sessions a
-cut-off host left stuck in the middle of a transaction (stuck_sessions.py), whose row locks
-would otherwise hold up the rescue of its tasks.
+has two live workers. A host's row is replaced by its next supervisor and outlives the rescue
+of its tasks: a live supervisor removes a row silent for FORGET_AFTER_SECONDS only once no task
+is claimed in its name (procrastinate#1518 deleted dead workers' rows before their jobs were
+rescued). Each beat also ends the sessions a cut-off host left stuck in the middle of a
+transaction (stuck_sessions.py), whose row locks would otherwise hold up the rescue of its tasks.
 
 Behind a transaction-mode pooler there is no session to hold a lock for a lifetime, so the
 row is the lock (`session_lock` False): a newcomer takes the host's row, locked FOR UPDATE in
@@ -52,6 +53,20 @@ from lanes_tui.storage.postgres.stuck_sessions import end_stuck_transactions
 HEARTBEAT_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 30.0  # six missed heartbeats; about what TCP keepalives take to notice a partition
 LATE_AFTER_SECONDS = 2 * HEARTBEAT_SECONDS + 1  # two beats missed: shown as late, not yet dead
+# A host gone this long (and holding no task) leaves the hosts view; one that comes back
+# writes its row again at its next beat.
+FORGET_AFTER_SECONDS = 3600.0
+
+
+def forget_gone_supervisors(conn: Any, this: str) -> int:
+    """Remove the rows of other hosts' supervisors silent for FORGET_AFTER_SECONDS, only once no
+    task is claimed in their name any more (their tasks rescued first: a rescuer reads the
+    holder's row, and a row gone before its tasks would hide whose they were). Returns how many."""
+    return conn.execute(
+        f"DELETE FROM {SCHEMA}.supervisors s WHERE s.host <> %s "
+        "AND s.heartbeat_at < clock_timestamp() - make_interval(secs => %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.tasks t WHERE t.state = 'claimed' "
+        "AND t.task ->> 'claim_owner' = s.owner)", (this, FORGET_AFTER_SECONDS)).rowcount
 
 
 def status(pool: Any) -> list[SupervisorStatus]:
@@ -134,11 +149,17 @@ class PostgresSupervisorRegistry:
         while not self._stop_beating.wait(HEARTBEAT_SECONDS):
             with contextlib.suppress(Exception):  # the database is away: the next beat tries again
                 with self._pool.connection() as conn:
-                    conn.execute(f"UPDATE {SCHEMA}.supervisors SET heartbeat_at = clock_timestamp() "
-                                 "WHERE host = %s AND owner = %s", (self.host, self.owner))
+                    beaten = conn.execute(f"UPDATE {SCHEMA}.supervisors SET heartbeat_at = clock_timestamp() "
+                                          "WHERE host = %s AND owner = %s RETURNING 1",
+                                          (self.host, self.owner)).fetchone()
+                    if beaten is None:  # forgotten while silent (a long partition, a host asleep): back
+                        conn.execute(f"INSERT INTO {SCHEMA}.supervisors (host, owner, record) VALUES (%s, %s, %s) "
+                                     "ON CONFLICT (host) DO NOTHING",  # (a newer supervisor of this host's stays)
+                                     (self.host, self.owner, Json(self.record.to_json())))
             with contextlib.suppress(Exception):  # (apart: a refusal must not cost the heartbeat)
                 with self._pool.connection() as conn:
                     end_stuck_transactions(conn)
+                    forget_gone_supervisors(conn, self.host)
 
     @property
     def holds_lock(self) -> bool:
