@@ -329,6 +329,10 @@ def _silence_stdout() -> None:
 
 def report_error(exc: LanesError, as_json: bool) -> int:
     message = str(exc)
+    if os.environ.get("LANES_TUI_DEBUG"):  # where it came from, for a bug report
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     if as_json:
         payload = {"status": "error", "error": exc.kind, "message": message, "exit_code": exc.exit_code}
         print(json.dumps(payload, indent=2, sort_keys=True))

@@ -80,6 +80,10 @@ if TYPE_CHECKING:
 
 PERMISSION_DENIED = "permission_denied"
 PAUSED_LANE_HOLD = "lane paused by the operator"
+# A claim refused because the expired lease's holder still heartbeats: asked again this soon
+# (the rescue comes at most this late after the holder's heartbeat is DEAD_AFTER_SECONDS old).
+HOLDER_RECHECK_SECONDS = 1.0
+STORE_RETRY_SECONDS = 1.0  # a scheduling pass the store failed: the next one comes this soon
 MAX_DENIALS_RECORDED = 50  # in the response metadata and the event; the attempt log has them all
 
 
@@ -150,6 +154,10 @@ class Supervisor:
         self._running: dict[str, Running] = {}
         self._not_before: dict[str, float] = {}
         self._paused_until: dict[str, float] = {}
+        # Expired claims whose holder was alive when we asked (another host's supervisor still
+        # heartbeats): (when to ask again, why). Asked again at every pass, each would cost a
+        # refused transaction per change the feed brings, for the 30 s until the holder is dead.
+        self._holder_alive: dict[str, tuple[float, str]] = {}
         # vendor -> when it became unusable (rate limit, quota) and has not answered since:
         # --drain gives up on tasks that only it could run once this is old enough.
         self._unusable_since: dict[str, float] = {}
@@ -210,7 +218,15 @@ class Supervisor:
                 if self._stopping:
                     break
                 self._wake.clear()
-                pending = await self._schedule()
+                try:
+                    pending = await self._schedule()
+                except LanesError:
+                    # A store call of the pass that nothing closer handled (a session the server
+                    # ended, the server away): the supervisor never ends on one; the next pass,
+                    # within STORE_RETRY_SECONDS, tries again with the index as the feed keeps it.
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), STORE_RETRY_SECONDS)
+                    continue
                 if self.drain and not self._running and not pending:
                     self.drained = True
                     self._stop_reason = "drained"
@@ -419,7 +435,7 @@ class Supervisor:
                                         f"supervisor {one_line(summary.claim_owner or '?', 80)} died while the "
                                         "agent waited; the task was queued again")
         if recovered:
-            self.index.refresh(recovered)
+            self._refresh_quietly(recovered)
         return recovered
 
     async def _repair_half_answered(self) -> None:
@@ -430,7 +446,7 @@ class Supervisor:
                     await asyncio.to_thread(self.store.recover, summary.id)
                     repaired.append(summary.id)
         if repaired:
-            self.index.refresh(repaired)
+            self._refresh_quietly(repaired)
 
     # -- reacting --------------------------------------------------------------------------
 
@@ -462,6 +478,7 @@ class Supervisor:
         now = time.monotonic()
         moments = [t for t in self._not_before.values() if t > now]
         moments += [t for t in self._paused_until.values() if t > now]
+        moments += [t for t, _ in self._holder_alive.values() if t > now]
         soonest = min(moments) - now if moments else self.rescan_seconds
         lease = self.index.next_lease_expiry()
         if lease is not None:
@@ -476,6 +493,7 @@ class Supervisor:
         now = time.monotonic()
         lanes = self._lanes_by_priority()
         held: dict[str, str] = {}
+        self._holder_alive = {i: entry for i, entry in self._holder_alive.items() if entry[0] > now}
         for lane in lanes:
             if lane in self._paused_lanes:
                 # Paused by the operator: not pending either (drain does not wait for it).
@@ -487,6 +505,10 @@ class Supervisor:
                     continue
                 if self._stopping:
                     return pending
+                if task_id in self._holder_alive:
+                    held[task_id] = self._holder_alive[task_id][1]
+                    pending += 1
+                    continue
                 if self._not_before.get(task_id, 0) > now:
                     retry_at = self._retry_at.get(task_id, "?")
                     held[task_id] = f"backing off after a failed attempt; next try at {retry_at}"
@@ -511,6 +533,9 @@ class Supervisor:
                         break  # hybrid lanes only use capacity that is free: leave the rest to others
                     continue
                 await self._start(task, plan, lane_settings)
+                if task_id in self._holder_alive:  # refused just now: its holder lives
+                    held[task_id] = self._holder_alive[task_id][1]
+                    pending += 1
         self._set_held(held)
         # Claimed by someone else in a lane we serve: not done while they hold it. A claim whose
         # lease ran out is held by nobody: its task was a candidate above, like a queued one.
@@ -608,7 +633,11 @@ class Supervisor:
             if summary is None:
                 if dep in self.index.corrupt:
                     return "fail", f"dependency {dep} is unreadable"
-                if self.store.is_archived(dep):
+                try:
+                    archived = self.store.is_archived(dep)
+                except LanesError:  # the store does not answer now: not a verdict, a wait
+                    return "wait", f"dependency {dep} could not be looked up; trying again"
+                if archived:
                     continue  # archived: it finished long ago; archive only holds finished tasks
                 return "fail", f"unknown dependency {dep}"
             if summary.state == FAILED:
@@ -656,10 +685,16 @@ class Supervisor:
             )
         except (ConflictError, NotFound) as exc:
             self._refresh_quietly([task_id])
-            if isinstance(exc, ConflictError):
-                problem = await asyncio.to_thread(self.store.request_problem, task)
-                if problem is not None:  # stale input: it waits, visibly, until fixed or cancelled
-                    self._report_waiting(task, problem)
+            if isinstance(exc, ConflictError) and task.get("state") == CLAIMED:
+                # The lease ran out but its holder lives (or took it back): it is theirs; asked again soon.
+                self._holder_alive[task_id] = (time.monotonic() + HOLDER_RECHECK_SECONDS, one_line(str(exc), 300))
+            elif isinstance(exc, ConflictError):
+                # (A store that fails this look, a session the server ended, says nothing: a
+                # scheduling pass must never end on a read; the next pass looks again.)
+                with contextlib.suppress(LanesError):
+                    problem = await asyncio.to_thread(self.store.request_problem, task)
+                    if problem is not None:  # stale input: it waits, visibly, until fixed or cancelled
+                        self._report_waiting(task, problem)
             return
         except LanesError as exc:  # stale input, corrupt: report, leave it for the operator
             self._report_waiting(task, str(exc))
@@ -667,6 +702,7 @@ class Supervisor:
         self._refresh_quietly([task_id])
         self._waiting.pop(task_id, None)
         self._not_before.pop(task_id, None)  # its backoff is over: no entry per retried task for ever
+        self._holder_alive.pop(task_id, None)
         self._retry_at.pop(task_id, None)
         attempt = await self._attempts(task_id)  # counts the claim just made
         record = self.records.setdefault(task_id, TaskRecord(task_id, task["lane"]))

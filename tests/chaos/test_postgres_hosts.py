@@ -309,7 +309,7 @@ def test_three_hosts_drain_a_postgres_queue_through_kills_restarts_terminations_
     alive_log = tmp_path / "alive.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STANDIN_")}
     env.update(PATH=os.pathsep.join([str(bin_dir), env.get("PATH", "")]), STANDIN_MODE="slow",
-               STANDIN_ALIVE_LOG=str(alive_log))
+               STANDIN_ALIVE_LOG=str(alive_log), LANES_TUI_DEBUG="1")  # a host that ends says where
     proxy = PartitionProxy(socket_of(postgres_server.socket_dir))
     out_dir = tmp_path / "hosts"
     out_dir.mkdir()

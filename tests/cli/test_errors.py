@@ -520,6 +520,22 @@ def test_ctrl_c_during_wait_is_exit_130_without_traceback(workspace):
     assert json.loads(out) == {"status": "error", "error": "interrupted", "message": "interrupted", "exit_code": 130}
 
 
+def test_a_documented_error_shows_where_it_came_from_only_on_request(monkeypatch, capsys, tmp_path):
+    """An error with its own exit code is one line; with LANES_TUI_DEBUG=1 (a bug report, a
+    supervisor that ended under a test) its traceback comes first, the line and the code unchanged."""
+    from lanes_tui.cli import main
+
+    missing = ["--store", str(tmp_path / "nowhere"), "status", "no-such-task"]
+    code = main(missing)
+    quiet = capsys.readouterr().err
+    assert code not in (0, 70) and "Traceback" not in quiet and len(quiet.splitlines()) == 1
+    monkeypatch.setenv("LANES_TUI_DEBUG", "1")
+    assert main(missing) == code
+    loud = capsys.readouterr().err
+    assert loud.startswith("Traceback") and "lanes_tui" in loud
+    assert loud.splitlines()[-1] == quiet.strip()
+
+
 def test_unexpected_exception_is_one_line_exit_70(monkeypatch, capsys):
     import lanes_tui.commands as commands
     from lanes_tui.cli import main

@@ -191,3 +191,74 @@ async def test_no_worker_starts_on_a_claim_whose_answer_came_after_its_lease(wor
         assert "lease had run out" in abandoned.reason and h.events.of(ev.WorkerStarted, task["id"]) == []
         done = await h.events.wait_for(ev.TaskCompleted, task["id"])  # the next claim, answered in time
         assert done.attempts == 2
+
+
+async def test_a_scheduling_pass_the_store_fails_is_tried_again_instead_of_ending_the_supervisor(
+        workspace, standins):
+    """Whatever store call of a pass nothing closer handles (here the plan's), the supervisor
+    goes on: a CI chaos run saw one end (exit 7) on a look at a session the server had ended."""
+    task = workspace.submit()
+    async with supervising(workspace.store(), make_settings(workspace), start=False) as h:
+        await h.supervisor.start()
+        plan = h.supervisor._plan
+        failures = []
+
+        async def failing_once(task_dict):
+            if not failures:
+                failures.append(task_dict["id"])
+                raise StoreError(DROPPED)
+            return await plan(task_dict)
+
+        h.supervisor._plan = failing_once
+        h.job = asyncio.create_task(h.supervisor.run())
+        await h.events.wait_for(ev.TaskCompleted, task["id"])
+        assert failures == [task["id"]] and not h.job.done()
+
+
+async def test_a_claim_refused_because_its_holder_lives_is_asked_again_only_after_a_while(
+        workspace, standins, postgres_url):
+    """An expired lease whose holder (another host's supervisor) still heartbeats is refused
+    (G22). Asked again at every pass, it cost a refused transaction per change the feed brought:
+    with 4 such tasks the termination storm (tests/chaos/test_postgres_terminations.py) took 47 s
+    instead of 17-20 s. It waits, with the refusal as its reason, HOLDER_RECHECK_SECONDS between asks."""
+    import psycopg
+
+    from lanes_tui.engine.supervisor import HOLDER_RECHECK_SECONDS
+    from lanes_tui.storage.postgres import PostgresBackend
+
+    store = PostgresBackend(postgres_url)
+    far_owner = "lanes-tui@far-host:1"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        held = store.create_task(workspace_id="ws", correlation_id="held", source_agent="test", lane="default",
+                                 workspace_root=workspace.root, request_path=workspace.request,
+                                 response_path=workspace.root / "held.md", prompt="held",
+                                 metadata={"required_vendor": "claude"})
+        store.claim(held["id"], owner=far_owner, lease_seconds=0.2)
+        conn.execute("INSERT INTO lanes_tui.supervisors (host, owner, record) VALUES ('far-host', %s, '{}')",
+                     (far_owner,))
+        asked = []
+        claim = store.claim
+
+        def counting_claim(task_id, **kwargs):
+            if task_id == held["id"]:
+                asked.append(time.monotonic())
+            return claim(task_id, **kwargs)
+
+        store.claim = counting_claim
+        try:
+            async with supervising(store, make_settings(workspace)) as h:
+                reason = await until(lambda: h.supervisor.held.get(held["id"]), what="the held task's reason")
+                assert "is alive" in reason and "far-host" in reason
+                began = time.monotonic()
+                others = [store.create_task(workspace_id="ws", correlation_id=f"other-{n}", source_agent="test",
+                                            lane="default", workspace_root=workspace.root,
+                                            request_path=workspace.request,
+                                            response_path=workspace.root / f"other-{n}.md", prompt="other",
+                                            metadata={"required_vendor": "claude"}) for n in range(8)]
+                for other in others:  # each brings the feed's changes, and a pass with each
+                    await h.events.wait_for(ev.TaskCompleted, other["id"])
+                during = [t for t in asked if t >= began]
+                assert len(during) <= 1 + (time.monotonic() - began) / HOLDER_RECHECK_SECONDS, len(during)
+                assert store.read_task(held["id"])["claim_owner"] == far_owner  # still the live holder's
+        finally:
+            store.close()

@@ -100,13 +100,15 @@ def test_leases_run_on_the_databases_clock(backend, postgres_url, workspace):
     assert before + timedelta(seconds=600) <= expires <= after + timedelta(seconds=600)
 
 
-def supervisor_in_another_process(url: str) -> subprocess.Popen:
+def supervisor_in_another_process(url: str, *, heartbeat_seconds: float | None = None) -> subprocess.Popen:
     """A process that holds this host's supervisor lock with one worker recorded (task t-1), and
     prints `held` once it does; it holds on until killed or its stdin closes."""
     return subprocess.Popen(
         [sys.executable, "-c", (
             "import sys\n"
-            "from lanes_tui.core.supervisors import WorkerRecord\n"
+            + (f"import lanes_tui.storage.postgres.registry as r; r.HEARTBEAT_SECONDS = {heartbeat_seconds!r}\n"
+               if heartbeat_seconds is not None else "")
+            + "from lanes_tui.core.supervisors import WorkerRecord\n"
             "from lanes_tui.storage.postgres import PostgresBackend\n"
             f"registry = PostgresBackend({url!r}).supervisor_registry()\n"
             "registry.claim()\n"
@@ -136,6 +138,39 @@ def test_one_supervisor_per_host_and_its_lock_dies_with_its_process(backend, pos
         again = backend.supervisor_registry()
         assert again.claim() is None  # released cleanly, by this process: nothing left to kill
         again.release()
+    finally:
+        holder.kill()
+        holder.wait(30)
+
+
+def test_a_supervisor_whose_lock_session_is_ended_keeps_its_host_and_takes_the_lock_again(backend, postgres_url):
+    """A server restart or an administrator ends the session holding the host's lock while its
+    supervisor lives: a newcomer finding the lock free must still refuse (taking over would kill
+    the live one's workers), and the holder takes the lock again at its next beat."""
+    import time
+
+    def lock_holders() -> list[int]:
+        with psycopg.connect(postgres_url) as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchall()]
+
+    holder = supervisor_in_another_process(postgres_url, heartbeat_seconds=0.1)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        [ended] = lock_holders()
+        with psycopg.connect(postgres_url) as conn:
+            assert conn.execute("SELECT pg_terminate_backend(%s)", (ended,)).fetchone()[0]
+        deadline = time.monotonic() + 30
+        while True:  # until the holder has the lock on a session of its own again (a bound, not a pace)
+            now_held = [pid for pid in lock_holders() if pid != ended]
+            if now_held:
+                break
+            with pytest.raises(ConflictError, match=rf"another lanes-tui supervisor \(pid {holder.pid}\)"):
+                backend.supervisor_registry().claim()  # the lock may be free: the process is not gone
+            assert time.monotonic() < deadline, "the holder did not take its lock again"
+        with pytest.raises(ConflictError, match=rf"\(pid {holder.pid}\)"):
+            backend.supervisor_registry().claim()
+        assert holder.poll() is None
     finally:
         holder.kill()
         holder.wait(30)

@@ -6,7 +6,10 @@ process (SIGKILL included) does, so a newcomer on the same host that gets the lo
 its predecessor there is gone (G2 per host: `is_dead_supervisor_claim` reclaims claims by
 other supervisors of this host only). Supervisors on other hosts share the queue; their
 claims are left to their leases. `supervisors.record` holds this host's record of workers
-(G9: a newcomer kills the ones a dead predecessor left behind).
+(G9: a newcomer kills the ones a dead predecessor left behind). The lock can also go while
+its process lives, with a session the server ended (a restart, pg_terminate_backend): the
+holder takes it again at its next beat, and meanwhile a newcomer that finds the lock free
+still refuses while the process the row names runs (pid and start time, as below).
 
 While it holds the lock it heartbeats (`heartbeat_at`, the database's clock) every
 HEARTBEAT_SECONDS from a thread of its own. A task whose lease ran out is taken from its
@@ -122,10 +125,42 @@ class PostgresSupervisorRegistry:
         if not got:
             conn.close()
             self._refuse(self._read_record())
+        try:
+            previous = self._read_record()
+            # The lock is free, but the process its row names still runs: its lock's session was
+            # ended under it (a server restart, pg_terminate_backend, an idle timeout), not the
+            # process; it takes the lock again at its next beat. Taking over would kill its workers.
+            if previous is not None and previous.owner != self.owner and not previous.stopped \
+                    and procinfo.is_same_process(previous.pid, previous.start_time):
+                self._refuse(previous)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()  # (the lock goes with the session)
+            raise
         self._conn = conn
-        previous = self._read_record()
         self._write()
         return previous
+
+    def _keep_session_lock(self) -> None:
+        """Each beat: the lock's session still answers, or the lock is taken again on a new one
+        (the server ended the session, and the lock with it: a restart, an administrator)."""
+        if not self._session_lock:
+            return
+        try:
+            self._conn.execute("SELECT 1")
+            return
+        except Exception:  # noqa: BLE001 - any failure of that session: it and its lock are gone
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        conn = self._connect()  # StoreError while the server is away: the next beat tries again
+        try:
+            if conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0]:
+                self._conn = conn
+                return
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()  # (held by another: a newcomer refuses while this process lives, so not for long)
 
     def _claim_by_row(self) -> SupervisorRecord | None:
         with self._pool.connection() as conn, conn.transaction():
@@ -160,6 +195,8 @@ class PostgresSupervisorRegistry:
                 with self._pool.connection() as conn:
                     end_stuck_transactions(conn)
                     forget_gone_supervisors(conn, self.host)
+            with contextlib.suppress(Exception):
+                self._keep_session_lock()
 
     @property
     def holds_lock(self) -> bool:
