@@ -29,6 +29,11 @@ the hooks agree on who the session is: SessionStart registers it with its
 Claude Code process, which the server finds as its parent
 (agent_tools/session_identity.py).
 
+On a PostgreSQL queue the hooks read and write the same rows as every host's supervisors and
+the MCP server (a hook opens one connection and closes it); the URL is written into the
+settings, so one with a password is refused (they are committed; libpq reads ~/.pgpass and
+PGPASSWORD instead).
+
 Claude Code runs the hook command through its own shell; the command we write
 quotes every path part (shlex; the variable itself in double quotes), and we never
 run a shell ourselves.
@@ -37,13 +42,14 @@ run a shell ourselves.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lanes_tui.commands.output import emit_json
 from lanes_tui.core.errors import ConfigError, LanesError
@@ -70,15 +76,53 @@ class Where:
     store: str | None = None
     workspace: str | None = None
 
-    def resolve(self) -> tuple[Path, Path]:
-        """(workspace root, store root)."""
+    def resolve(self) -> tuple[Path, Path | str]:
+        """(workspace root, store root or queue URL)."""
+        from lanes_tui.core.handoff import is_queue_url
+
         if self.workspace and self.store:
             workspace = Path(self.workspace)
+            if is_queue_url(self.store):
+                return workspace, self.store
             return workspace, _shared_store(workspace, Path(self.store))
         from lanes_tui.core.handoff import DEFAULT_CONFIG_PATH, load_config
 
         config = load_config(self.config or DEFAULT_CONFIG_PATH, store_override=self.store)
-        return config.workspace_root, config.store_root
+        return config.workspace_root, config.store_location
+
+
+@dataclass
+class _Records:
+    """The locks, presence and messages a hook reads and writes, on either kind of store."""
+
+    locks: Any
+    presence: Any
+    messages: Any
+
+
+@contextlib.contextmanager
+def _records(store: Path | str) -> Iterator[_Records | None]:
+    """None when there is no queue there (yet): the hook lets everything through."""
+    if isinstance(store, str):
+        from lanes_tui.storage.postgres import PostgresBackend
+
+        backend = PostgresBackend(store)  # one connection of its own, closed with the hook
+        try:
+            yield _Records(backend.locks(), backend.presence(), backend.messages())
+        finally:
+            backend.close()
+        return
+    if not store.is_dir():
+        yield None
+        return
+    from lanes_tui.storage.files.coordination import (  # light: not the whole store
+        file_locks,
+        file_messages,
+        file_presence,
+    )
+
+    presence = file_presence(store)
+    yield _Records(file_locks(store), presence, file_messages(store, presence=presence))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,11 +157,6 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     from lanes_tui.core.handoff import load_config
 
     config = load_config(args.config, store_override=args.store, settings_path=args.settings)
-    if config.queue_url:
-        # The hooks read the file store's locks, presence and messages directly (a hook starts on
-        # every edit, so it opens no database); on a PostgreSQL queue they would see none.
-        raise ConfigError("the Claude Code hooks work on a file store only, not yet on a postgresql:// queue; "
-                          "give sessions the MCP tools instead: claude mcp add lanes -- lanes-tui mcp --as NAME")
     project = config.workspace_root
     absolute = getattr(args, "absolute", False)
     program = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lanes_tui")) if absolute else PROGRAM
@@ -125,7 +164,8 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     def place(path: Path) -> str:
         return shlex.quote(str(path)) if absolute else _in_project(path, project)
 
-    options = f"--config {place(config.path)} --store {place(config.store_root)}"
+    store = shlex.quote(_committable_url(config.queue_url)) if config.queue_url else place(config.store_root)
+    options = f"--config {place(config.path)} --store {store}"
 
     def command(event: str) -> list[dict[str, Any]]:
         line = f"{program} {options} hook {event} --workspace-root {place(project)}"
@@ -135,6 +175,17 @@ def hook_settings(args: argparse.Namespace) -> dict[str, Any]:
     for event, name in SESSION_EVENTS.items():
         hooks[name] = [{"hooks": command(event)}]
     return {"hooks": hooks}
+
+
+def _committable_url(url: str) -> str:
+    """The queue URL for files meant to be committed: refused with a password in it."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is not None or "password" in urllib.parse.parse_qs(parts.query):
+        raise ConfigError("the queue URL has a password, and the hook settings are meant to be committed: "
+                          "give the URL without it and keep the password in ~/.pgpass or PGPASSWORD")
+    return url
 
 
 def mcp_server_entry(args: argparse.Namespace) -> dict[str, Any]:
@@ -155,7 +206,8 @@ def mcp_server_entry(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError:
             return str(path.resolve())
 
-    options = ["--config", place(config.path), "--store", place(config.store_root), "mcp"]
+    store = _committable_url(config.queue_url) if config.queue_url else place(config.store_root)
+    options = ["--config", place(config.path), "--store", store, "mcp"]
     if absolute:
         return {"command": sys.executable, "args": ["-m", "lanes_tui", *options]}
     return {"command": PROGRAM, "args": options}
@@ -320,23 +372,21 @@ def _blocked_by(where: Where, raw: bytes) -> str | None:
         return None
     from lanes_tui.core.locks import lock_key_for_path
     from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.coordination import (
-        file_locks,  # light: not the whole store
-    )
 
-    workspace_root, store_root = where.resolve()
+    workspace_root, store = where.resolve()
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
     key = lock_key_for_path(path, workspace_root=workspace_root, cwd=Path(cwd) if cwd else None)
-    if not store_root.is_dir():
-        return None
-    table = file_locks(store_root)
-    record = table.get(key)
-    if record is None:
-        return None
+    with _records(store) as records:
+        if records is None:
+            return None
+        table = records.locks
+        record = table.get(key)
+        if record is None:
+            return None
+        state = table.state_of(record)
     from lanes_tui.agent_tools.session_identity import session_agent
 
     me = os.environ.get(AGENT_ENV) or session_agent(str(event.get("session_id") or ""))
-    state = table.state_of(record)
     if record.owner == me or state.stale is not None:
         return None
     reason = f" ({one_line(record.reason, 200)})" if record.reason else ""
@@ -358,35 +408,32 @@ def session_hook(event: str, where: Where, stdin: Any, stdout: Any) -> int:
 
 
 def _session_output(event: str, where: Where, raw: bytes) -> dict[str, Any] | None:
-    from lanes_tui.core.sanitize import one_line
-    from lanes_tui.storage.files.coordination import (
-        file_locks,
-        file_messages,
-        file_presence,
-    )
-
     if len(raw) > MAX_HOOK_INPUT:
         return None
     data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
     data = data if isinstance(data, dict) else {}
-    _workspace_root, store_root = where.resolve()
-    if not store_root.is_dir():
-        return None
+    _workspace_root, store = where.resolve()
+    with _records(store) as records:
+        return None if records is None else _session_turn(event, data, records)
+
+
+def _session_turn(event: str, data: dict[str, Any], records: _Records) -> dict[str, Any] | None:
     from lanes_tui.agent_tools.session_identity import session_agent, session_process
+    from lanes_tui.core.sanitize import one_line
 
     named = os.environ.get(AGENT_ENV)
     me = named or session_agent(str(data.get("session_id") or ""))
-    presence = file_presence(store_root)
+    presence = records.presence
     if event == "session-start":
         # A session is registered with its Claude Code process: the MCP server that process started
         # finds the session by it (session_identity.py), and the session shows offline once it exits.
         presence.register(me, pid=None if named else session_process())
     else:
         presence.heartbeat(me)
-    box = file_messages(store_root, presence=presence)
+    box = records.messages
     name = SESSION_EVENTS[event]
     if event == "session-start":
-        others = [s for s in file_locks(store_root).states() if s.record.owner != me and s.stale is None]
+        others = [s for s in records.locks.states() if s.record.owner != me and s.stale is None]
         waiting = len(box.inbox(me, mark_read=False))
         lines = [f"lanes-tui: you are agent {one_line(me, 120)} on this repository's shared queue."]
         if others:

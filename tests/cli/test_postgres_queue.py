@@ -123,11 +123,18 @@ def test_a_server_that_does_not_answer_is_one_line_and_exit_7_without_the_passwo
     assert "cannot open the queue at" in line and "s3cret" not in line and "Traceback" not in done.stderr
 
 
-def test_hooks_refuse_a_postgres_queue_rather_than_watch_an_empty_folder(workspace, postgres_url):
+def test_hooks_installed_for_a_queue_url_in_the_settings_watch_that_queue(workspace, postgres_url):
+    """`queue_url` in lanes-tui.yaml: the hooks carry the URL (not the empty handoff/state folder),
+    so a lock taken on the database blocks the edit (tests/cli/test_hooks_postgres.py: the rest)."""
+    from .claude_code import as_claude_code, install
+    from .test_hooks import edit_event
+
     write_settings(workspace.config.parent / "lanes-tui.yaml", queue_url=postgres_url)
-    for command in (["hooks"], ["hooks", "--install"]):
-        done = run(workspace, *command)
-        assert done.returncode == 6, done.stderr
-        (line,) = done.stderr.strip().splitlines()
-        assert "file store only" in line and "claude mcp add lanes" in line
-    assert not (workspace.root / ".claude").exists() and not (workspace.root / ".mcp.json").exists()
+    settings = install(workspace.config)
+    assert all(postgres_url in h["command"] for entries in settings["hooks"].values()
+               for entry in entries for h in entry["hooks"])
+    (workspace.root / "src").mkdir()
+    (workspace.root / "src" / "app.py").write_text("a\n")
+    assert run(workspace, "lock", "src/app.py", "--as", "alice").returncode == 0
+    blocked = as_claude_code(settings, "PreToolUse", workspace.root, edit_event("src/app.py", workspace.root))
+    assert blocked.returncode == 2 and "locked by alice" in blocked.stderr, blocked.stderr
