@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from lanes_tui.core.errors import ConflictError, InvalidInput, LanesError, NotFound
 from lanes_tui.core.sanitize import one_line
 from lanes_tui.core.states import COMPLETED
+from lanes_tui.engine.result_branches import bring_here
 from lanes_tui.engine.task_git import MERGED_EVENT, git_metadata, merged_event
 from lanes_tui.gitwork import merging, refs
 from lanes_tui.gitwork.repository import Repository, find_repository
@@ -81,6 +82,7 @@ def plan_task_merge(store: Backend, settings: Settings, task_id: str, *, into: s
     # The branch name is ours (a hash of the id), never read back from the response, which anyone
     # holding the claim could have written.
     branch = refs.task_branch(task_id)
+    bring_here(store, repo, task_id, git)  # run on another host: its branch comes from the queue
     target = into if into is not None else git.get("base_branch")
     if not target:
         raise InvalidInput(f"task {task_id} was based on a commit, not a branch: say where to merge it with --into")

@@ -61,6 +61,7 @@ from lanes_tui.engine.attempt import (
 )
 from lanes_tui.engine.feed import follow, load_and_arm
 from lanes_tui.engine.index import IndexChange, TaskIndex
+from lanes_tui.engine.result_branches import carry
 from lanes_tui.engine.worker_presence import WorkerPresence
 from lanes_tui.engine.workspaces_here import WorkspacesHere
 from lanes_tui.settings import LaneMode, Settings, VendorSettings, worker_environment
@@ -887,6 +888,8 @@ class Supervisor:
             metadata["permission_denials"] = denials
             metadata["attention"] = attention
         if spec.git is not None:
+            if spec.isolation is not None:  # a shared queue: the branch goes with the answer
+                await asyncio.to_thread(carry, self.store, task_id, token, spec.git, spec.isolation.tree.path)
             metadata["git"] = spec.git
         await self._event(task_id, token, "headless_completed", "headless agent invocation completed",
                           {"attempt": spec.attempt, "duration_ms": result.duration_ms})

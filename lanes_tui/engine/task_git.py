@@ -96,6 +96,9 @@ def branch_diff(store: Backend, task_id: str) -> BranchDiff:
     if repo is None:
         raise NotFound(f"{task['workspace_root']} is no longer a git repository")
     branch = refs.task_branch(task_id)  # ours, never read back from the answer
+    from lanes_tui.engine.result_branches import bring_here
+
+    bring_here(store, repo, task_id, git)  # run on another host: its branch comes from the queue
     head = resolve_commit(repo, branch, what="the task's branch")
     base = str(git["base"])
     stat = run(repo.top, "diff", "--shortstat", base, head).text

@@ -3,6 +3,7 @@
     lanes/<short id>                    a task's branch (what the lead merges)
     refs/lanes/attempts/<short id>/<n>  the tip each attempt left (kept across retries)
     refs/lanes/wip/<short id>/<stamp>   a snapshot taken before a worktree is removed
+    refs/lanes/incoming/lanes/<short id> a branch fetched from a bundle, until it is checked
 
 `<short id>` is the first 12 hex digits of sha256(task id): task ids can be long, and tasks
 submitted on one request share their sha tail, so neither the id nor its tail would do.
@@ -24,6 +25,7 @@ from lanes_tui.gitwork.git import run
 BRANCH_PREFIX = "lanes/"
 ATTEMPTS = "refs/lanes/attempts"
 WIP = "refs/lanes/wip"
+INCOMING = "refs/lanes/incoming"
 MAX_NAME = 200
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 

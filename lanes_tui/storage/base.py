@@ -133,6 +133,20 @@ class Backend(Protocol):
         """The request a worker is given (at most MAX_REQUEST_BYTES), or None if it cannot be read:
         the file as it is now on a single-host store, what was submitted on a shared one."""
 
+    # -- results that cross hosts (a shared queue; gitwork/bundles.py) ------------------------
+
+    @property
+    def results_travel(self) -> bool:
+        """Whether a task may be run on one host and merged on another: its branch then travels
+        as a bundle. False on a single-host store, whose one repository has the branch."""
+
+    def keep_result_bundle(self, task_id: str, *, claim_token: str, head: str, content: bytes) -> str:
+        """Keep the bundle of the task's branch (tip `head`) for the lead's host, while
+        `claim_token` holds the claim (a stale holder is refused, ConflictError); its sha256."""
+
+    def result_bundle(self, task_id: str) -> tuple[str, bytes] | None:
+        """(head, bundle) kept for the task, or None."""
+
     # -- verbs (agent-lanes' semantics; ConflictError when the state machine refuses) ------
 
     def create_task(self, *, workspace_id: str, correlation_id: str, source_agent: str, lane: str,

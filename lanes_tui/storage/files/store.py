@@ -462,6 +462,18 @@ class TaskStore:
     def request_content(self, task: dict[str, Any]) -> bytes | None:
         return read_request(task)
 
+    # -- results that cross hosts: not on a single-host store ---------------------------------
+
+    @property
+    def results_travel(self) -> bool:
+        return False
+
+    def keep_result_bundle(self, task_id: str, *, claim_token: str, head: str, content: bytes) -> str:
+        raise InvalidInput("a task's branch travels only on a shared queue: this store's repository has it")
+
+    def result_bundle(self, task_id: str) -> tuple[str, bytes] | None:
+        return None
+
     # -- helpers -------------------------------------------------------------------
 
     @contextlib.contextmanager

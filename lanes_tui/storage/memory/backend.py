@@ -26,7 +26,7 @@ from typing import Any, Hashable, Iterable, Iterator, Mapping
 
 from lanes_tui.core import lifecycle
 from lanes_tui.core.clock import Clock, after, system_clock
-from lanes_tui.core.errors import ConflictError, NotFound
+from lanes_tui.core.errors import ConflictError, InvalidInput, NotFound
 from lanes_tui.core.ids import validate_task_id
 from lanes_tui.core.journal import Journal
 from lanes_tui.core.jsonvalue import json_value
@@ -150,6 +150,18 @@ class MemoryBackend:
 
     def request_content(self, task: dict[str, Any]) -> bytes | None:
         return read_request(task)
+
+    # -- results that cross hosts: not on a single-host store ---------------------------------
+
+    @property
+    def results_travel(self) -> bool:
+        return False
+
+    def keep_result_bundle(self, task_id: str, *, claim_token: str, head: str, content: bytes) -> str:
+        raise InvalidInput("a task's branch travels only on a shared queue: this store's repository has it")
+
+    def result_bundle(self, task_id: str) -> tuple[str, bytes] | None:
+        return None
 
     # -- verbs --------------------------------------------------------------------------------
 

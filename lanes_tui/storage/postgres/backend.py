@@ -206,6 +206,31 @@ class PostgresBackend:
                                (task.get("request_sha256"),)).fetchone()
         return bytes(row[0]) if row else read_request(task)
 
+    # -- results that cross hosts ---------------------------------------------------------------
+
+    @property
+    def results_travel(self) -> bool:
+        return True
+
+    def keep_result_bundle(self, task_id: str, *, claim_token: str, head: str, content: bytes) -> str:
+        sha = hashlib.sha256(content).hexdigest()
+        with self._pool.transaction() as conn:
+            row = self._lock_row(conn, task_id)
+            # Under the task's row lock, by the claim's holder only: a stale holder's bundle never
+            # replaces the one that goes with the recorded answer.
+            if row.task.get("state") != "claimed" or row.task.get("claim_token") != claim_token:
+                raise ConflictError(f"claim token does not match active lease: {task_id} is {row.task.get('state')}")
+            conn.execute(f"INSERT INTO {SCHEMA}.result_bundles (task_id, head, sha256, content) "
+                         "VALUES (%s, %s, %s, %s) ON CONFLICT (task_id) DO UPDATE SET head = EXCLUDED.head, "
+                         "sha256 = EXCLUDED.sha256, content = EXCLUDED.content", (task_id, head, sha, content))
+        return sha
+
+    def result_bundle(self, task_id: str) -> tuple[str, bytes] | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT head, content FROM {SCHEMA}.result_bundles WHERE task_id = %s",
+                               (task_id,)).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
     # -- verbs ------------------------------------------------------------------------------
 
     def create_task(self, *, workspace_id: str, correlation_id: str, source_agent: str, lane: str,

@@ -90,6 +90,16 @@ MIGRATIONS: tuple[str, ...] = (
         content bytea NOT NULL
     );
     """,
+    # 3: a worktree task's branch travels back as a git bundle (gitwork/bundles.py): the host that
+    # ran it keeps it here with the answer, the lead's host fetches it into its own clone.
+    f"""
+    CREATE TABLE {SCHEMA}.result_bundles (
+        task_id text PRIMARY KEY REFERENCES {SCHEMA}.tasks (id),
+        head text NOT NULL,
+        sha256 text NOT NULL,
+        content bytea NOT NULL
+    );
+    """,
 )
 
 
